@@ -1,0 +1,135 @@
+"""Training callbacks: a stylised sample grid in TensorBoard, and a whole-run progress bar."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from torchvision.utils import make_grid
+
+from stylenet.transformer_net import run_any_size
+
+
+def _experiment(trainer: L.Trainer):
+    """The TensorBoard SummaryWriter, if a TensorBoard logger is attached."""
+    for logger in trainer.loggers:
+        exp = getattr(logger, "experiment", None)
+        if exp is not None and hasattr(exp, "add_image"):
+            return exp
+    return None
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that also writes ``last.ckpt`` when a run ends between two periodic saves.
+
+    Lightning's writes it at the end only if no ``last.ckpt`` was saved during the run, so a run of
+    max_steps=1500 with every_n_train_steps=1000 would otherwise end with last.ckpt at step 1000.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and trainer.global_step != self._last_global_step_saved:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._last_global_step_saved = trainer.global_step
+
+
+class SampleGridCallback(L.Callback):
+    """Every ``every_n_steps``: fixed validation photos (top row) and their stylisation (bottom row).
+
+    The photos are fixed for the whole run so that the grid shows the network's progress, not the data.
+    The style image is logged once at the start.
+    """
+
+    def __init__(self, every_n_steps: int = 500, num_images: int = 4):
+        self.every_n_steps = every_n_steps
+        self.num_images = num_images
+        self._photos: torch.Tensor | None = None
+
+    def _fixed_photos(self, trainer: L.Trainer) -> torch.Tensor | None:
+        if self._photos is None:
+            dm = trainer.datamodule
+            if dm is None or not hasattr(dm, "val_images"):
+                return None
+            self._photos = dm.val_images(self.num_images)
+        return self._photos
+
+    @torch.no_grad()
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        exp = _experiment(trainer)
+        photos = self._fixed_photos(trainer)
+        if exp is None or photos is None or len(photos) == 0:
+            return
+        was_training = pl_module.net.training
+        pl_module.net.eval()
+        try:
+            x = photos.to(pl_module.device)
+            y = run_any_size(pl_module.net, x).clamp(0, 1)
+        finally:
+            pl_module.net.train(was_training)
+        grid = make_grid(torch.cat([x, y]).float().cpu(), nrow=len(x), padding=2)
+        exp.add_image("samples/stylised", grid, global_step=trainer.global_step)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            exp = _experiment(trainer)
+            if exp is not None and hasattr(pl_module, "load_style"):
+                exp.add_image("samples/style", pl_module.load_style()[0], global_step=0)
+            self._log(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if trainer.is_global_zero and self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+            self._log(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log(trainer, pl_module)
+
+
+class StepProgressBar(ProgressBar):
+    """One bar for the whole run (global step out of max_steps), with step rate and ETA.
+
+    Lightning's default bar restarts every epoch, which on a small photo folder means hundreds of
+    short bars and no useful ETA for a step-budgeted run.
+    """
+
+    def __init__(self, refresh_rate: int = 1):
+        super().__init__()
+        self.refresh_rate = refresh_rate
+        self._bar = None
+        self._enabled = True
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not (self._enabled and trainer.is_global_zero):
+            return
+        from tqdm.auto import tqdm
+
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        self._bar = tqdm(total=total, initial=trainer.global_step, desc="train", unit="step", dynamic_ncols=True, smoothing=0.05)
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._bar is None:
+            return
+        self._bar.n = trainer.global_step
+        if trainer.global_step % self.refresh_rate == 0:
+            metrics = self.get_metrics(trainer, pl_module)
+            metrics.pop("v_num", None)
+            self._bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in metrics.items()}, refresh=False)
+            self._bar.refresh()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.n = trainer.global_step
+            self._bar.close()
+            self._bar = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.on_train_end(trainer, pl_module)

@@ -1,0 +1,115 @@
+"""The teacher score during training: how many Gatys L-BFGS iterations the network is worth, now.
+
+Johnson et al. (2016, §4.1) report their network by the L-BFGS iteration count whose loss it matches;
+this callback logs that number on a few fixed validation photos after validation, so a run shows the
+network climbing the teacher's curve. Same computation as ``python -m stylenet.evaluate``
+(:func:`stylenet.evaluate.score_photo`), with a small budget K and an early stop once the teacher
+reaches the network's loss.
+
+Logged (medians over the photos):
+
+* ``val/teacher_equiv_iters`` — teacher-equivalent iterations; K + 1 when not reached within K;
+* ``val/teacher_speed_ratio`` — teacher time to that loss / network time (a lower bound if not reached);
+* ``val/teacher_reached`` — fraction of photos whose loss the teacher reached within K.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from stylenet.evaluate import score_photo, warm_up
+
+
+class TeacherScoreCallback(L.Callback):
+    """Args:
+    photos: image files or folders (the first ``num_photos`` images, sorted); None = the datamodule's
+        ``val_images(num_photos)`` when it has that method.
+    num_photos: how many photos to score (each costs up to ``iterations`` VGG forward+backward passes).
+    size: long side the photos are resized to.
+    iterations: K, the teacher's budget per photo.
+    every_n_validations: score after every n-th validation (1 = each).
+    optimizer: "lbfgs" (as the evaluation) or "adam".
+    """
+
+    def __init__(
+        self,
+        photos: Sequence[str] | str | None = None,
+        num_photos: int = 2,
+        size: int = 128,
+        iterations: int = 50,
+        every_n_validations: int = 1,
+        optimizer: str = "lbfgs",
+    ):
+        self.photos = [photos] if isinstance(photos, (str, Path)) else (list(photos) if photos is not None else None)
+        self.num_photos = num_photos
+        self.size = size
+        self.iterations = iterations
+        self.every_n_validations = max(1, every_n_validations)
+        self.optimizer = optimizer
+        self._images: list[torch.Tensor] | None = None
+        self._validations = 0
+        self._warmed_up = False
+
+    def _load_photos(self, trainer: L.Trainer) -> list[torch.Tensor]:
+        if self._images is None:
+            from stylenet.evaluate import list_photos
+            from stylenet.images import load_image
+
+            if self.photos is not None:
+                self._images = [load_image(p, size=self.size) for p in list_photos(self.photos)[: self.num_photos]]
+            else:
+                dm = getattr(trainer, "datamodule", None)
+                batch = dm.val_images(self.num_photos) if dm is not None and hasattr(dm, "val_images") else None
+                self._images = [] if batch is None else [b if b.dim() == 4 else b.unsqueeze(0) for b in batch[: self.num_photos]]
+                self._images = [_resize_long(img, self.size) for img in self._images]
+        return self._images
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:  # one process scores; the others wait
+            return
+        self._validations += 1
+        if (self._validations - 1) % self.every_n_validations:
+            return
+        photos = self._load_photos(trainer)
+        if not photos:
+            return
+        loss, net = pl_module.loss, pl_module.net
+        was_training = net.training
+        net.eval()
+        # Validation runs under inference mode; the teacher needs autograd on its pixels.
+        with torch.inference_mode(False), torch.enable_grad(), torch.autocast(pl_module.device.type, enabled=False):
+            # Buffers created under inference mode (a style set during validation) cannot enter autograd.
+            for name, buf in list(loss.named_buffers(recurse=False)):
+                if buf.is_inference():
+                    setattr(loss, name, buf.clone())
+            if not self._warmed_up:
+                warm_up(net, loss, pl_module.device)
+                self._warmed_up = True
+            scores = [
+                score_photo(net, loss, p.to(pl_module.device), iterations=self.iterations, optimizer=self.optimizer,
+                            repeats=1, full_curve=False)[0]
+                for p in photos
+            ]
+        net.train(was_training)
+        k = self.iterations
+        equiv = [float(s.equiv) if s.equiv is not None else float(k + 1) for s in scores]
+        metrics = {
+            "val/teacher_equiv_iters": statistics.median(equiv),
+            "val/teacher_speed_ratio": statistics.median(s.speed_ratio for s in scores),
+            "val/teacher_reached": sum(s.equiv is not None for s in scores) / len(scores),
+        }
+        pl_module.log_dict(metrics, sync_dist=False, rank_zero_only=True)
+
+
+def _resize_long(img: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    s = size / max(h, w)
+    if s == 1:
+        return img
+    return torch.nn.functional.interpolate(img.float(), size=(max(1, round(h * s)), max(1, round(w * s))),
+                                           mode="bilinear", align_corners=False, antialias=True)

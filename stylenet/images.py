@@ -1,0 +1,145 @@
+"""Image I/O and the one pixel convention of stylenet.
+
+Every tensor image in stylenet is float, B×C×H×W (or C×H×W for one image), RGB, values in [0, 1].
+Normalisation for VGG happens inside :class:`stylenet.vgg.VGGEncoder`, nowhere else.
+
+``open_image`` turns any file Pillow can read (every mode: L, LA, P, RGBA, CMYK, I;16, ...) into RGB
+(plus an optional alpha plane), honouring EXIF orientation, and refuses decompression bombs with a
+clear error instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from stylenet.errors import StylenetError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
+
+# Pillow warns at 89 Mpx and raises at twice that (its decompression-bomb guard). We keep its hard
+# limit (~179 Mpx: a 12000×14000 scan still loads, a zip bomb does not) and turn it into one clear line.
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+
+
+class ImageError(StylenetError, ValueError):
+    """A file that cannot be used as an image; the message names the file and the reason."""
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Convert any Pillow mode to 8-bit RGB, returning the alpha plane separately (or None)."""
+    img = ImageOps.exif_transpose(img)
+    alpha = None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        alpha = img.getchannel("A")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16/32-bit grey: scale the real range to 8 bit instead of clipping at 255.
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # CMYK, YCbCr, L, P, 1, RGBA (alpha already kept) all land here
+    return img, alpha
+
+
+def open_image(path, with_alpha: bool = False):
+    """Read ``path`` fully into RGB. Raises :class:`ImageError` (one line, names the file) on failure.
+
+    ``path`` may also be a binary file object (e.g. ``io.BytesIO`` of a dataset row); set its ``name``
+    attribute to have errors name the source.
+    """
+    if hasattr(path, "read"):
+        path = _NamedStream(path)
+    else:
+        path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{path}: {im.width}x{im.height} is over the {MAX_PIXELS:,}-pixel limit "
+                        "(decompression-bomb guard); downscale it first"
+                    )
+                im.load()  # decode now so truncated files fail here, not later
+                rgb, alpha = to_rgb(im)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: over the {MAX_PIXELS:,}-pixel limit (decompression-bomb guard); downscale it first") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    return (rgb, alpha) if with_alpha else rgb
+
+
+class _NamedStream:
+    """A file object that prints as its ``name`` in error messages (Pillow only needs read/seek/tell)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, attr):
+        return getattr(self._stream, attr)
+
+    def __str__(self) -> str:
+        return str(getattr(self._stream, "name", "<image bytes>"))
+
+    __repr__ = __str__
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """8-bit PIL image → float C×H×W in [0, 1] (RGB, or one channel for L)."""
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def tensor_to_pil(x: torch.Tensor) -> Image.Image:
+    """Float C×H×W (or 1×C×H×W) in [0, 1] → 8-bit PIL image. Values outside [0, 1] are clipped."""
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"tensor_to_pil takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    arr = x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+
+
+def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor:
+    """Load ``path`` as a 1×3×H×W tensor in [0, 1]; ``size`` resizes the long side (aspect kept)."""
+    img = open_image(path)
+    if size is not None:
+        img = resize_long_side(img, size)
+    return pil_to_tensor(img).unsqueeze(0)
+
+
+def resize_long_side(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    scale = size / max(w, h)
+    if scale == 1:
+        return img
+    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+
+
+def save_image(x: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95) -> None:
+    """Write a tensor in [0, 1] or a PIL image; the format follows the extension (png/jpg/webp/...)."""
+    img = tensor_to_pil(x) if isinstance(x, torch.Tensor) else x
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = path.suffix.lower()
+    if ext in (".jpg", ".jpeg") and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")  # JPEG has no alpha
+    kwargs = {"quality": quality} if ext in (".jpg", ".jpeg", ".webp") else {}
+    img.save(path, **kwargs)

@@ -1,0 +1,450 @@
+"""The ``infer.py`` command: stylise files, folders and globs with a checkpoint, or export it.
+
+    python infer.py --ckpt checkpoints/wave/last.ckpt photo.jpg                 # → stylized/photo_wave.jpg
+    python infer.py --ckpt wave.pt holidays/ -o out/ --ext webp --size 1024     # a folder, recursively
+    python infer.py --ckpt wave.pt "scans/*.tif" --tile 1024 --preserve-color   # big images, in tiles
+    python infer.py --ckpt wave.pt --export onnx --export torchscript -o export/
+
+Setup problems (missing or foreign checkpoint, bad option, unwritable output, absent CUDA, an output that
+would overwrite an input) stop the command with one line and exit code 2 before any work. A file that
+cannot be read or written fails alone: the others are processed, the summary lists the failures and
+the exit code is 1. Outputs are written atomically; inputs are never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from stylenet.errors import StylenetError
+
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
+DEFAULT_OUT = "stylized"
+_GLOB_CHARS = set("*?[")
+
+
+class UsageError(StylenetError, ValueError):
+    """A problem with the command line, reported in one line before any work."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="infer.py",
+        description="Stylise photos with a trained stylenet checkpoint, or export it (ONNX, TorchScript, weights).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt) or an exported weights file")
+    p.add_argument("-o", "--output", default=None, help=f"output folder (default ./{DEFAULT_OUT}/), or a file name for one input")
+    p.add_argument("--ext", "--format", dest="ext", default=None, choices=sorted(OUTPUT_FORMATS),
+                   help="output format (default: the input's if png/jpg/webp, else png)")
+    p.add_argument("--size", type=int, default=None, help="resize so the long side is SIZE px (default: keep the size)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylised; in between blends")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylised luminance")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--half", action=argparse.BooleanOptionalAction, default=None, help="float16 on the GPU (default: on for CUDA)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                   help="auto: onnxruntime on the CPU when installed (faster there), torch otherwise")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
+    p.add_argument("--batch-size", type=int, default=None, help="same-size images per forward pass (default: 4 on GPU, 1 on CPU)")
+    p.add_argument("--tile", default="auto", help=f"tile size in px for big images, 0 to never tile; auto tiles images over 4 Mpx")
+    p.add_argument("--overlap", type=int, default=None, help="pixels shared by neighbouring tiles (default 128)")
+    p.add_argument("--stats-size", type=int, default=None, help="long side of the downscaled image giving the tiles' shared instance-norm statistics (default: the tile size)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    p.add_argument("--export", action="append", choices=["onnx", "torchscript", "weights"], default=None,
+                   help="export the network instead of stylising (repeatable); checked against PyTorch on a photo")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; failures are still printed")
+    return p
+
+
+# ---- inputs and outputs ----------------------------------------------------------------------------
+@dataclass
+class Job:
+    src: Path
+    dst: Path
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """``(file, relative path for the output)`` for every input, and ``(input, reason)`` for those that match nothing.
+
+    Folders are searched recursively for image files (hidden folders and ``exclude``, the output
+    folder, are skipped, so re-running into a sub-folder never stylises earlier results). A file named
+    explicitly is taken whatever its extension; a glob keeps only image files.
+    """
+    from stylenet.images import is_image_path
+
+    found: list[tuple[Path, Path]] = []
+    missing: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, rel: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append((path, rel))
+
+    def add_folder(folder: Path) -> int:
+        n = 0
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (exclude and _is_within(Path(root) / d, exclude)))
+            for name in sorted(files):
+                if is_image_path(name) and not name.startswith("."):
+                    path = Path(root) / name
+                    add(path, path.relative_to(folder))
+                    n += 1
+        return n
+
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            if add_folder(path) == 0:
+                missing.append((arg, "no image files in this folder"))
+        elif path.is_file():
+            add(path, Path(path.name))
+        elif _GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            n = 0
+            for m in map(Path, matches):
+                if m.is_dir():
+                    n += add_folder(m)
+                elif m.is_file() and is_image_path(m):
+                    add(m, Path(m.name))
+                    n += 1
+            if n == 0:
+                missing.append((arg, "no image files match"))
+        else:
+            missing.append((arg, "no such file or folder"))
+    return found, missing
+
+
+def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, style: str, ext: str | None) -> list[Job]:
+    """One output path per input: ``<out>/<relative folders>/<stem>_<style><ext>``, made unique."""
+    jobs: list[Job] = []
+    taken: set[Path] = set()
+    for src, rel in found:
+        if out_is_file:
+            dst = out
+        else:
+            suffix = OUTPUT_FORMATS[ext] if ext else (src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png")
+            dst = out / rel.parent / f"{rel.stem}_{style}{suffix}"
+            n = 2
+            base = dst
+            while dst.resolve() in taken:  # two inputs with the same name (from different folders)
+                dst = base.with_name(f"{base.stem}-{n}{base.suffix}")
+                n += 1
+        taken.add(dst.resolve())
+        jobs.append(Job(src, dst))
+    return jobs
+
+
+def check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write to the output folder {folder} ({e.strerror or e}); choose another with -o") from None
+
+
+def _style_label(meta: dict, ckpt: Path) -> str:
+    name = (meta.get("style") or {}).get("name") or ckpt.stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "stylized"
+
+
+# ---- the two modes ----------------------------------------------------------------------------------
+def _say(quiet: bool, msg: str) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+def run_export(args, net, meta, ckpt: Path) -> int:
+    import torch
+
+    from stylenet import export
+    from stylenet.checkpoint import export_weights, load_network
+    from stylenet.images import load_image
+
+    formats = list(dict.fromkeys(args.export))
+    out = Path(args.output) if args.output else Path(".")
+    single_file = len(formats) == 1 and args.output is not None and (out.suffix in (".onnx", ".pt", ".pth", ".ts") and not out.is_dir())
+    targets = {}
+    for fmt in formats:
+        targets[fmt] = out if single_file else out / f"{_style_label(meta, ckpt)}{export.SUFFIXES[fmt]}"
+        if targets[fmt].resolve() == ckpt.resolve():
+            raise UsageError(f"{targets[fmt]} is the checkpoint itself; choose another -o")
+    check_writable((out.parent if single_file else out) or Path("."))
+    photo_path = _parity_photo(args.inputs)
+    photo = load_image(photo_path, size=args.size or 512) if photo_path else None
+    for fmt, target in targets.items():
+        t0 = time.perf_counter()
+        if fmt == "weights":
+            export_weights(ckpt, target)
+            net2, _ = load_network(target)
+            same = all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
+            _say(args.quiet, f"weights → {target} ({target.stat().st_size / 1e6:.1f} MB, reloads {'identically' if same else 'DIFFERENTLY'})")
+            if not same:
+                return 1
+            continue
+        if fmt == "onnx":
+            export.export_onnx(net, target, meta=meta)
+            diff = export.onnx_parity(net, target, photo) if photo is not None else None
+        else:
+            export.export_torchscript(net, target)
+            diff = export.torchscript_parity(net, target, photo) if photo is not None else None
+        where = f"on {photo_path} ({photo.shape[-1]}×{photo.shape[-2]})" if photo is not None else "(no photo to check on)"
+        _say(args.quiet, f"{fmt} → {target} ({target.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s); "
+                         f"max |{fmt} − PyTorch| = {diff:.2e} {where}" if diff is not None else f"{fmt} → {target} {where}")
+        if diff is not None and diff > 1e-3:
+            print(f"error: {fmt} export differs from PyTorch by {diff:.2e} (> 1e-3); do not use {target}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _parity_photo(inputs: Sequence[str]) -> Path | None:
+    """The first input image, else a photo shipped with the repository."""
+    from stylenet.config import ROOT
+
+    found, _ = collect_inputs(inputs, None) if inputs else ([], [])
+    if found:
+        return found[0][0]
+    samples = sorted((ROOT / "assets" / "sample").glob("*.jpg"))
+    return samples[0] if samples else None
+
+
+def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
+    """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
+    from stylenet.images import ImageError, open_image
+
+    batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
+    window = max(2, 2 * batch_size)  # images decoded ahead of the network
+    show_bar = not args.quiet and len(jobs) > 1
+    bar = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, desc=stylizer.style_name or "stylize")
+    done = 0
+    total = len(jobs) + len(failures)
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    kw = dict(size=args.size, strength=args.strength, preserve_color=args.preserve_color, tile=args.tile,
+              overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
+
+    def load(job: Job):
+        return open_image(job.src, with_alpha=True)
+
+    def save(img, job: Job) -> None:
+        if img.mode == "RGBA" and job.dst.suffix.lower() in (".jpg", ".jpeg"):
+            notes.append(f"{job.dst}: JPEG has no alpha channel; transparency dropped (use --ext png or webp)")
+        save_atomic(img, job.dst, args.quality)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        chunks = [jobs[i:i + window] for i in range(0, len(jobs), window)]
+        pending: list[Future] = []
+        loads = [pool.submit(load, j) for j in chunks[0]] if chunks else []
+        try:
+            for k, chunk in enumerate(chunks):
+                ready = []
+                for job, fut in zip(chunk, loads):
+                    try:
+                        ready.append((job, fut.result()))
+                    except ImageError as e:
+                        failures.append((str(job.src), _reason(e, job.src)))
+                        if bar is not None:
+                            bar.update(1)
+                loads = [pool.submit(load, j) for j in chunks[k + 1]] if k + 1 < len(chunks) else []
+                if ready:
+                    try:
+                        outs = stylizer.stylize_many([img for _, img in ready], **kw)
+                    except (RuntimeError, MemoryError):  # e.g. out of memory on one huge image: fail only that one
+                        outs = _one_by_one(stylizer, ready, kw, failures)
+                    for (job, _), out in zip(ready, outs):
+                        if out is not None:
+                            pending.append((job, pool.submit(save, out, job)))
+                for job, fut in pending:
+                    try:
+                        fut.result()
+                        done += 1
+                    except OSError as e:
+                        failures.append((str(job.src), f"cannot write {job.dst}: {e.strerror or e}"))
+                    if bar is not None:
+                        bar.update(1)
+                pending = []
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.close()
+            print(f"interrupted: {done} of {len(jobs)} images written to {out_label}", file=sys.stderr)
+            return 130
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    for n in dict.fromkeys(notes):
+        print(f"note: {n}", file=sys.stderr)
+    if not args.quiet:
+        per = f", {1000 * seconds / done:.0f} ms/image" if done else ""
+        print(f"stylised {done} of {total} image(s) with {stylizer.style_name or 'the network'} "
+              f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}]")
+    if failures:
+        print(f"{len(failures)} failed:", file=sys.stderr)
+        for src, why in failures:
+            print(f"  {src}: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _reason(e: Exception, src: Path) -> str:
+    """The error's message without a leading copy of the file name (the summary prints it already)."""
+    msg = str(e)
+    return msg[len(str(src)) + 2:] if msg.startswith(f"{src}: ") else msg
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Recognise an image or other foreign file given as --ckpt before torch.load tries to unpickle it.
+
+    torch.save writes a zip archive (``PK``) or, in the legacy format, a pickle (first byte 0x80); anything
+    else cannot be a checkpoint, and saying what it looks like is more useful than an unpickling error.
+    """
+    if not path.is_file():
+        return  # missing / folder: read_checkpoint says so
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            kind = f"a {im.format} image"
+    except (UnidentifiedImageError, OSError):
+        kind = "not a torch file" if head else "an empty file"
+    raise UsageError(f"{path} is not a stylenet checkpoint ({kind}); give --ckpt a .ckpt from train.py or a file from --export weights")
+
+
+def _one_by_one(stylizer, ready, kw, failures):
+    outs = []
+    for job, img in ready:
+        try:
+            outs.append(stylizer.stylize_many([img], **kw)[0])
+        except (RuntimeError, MemoryError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            failures.append((str(job.src), f"{first[:200]} (try --tile 512 or a smaller --size)"))
+            outs.append(None)
+    return outs
+
+
+def save_atomic(img, path: Path, quality: int = 95) -> None:
+    """Save a PIL image (format from the extension) to a temporary file beside ``path``, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        ext = path.suffix.lower()
+        if ext in (".jpg", ".jpeg") and img.mode != "RGB":
+            img = img.convert("RGB")  # JPEG has no alpha
+        img.save(tmp, **({"quality": quality} if ext in (".jpg", ".jpeg", ".webp") else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---- main ---------------------------------------------------------------------------------------------
+def _validate(args) -> None:
+    from stylenet.stylize import check_strength
+
+    check_strength(args.strength)
+    if args.size is not None and args.size < 1:
+        raise UsageError(f"--size must be a positive number of pixels, got {args.size}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
+    if args.tile not in ("auto",):
+        try:
+            args.tile = int(args.tile)
+        except ValueError:
+            raise UsageError(f"--tile takes a size in pixels, 0 or auto, got {args.tile!r}") from None
+        if args.tile != 0 and args.tile < 64:
+            raise UsageError(f"--tile must be at least 64 px (or 0 to disable tiling), got {args.tile}")
+    from stylenet.stylize import DEFAULT_OVERLAP, DEFAULT_TILE
+
+    tile = DEFAULT_TILE if args.tile in ("auto", 0) else args.tile
+    if args.overlap is None:
+        args.overlap = min(DEFAULT_OVERLAP, tile // 2 - 1)
+    if not 0 <= args.overlap < tile // 2:
+        raise UsageError(f"--overlap must be between 0 and {tile // 2 - 1} (under half the tile), got {args.overlap}")
+    if args.stats_size is not None and args.stats_size < 16:
+        raise UsageError(f"--stats-size must be at least 16 px, got {args.stats_size}")
+    if not args.export and not args.inputs:
+        raise UsageError("give at least one INPUT (file, folder or glob), or --export")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        _validate(args)
+        ckpt = Path(args.ckpt)
+
+        from stylenet.checkpoint import load_network
+        from stylenet.stylize import Stylizer, resolve_device
+
+        device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
+        check_checkpoint_file(ckpt)
+        net, meta = load_network(ckpt)
+        if args.export:
+            return run_export(args, net, meta, ckpt)
+
+        style = _style_label(meta, ckpt)
+        out = Path(args.output) if args.output else Path(DEFAULT_OUT)
+        out_is_file = args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not out.is_dir()
+        found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
+        if not found:
+            raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
+        if out_is_file and len(found) > 1:
+            raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
+        jobs = plan_outputs(found, out, out_is_file, style, args.ext)
+        inputs = {src.resolve(): src for src, _ in found}
+        for job in jobs:
+            if job.dst.resolve() in inputs:
+                raise UsageError(f"the output {job.dst} would overwrite the input {inputs[job.dst.resolve()]}; choose another -o or --ext")
+        for folder in dict.fromkeys(j.dst.parent for j in jobs):
+            check_writable(folder)
+
+        backend = args.backend
+        if backend == "auto":
+            backend = "onnxruntime" if device.type == "cpu" and _has_onnxruntime() else "torch"
+        stylizer = Stylizer(net, meta, device=device, half=args.half, backend=backend, threads=args.threads)
+        return run_stylize(args, stylizer, jobs, failures, str(out))
+    except StylenetError as e:  # CheckpointError, ImageError, InferenceError, UsageError, ExportError
+        print(f"infer.py: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None

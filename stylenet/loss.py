@@ -1,0 +1,174 @@
+"""The one perceptual loss of stylenet: used by training, by the Gatys teacher and by evaluation.
+
+total = content_weight · content + style_weight · style + tv_weight · tv, where
+
+* content = Σ_l MSE(φ_l(output), φ_l(content photo)) over the content layers (Johnson et al. 2016, §3.1);
+* style   = Σ_l w_l · MSE(G_l(output), G_l(style)), G = F Fᵀ / (C·H·W) the Gram matrix of layer l
+  (Gatys et al. 2015; normalised by C·H·W as in Johnson et al., so the weight does not depend on the
+  image size);
+* tv      = mean squared difference of neighbouring pixels (total-variation regulariser,
+  Mahendran & Vedaldi 2015; Johnson et al. §3.3).
+
+Every term is reported *weighted* (what is summed into ``total``), in the same units everywhere: the
+training logs, the teacher and the evaluation print comparable numbers.
+
+The style targets are computed once, under ``no_grad``, kept as buffers and broadcast over the batch
+(pystiche's ``set_target_image``), so a training step never re-encodes the style image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenet.vgg import VGGEncoder
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """B×C×H×W → B×C×C, normalised by C·H·W. Computed in fp32 so autocast cannot overflow it: autocast
+    would run bmm in fp16/bf16 whatever the input dtype, and an fp16 sum over H·W products overflows."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w).float()
+    with torch.autocast(f.device.type, enabled=False):
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between vertically and horizontally adjacent pixels."""
+    dh = x[..., 1:, :] - x[..., :-1, :]
+    dw = x[..., :, 1:] - x[..., :, :-1]
+    return dh.pow(2).mean() + dw.pow(2).mean()
+
+
+class PerceptualLoss(nn.Module):
+    def __init__(
+        self,
+        encoder: VGGEncoder,
+        content_layers: Sequence[str] = ("relu2_2",),
+        style_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_weight: float = 1e5,
+        style_weight: float = 1e10,
+        tv_weight: float = 0.0,
+        style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+        single_pass: bool = False,
+    ):
+        super().__init__()
+        missing = [layer for layer in (*content_layers, *style_layers) if layer not in encoder.layers]
+        if missing:
+            raise ValueError(f"the encoder does not produce {missing}; build it with those layers")
+        self.encoder = encoder
+        self.content_layers = list(content_layers)
+        self.style_layers = list(style_layers)
+        self.content_weight = float(content_weight)
+        self.style_weight = float(style_weight)
+        self.tv_weight = float(tv_weight)
+        if style_layer_weights is None:
+            style_layer_weights = [1.0] * len(self.style_layers)
+        elif isinstance(style_layer_weights, Mapping):
+            style_layer_weights = [float(style_layer_weights.get(layer, 1.0)) for layer in self.style_layers]
+        if len(style_layer_weights) != len(self.style_layers):
+            raise ValueError(f"{len(style_layer_weights)} style layer weights for {len(self.style_layers)} style layers")
+        self.style_layer_weights = [float(w) for w in style_layer_weights]
+        # One encoder pass over [output; content] instead of two: fewer kernel launches on a GPU; on a
+        # CPU two passes (the content one without autograd) use less memory. Switchable, same result.
+        self.single_pass = single_pass
+        for layer in self.style_layers:
+            self.register_buffer(f"target_gram_{layer}", torch.empty(0), persistent=False)
+
+    @staticmethod
+    def layers_needed(content_layers: Sequence[str], style_layers: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys([*content_layers, *style_layers]))
+
+    @property
+    def has_style(self) -> bool:
+        return getattr(self, f"target_gram_{self.style_layers[0]}").numel() > 0 if self.style_layers else True
+
+    @torch.no_grad()
+    def set_style(self, styles: torch.Tensor | Sequence[torch.Tensor], blend_weights: Sequence[float] | None = None) -> None:
+        """Compute the target Grams from one style image (1×3×H×W) or several, blended by weight
+        (Gatys et al.; jcjohnson/neural-style's ``-style_blend_weights``). Weights are normalised to sum 1."""
+        if isinstance(styles, torch.Tensor):
+            styles = [styles]
+        if blend_weights is None:
+            blend_weights = [1.0] * len(styles)
+        if len(blend_weights) != len(styles) or sum(blend_weights) <= 0:
+            raise ValueError(f"need one positive blend weight per style image, got {list(blend_weights)} for {len(styles)}")
+        total = float(sum(blend_weights))
+        device = next((b.device for b in self.buffers()), None)
+        grams: dict[str, torch.Tensor] = {}
+        for img, w in zip(styles, blend_weights):
+            if img.dim() == 3:
+                img = img.unsqueeze(0)
+            feats = self.encoder(img.to(device) if device is not None else img)
+            for layer in self.style_layers:
+                g = gram_matrix(feats[layer]).mean(0, keepdim=True) * (w / total)
+                grams[layer] = grams[layer] + g if layer in grams else g
+        for layer, g in grams.items():
+            setattr(self, f"target_gram_{layer}", g)
+
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            feats = self.encoder(content, layers=self.content_layers)  # stops at the deepest content layer
+        return {layer: feats[layer] for layer in self.content_layers}
+
+    def forward(
+        self,
+        output: torch.Tensor,
+        content: torch.Tensor | None = None,
+        content_features: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms of ``output`` against the content photo(s) and the style set by :meth:`set_style`.
+
+        Pass ``content_features`` (from :meth:`content_features`) to reuse them across calls, as the
+        teacher does for hundreds of iterations on one photo.
+        Returns ``{"content", "style", "tv", "total"}``, each a weighted scalar.
+        """
+        if not self.has_style:
+            raise RuntimeError("PerceptualLoss.set_style(...) must be called before computing the loss")
+        if content_features is None:
+            if content is None:
+                raise ValueError("give the content photo or its content_features")
+            if content.shape[-2:] != output.shape[-2:]:
+                raise ValueError(f"output {tuple(output.shape[-2:])} and content {tuple(content.shape[-2:])} differ in size")
+            if self.single_pass:
+                feats = self.encoder(torch.cat([output, content.to(output.dtype)], 0))
+                n = output.shape[0]
+                out_feats = {k: v[:n] for k, v in feats.items()}
+                content_features = {layer: feats[layer][n:].detach() for layer in self.content_layers}
+            else:
+                content_features = self.content_features(content)
+                out_feats = self.encoder(output)
+        else:
+            out_feats = self.encoder(output)
+
+        content_loss = output.new_zeros((), dtype=torch.float32)
+        for layer in self.content_layers:
+            content_loss = content_loss + F.mse_loss(out_feats[layer].float(), content_features[layer].float())
+
+        style_loss = output.new_zeros((), dtype=torch.float32)
+        for layer, w in zip(self.style_layers, self.style_layer_weights):
+            g = gram_matrix(out_feats[layer])
+            target = getattr(self, f"target_gram_{layer}").expand_as(g)
+            style_loss = style_loss + w * F.mse_loss(g, target)
+
+        terms = {
+            "content": self.content_weight * content_loss,
+            "style": self.style_weight * style_loss,
+            "tv": self.tv_weight * total_variation(output.float()) if self.tv_weight else output.new_zeros((), dtype=torch.float32),
+        }
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+def build_perceptual_loss(
+    weights: str | None = "IMAGENET1K_V1",
+    content_layers: Sequence[str] = ("relu2_2",),
+    style_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+    **kwargs,
+) -> PerceptualLoss:
+    """Encoder cut at the deepest layer needed + the loss on top; the one way every path builds it."""
+    encoder = VGGEncoder(PerceptualLoss.layers_needed(content_layers, style_layers), weights=weights)
+    return PerceptualLoss(encoder, content_layers, style_layers, **kwargs)

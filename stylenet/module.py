@@ -1,0 +1,144 @@
+"""StyleTransferModule: trains a TransformerNet against the frozen perceptual loss (Johnson et al. 2016)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+
+from stylenet.checkpoint import FORMAT_VERSION, META_KEY, NET_PREFIX
+from stylenet.errors import StylenetError
+from stylenet.images import load_image
+from stylenet.loss import build_perceptual_loss
+from stylenet.transformer_net import TransformerNet
+
+LOSS_PREFIX = "loss."
+
+
+class NonFiniteLossError(StylenetError, RuntimeError):
+    """The loss became NaN or infinite; training stops, the last good checkpoint stays as it was."""
+
+
+def batch_images(batch: Any) -> torch.Tensor:
+    """The B×3×H×W image tensor of a batch (a tensor, a (images, ...) tuple or {"image": ...})."""
+    if isinstance(batch, Mapping):
+        return batch["image"]
+    if isinstance(batch, (list, tuple)):
+        return batch[0]
+    return batch
+
+
+class StyleTransferModule(L.LightningModule):
+    """``net`` is the only trainable part; ``loss`` (VGG16 + style targets) is rebuilt from config and
+    never stored in checkpoints, which therefore hold a few MB and load without VGG weights."""
+
+    def __init__(
+        self,
+        net: TransformerNet,
+        loss: Mapping[str, Any],
+        style: Mapping[str, Any],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "step",
+        image_size: int | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
+        compile_loss: bool = False,
+    ):
+        super().__init__()
+        self.net = net
+        loss_cfg = dict(loss)  # plain types (training.py resolves the config), so it can go in checkpoints
+        if style.get("style_weight") is not None:  # a style may override the loss's style weight
+            loss_cfg["style_weight"] = float(style["style_weight"])
+        self.loss_cfg = loss_cfg
+        self.loss = build_perceptual_loss(**loss_cfg)
+        self.style = {"name": str(style["name"]), "image": str(style["image"]), "size": int(style["size"]) if style.get("size") else None}
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.image_size = image_size
+        self.use_channels_last = channels_last
+        # torch.compile'd forward kept outside the module tree (object.__setattr__), so state_dict keys
+        # stay `net.*` and checkpoints load with or without compile.
+        object.__setattr__(self, "_forward_net", torch.compile(net) if compile else net)
+        if compile_loss:
+            # In place (nn.Module.compile): the VGG pass, Grams and MSEs become fused kernels while the
+            # module tree and state_dict keys stay as they are; set_style still runs the eager encoder.
+            self.loss.compile()
+        self.style_image: torch.Tensor | None = None
+
+    # ---- style target -------------------------------------------------------------------------
+    def load_style(self) -> torch.Tensor:
+        if self.style_image is None:
+            self.style_image = load_image(self.style["image"], size=self.style["size"])
+        return self.style_image
+
+    def setup(self, stage: str) -> None:
+        if self.use_channels_last:
+            self.net.to(memory_format=torch.channels_last)
+            self.loss.encoder.to(memory_format=torch.channels_last)
+        self.loss.set_style(self.load_style().to(self.device))
+
+    def on_fit_start(self) -> None:
+        # set_style ran in setup(), possibly before the module moved to its device.
+        self.loss.set_style(self.load_style().to(self.device))
+
+    # ---- steps --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward_net(x)
+
+    def _terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.use_channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.loss(self(x), x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch_images(batch)
+        terms = self._terms(x)
+        if not torch.isfinite(terms["total"]):
+            values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
+            raise NonFiniteLossError(
+                f"loss became non-finite at step {self.global_step} ({values}); training stopped, the last "
+                "checkpoint is intact: lower optimizer.lr or the loss weights, then resume with ckpt_path=..."
+            )
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=x.shape[0])
+        self.log("loss", terms["total"], prog_bar=True, logger=False, batch_size=x.shape[0])
+        return terms["total"]
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x = batch_images(batch)
+        terms = self._terms(x)
+        self.log_dict({f"val/{k}": v for k, v in terms.items()}, batch_size=x.shape[0], sync_dist=True)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.net.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def stylenet_meta(self) -> dict[str, Any]:
+        """Everything inference needs besides the weights, as plain types."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "arch": {"name": "TransformerNet", **self.net.config},
+            "style": dict(self.style),
+            "loss": {k: v for k, v in self.loss_cfg.items()},
+            "train": {"image_size": self.image_size, "global_step": int(self.global_step)},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # No VGG weights in checkpoints: they are frozen, public and 58 MB.
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(LOSS_PREFIX)}
+        checkpoint[META_KEY] = self.stylenet_meta()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Put the (rebuilt) loss entries back so Lightning's strict load still checks every net key.
+        sd = checkpoint["state_dict"]
+        missing = [k for k in self.state_dict() if k.startswith(NET_PREFIX) and k not in sd]
+        if missing:
+            raise RuntimeError(f"checkpoint lacks network weights {missing[:3]}...: it was made for another model config")
+        sd.update({k: v for k, v in self.state_dict().items() if k.startswith(LOSS_PREFIX)})

@@ -1,0 +1,317 @@
+"""Stylise images with a trained network: ``Stylizer`` loads once and stylises PIL images or tensors.
+
+    from stylenet import Stylizer
+    stylizer = Stylizer.from_checkpoint("checkpoints/wave/last.ckpt")          # device="auto"
+    out = stylizer(Image.open("photo.jpg"), strength=0.8, preserve_color=True)  # PIL in, PIL out
+    y = stylizer(x)                                                             # B×3×H×W in [0, 1] in and out
+
+Whatever the input size, the output has the input's size (the network's multiple-of-4 padding is
+cropped back; an alpha plane is carried through unchanged). Images over :data:`AUTO_TILE_PIXELS` are
+stylised in tiles with shared instance-norm statistics (:mod:`stylenet.tiling`), so an 8000-pixel scan
+fits in a laptop's memory. The network runs in its faster, equivalent :class:`InferenceNet` form under
+``torch.inference_mode``; on a GPU in half precision by default; on the CPU optionally through
+onnxruntime (``backend="onnxruntime"``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections import defaultdict
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from stylenet.color import preserve_color as _preserve_color
+from stylenet.errors import StylenetError
+from stylenet.images import resize_long_side, tensor_to_pil, to_rgb
+from stylenet.inference_net import InferenceNet
+from stylenet.tiling import stylize_tiled
+from stylenet.transformer_net import TransformerNet, run_any_size
+
+DEFAULT_TILE = 1024
+DEFAULT_OVERLAP = 128  # > 2 × the ~60 px the network's receptive field reaches past a tile border
+AUTO_TILE_PIXELS = 2048 * 2048  # above this, tile="auto" tiles (about 4 GB of activations untiled on CPU)
+BACKENDS = ("torch", "onnxruntime")
+_ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
+
+
+class InferenceError(StylenetError, ValueError):
+    """A user-fixable problem with an inference request (device, option values)."""
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA, else Apple MPS, else CPU; an explicit device that is absent is a clear error."""
+    name = str(name)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InferenceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InferenceError(
+                f"--device {name}: CUDA is not available here (no NVIDIA GPU/driver, or a CPU-only torch); "
+                "use --device cpu or --device auto"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InferenceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise InferenceError(f"--device {name}: Apple MPS is not available here; use --device cpu or --device auto")
+    elif device.type != "cpu":
+        raise InferenceError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def check_strength(strength: float) -> float:
+    strength = float(strength)
+    if not 0.0 <= strength <= 1.0:  # also rejects NaN
+        raise InferenceError(f"strength must be between 0 and 1 (0 = the photo, 1 = fully stylised), got {strength:g}")
+    return strength
+
+
+class Stylizer:
+    """A loaded network, ready to stylise. Build with :meth:`from_checkpoint` or from a TransformerNet.
+
+    ``device``: auto|cpu|cuda|cuda:N|mps. ``half``: float16 weights and activations (default: on CUDA).
+    ``backend``: ``torch`` or ``onnxruntime`` (CPU only; tiles always run on torch, which can freeze
+    instance-norm statistics). ``threads``: CPU threads for torch and onnxruntime (default: one per core).
+    The caller's network is copied, never moved or modified.
+    """
+
+    def __init__(
+        self,
+        net: TransformerNet,
+        meta: dict | None = None,
+        *,
+        device: str | torch.device = "auto",
+        half: bool | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.half = (self.device.type == "cuda") if half is None else bool(half)
+        if self.half and self.device.type == "cpu":
+            raise InferenceError("half precision needs a GPU (CPU float16 convolutions are slower, not faster); drop --half")
+        if backend not in BACKENDS:
+            raise InferenceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and self.device.type != "cpu":
+            raise InferenceError("the onnxruntime backend runs on the CPU; use --device cpu or --backend torch")
+        if threads is not None:
+            if threads < 1:
+                raise InferenceError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(threads)
+        self.meta = dict(meta or {})
+        self.config = dict(net.config)
+        self.dtype = torch.float16 if self.half else torch.float32
+        source = copy.deepcopy(net).float().cpu().eval()
+        self.net: nn.Module = InferenceNet(source).to(self.device, self.dtype).eval().requires_grad_(False)
+        self.backend = backend
+        self._ort = None
+        if backend == "onnxruntime":
+            from stylenet.export import onnx_bytes, onnx_session
+
+            self._ort = onnx_session(onnx_bytes(source), threads=threads or torch.get_num_threads())
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Stylizer":
+        """Load a Lightning checkpoint from train.py or a light weights file (``torch.load(weights_only=True)``)."""
+        from stylenet.checkpoint import load_network
+
+        net, meta = load_network(path)
+        return cls(net, meta, **kwargs)
+
+    @property
+    def style_name(self) -> str | None:
+        return (self.meta.get("style") or {}).get("name")
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"Stylizer(style={self.style_name!r}, TransformerNet({c['base_channels']}, {c['num_residual_blocks']}), "
+            f"device={self.device}, dtype={str(self.dtype).replace('torch.', '')}, backend={self.backend})"
+        )
+
+    # ---- the network on one batch -----------------------------------------------------------------
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw network output for ``x`` (B×3×h×w float on the device), any size, float32."""
+        if self._ort is not None and min(x.shape[-2:]) >= _ORT_MIN_SIDE:
+            # The exported graph pads exactly as run_any_size does for sides >= 16 and clamps (as _finish does).
+            return torch.from_numpy(self._ort.run(None, {"image": x.detach().float().cpu().numpy()})[0])
+        return self._run_torch(x)
+
+    def _run_torch(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return run_any_size(self.net, x.to(self.device, self.dtype)).float()
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, torch.float32, non_blocking=True)
+
+    @staticmethod
+    def _finish(y: torch.Tensor, photo: torch.Tensor, strength: float, preserve_color: bool) -> torch.Tensor:
+        """Network output → final pixels: clamp, keep the photo's colours, blend with the photo."""
+        y = y.to(photo.device).clamp(0, 1)
+        if preserve_color:
+            y = _preserve_color(photo, y)
+        if strength < 1.0:
+            y = torch.lerp(photo, y, strength)
+        return y
+
+    def _tile_size(self, h: int, w: int, tile: int | str | None) -> int | None:
+        if tile in (None, 0, "0", "off", "none"):
+            return None
+        if tile == "auto":
+            return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else None
+        tile = int(tile)
+        if tile < 64:
+            raise InferenceError(f"tile must be at least 64 px (or 0 to disable tiling), got {tile}")
+        return tile if max(h, w) > tile else None
+
+    # ---- public API -------------------------------------------------------------------------------
+    def stylize_tensor(
+        self,
+        x: torch.Tensor,
+        *,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        tile: int | str | None = "auto",
+        overlap: int = DEFAULT_OVERLAP,
+        stats_size: int | None = None,
+    ) -> torch.Tensor:
+        """Stylise ``x`` (3×H×W or B×3×H×W, float in [0, 1], any device; uint8 0-255 accepted).
+
+        Returns float32 of the same shape on ``x``'s device, in [0, 1]. ``tile``: ``"auto"`` (tile images
+        over :data:`AUTO_TILE_PIXELS`), a tile size in pixels, or None/0 for never. ``x`` is not modified.
+        """
+        strength = check_strength(strength)
+        if x.dim() not in (3, 4) or x.shape[-3] not in (1, 3):
+            raise InferenceError(f"expected an RGB image tensor 3×H×W or B×3×H×W, got shape {tuple(x.shape)}")
+        batch = x if x.dim() == 4 else x.unsqueeze(0)
+        if batch.shape[1] == 1:
+            batch = batch.expand(-1, 3, -1, -1)
+        home = x.device
+        h, w = batch.shape[-2:]
+        tile_size = self._tile_size(h, w, tile)
+        if tile_size is not None and not 0 <= overlap < tile_size // 2:
+            raise InferenceError(f"overlap must be between 0 and {tile_size // 2 - 1} (under half the tile), got {overlap}")
+        if strength == 0.0:  # the photo itself; no need to run the network
+            photo = batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float().clone()
+            return photo if x.dim() == 4 else photo[0]
+        outs = []
+        if tile_size is None:
+            photo = self._to_device(batch)
+            if batch.dtype == torch.uint8:
+                photo = photo / 255.0
+            outs.append(self._finish(self._run(photo), photo, strength, preserve_color).to(home))
+        else:
+            for i in range(batch.shape[0]):
+                outs.append(self._stylize_tiled(batch[i:i + 1].cpu(), tile_size, overlap, stats_size, strength, preserve_color).to(home))
+        y = torch.cat(outs) if len(outs) > 1 else outs[0]
+        return y if x.dim() == 4 else y[0]
+
+    def _stylize_tiled(self, image, tile, overlap, stats_size, strength, preserve_color) -> torch.Tensor:
+        return stylize_tiled(
+            run=lambda t: self._run_torch(t),
+            net=self.net,
+            image=image,
+            tile=tile,
+            overlap=overlap,
+            stats_size=stats_size,
+            to_input=self._to_device,
+            finish=lambda y, photo: self._finish(y, photo, strength, preserve_color),
+        )
+
+    def stylize(
+        self,
+        image: Image.Image,
+        *,
+        size: int | None = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        tile: int | str | None = "auto",
+        overlap: int = DEFAULT_OVERLAP,
+        stats_size: int | None = None,
+    ) -> Image.Image:
+        """Stylise a PIL image of any mode (EXIF orientation honoured); ``size`` sets the long side.
+
+        Returns RGB, or RGBA with the input's alpha plane (resized with the image if ``size`` is given).
+        """
+        rgb, alpha = to_rgb(image)
+        return self.stylize_many(
+            [(rgb, alpha)], size=size, strength=strength, preserve_color=preserve_color, tile=tile, overlap=overlap,
+            stats_size=stats_size,
+        )[0]
+
+    def stylize_many(
+        self,
+        images: Sequence[Image.Image | tuple[Image.Image, Image.Image | None]],
+        *,
+        size: int | None = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        tile: int | str | None = "auto",
+        overlap: int = DEFAULT_OVERLAP,
+        stats_size: int | None = None,
+        batch_size: int = 1,
+    ) -> list[Image.Image]:
+        """Stylise several images, running same-size ones ``batch_size`` at a time. Order is kept.
+
+        Items are PIL images or ``(rgb, alpha)`` pairs as :func:`stylenet.images.open_image` returns them.
+        Batching changes nothing in the result (instance norm is per image); it only fills a GPU better.
+        """
+        strength = check_strength(strength)
+        if batch_size < 1:
+            raise InferenceError(f"batch size must be at least 1, got {batch_size}")
+        prepared = []
+        for item in images:
+            rgb, alpha = item if isinstance(item, tuple) else to_rgb(item)
+            if size is not None:
+                rgb = resize_long_side(rgb, size)
+                if alpha is not None:
+                    alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
+            prepared.append((rgb, alpha))
+        results: list[Image.Image | None] = [None] * len(prepared)
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        kw = dict(strength=strength, preserve_color=preserve_color, tile=tile, overlap=overlap, stats_size=stats_size)
+        for i, (rgb, _) in enumerate(prepared):
+            w, h = rgb.size
+            if self._tile_size(h, w, tile) is not None:
+                results[i] = self._to_pil(self.stylize_tensor(_u8(rgb), **kw), prepared[i][1])
+            else:
+                groups[(h, w)].append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), batch_size):
+                chunk = idx[start:start + batch_size]
+                x = torch.stack([_u8(prepared[i][0]) for i in chunk])
+                y = self.stylize_tensor(x, **kw)
+                for j, i in enumerate(chunk):
+                    results[i] = self._to_pil(y[j], prepared[i][1])
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _to_pil(y: torch.Tensor, alpha: Image.Image | None) -> Image.Image:
+        out = tensor_to_pil(y)
+        if alpha is not None:
+            out.putalpha(alpha)
+        return out
+
+    def __call__(self, image, **kwargs):
+        """PIL image in → PIL image out; tensor in → tensor out (see :meth:`stylize`, :meth:`stylize_tensor`)."""
+        if isinstance(image, torch.Tensor):
+            return self.stylize_tensor(image, **kwargs)
+        return self.stylize(image, **kwargs)
+
+
+def _u8(img: Image.Image) -> torch.Tensor:
+    """8-bit RGB PIL → uint8 3×H×W tensor (a quarter of float32's memory; converted per tile/batch)."""
+    return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+

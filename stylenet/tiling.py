@@ -1,0 +1,181 @@
+"""Stylise images too big for memory in overlapping tiles, with no seams and no drift between tiles.
+
+Two problems, two fixes:
+
+* **Drift.** Instance normalisation (Ulyanov et al. 2016) normalises every channel by the mean and
+  variance *of the image it sees*. A tile of sky and a tile of forest have different statistics, so
+  tiles stylised independently get different contrast and colour casts, and the grid shows. We run the
+  network once on a downscaled copy of the *whole* image, record each ``InstanceNorm2d``'s per-channel
+  mean and variance there (:func:`record_instance_norm_stats`), and normalise every tile with those
+  frozen statistics (:func:`frozen_instance_norm`), so all tiles share one normalisation, as the
+  full-size pass would.
+* **Seams.** Pixels near a tile's border see reflection padding instead of their real neighbours
+  (the network's receptive field is ~60 px). Tiles overlap; in each overlap the outer quarter of a
+  tile is dropped and the next half is cross-faded with a raised-cosine ramp (weights that sum to one,
+  as in overlap-add / feathered mosaicking), so the border artefacts get (almost) no weight and no
+  step is visible. Weights are also accumulated and divided out, which keeps any tile layout exact.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Stats = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
+
+
+def _instance_norms(net: nn.Module) -> list[nn.InstanceNorm2d]:
+    return [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+
+
+@contextmanager
+def record_instance_norm_stats(net: nn.Module) -> Iterator[Stats]:
+    """While active, every forward pass stores each InstanceNorm2d's input mean/variance (1×C×1×1, float32)."""
+    stats: Stats = {}
+
+    def hook(module, args):
+        x = args[0]
+        if x.shape[0] != 1:
+            raise ValueError("record the statistics on a single image (batch of 1)")
+        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+        stats[module] = (mean, var)
+
+    handles = [m.register_forward_pre_hook(hook) for m in _instance_norms(net)]
+    try:
+        yield stats
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _frozen_forward(scale: torch.Tensor, shift: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
+
+    return forward
+
+
+@contextmanager
+def frozen_instance_norm(net: nn.Module, stats: Stats) -> Iterator[None]:
+    """Make every InstanceNorm2d of ``net`` normalise with ``stats`` instead of its input's own statistics.
+
+    The affine ``(x - mean) / sqrt(var + eps) * weight + bias`` folds into one ``x * scale + shift``.
+    Implemented by shadowing ``forward`` on the instances (restored on exit), so it works on any module
+    tree that contains the norms (TransformerNet, InferenceNet) and needs no change to the network code.
+    """
+    norms = _instance_norms(net)
+    missing = [m for m in norms if m not in stats]
+    if missing:
+        raise ValueError(f"no recorded statistics for {len(missing)} of {len(norms)} instance-norm layers")
+    try:
+        for m in norms:
+            mean, var = stats[m]
+            scale = torch.rsqrt(var + m.eps)
+            if m.affine:
+                scale = scale * m.weight.detach().float().view(1, -1, 1, 1)
+            shift = -mean * scale
+            if m.affine:
+                shift = shift + m.bias.detach().float().view(1, -1, 1, 1)
+            m.forward = _frozen_forward(scale, shift)  # instance attribute shadows the class method
+        yield
+    finally:
+        for m in norms:
+            m.__dict__.pop("forward", None)
+
+
+def tile_spans(length: int, tile: int, overlap: int, multiple: int = 4) -> list[tuple[int, int]]:
+    """``(start, size)`` of tiles covering ``[0, length)``, neighbours sharing at least ``overlap`` pixels.
+
+    Starts are multiples of ``multiple``: the network's two stride-2 stages sample a 4-pixel grid, and
+    only shifts by whole grid steps give a tile the same sampling as the full image (a tile starting at
+    an odd pixel would compute a differently-subsampled, visibly different result). The last tile ends
+    at the border and may be up to ``multiple - 1`` pixels longer than ``tile``.
+    """
+    if length <= tile:
+        return [(0, length)]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    last = (length - tile) // multiple * multiple
+    # Spread the starts evenly over the grid, so every overlap is about the same.
+    starts = sorted({round(i * last / (n - 1) / multiple) * multiple for i in range(n)})
+    return [(s, tile if s != starts[-1] else length - s) for s in starts]
+
+
+def _ramp(n: int, lead: int, fade: int, device, dtype) -> torch.Tensor:
+    """Weights for the first ``n`` pixels from an interior tile edge: 0 for ``lead``, cosine up over ``fade``."""
+    d = torch.arange(n, device=device, dtype=dtype) + 0.5
+    t = ((d - lead) / max(fade, 1)).clamp(0, 1)
+    return 0.5 - 0.5 * torch.cos(math.pi * t)
+
+
+def _axis_weight(start: int, size: int, length: int, overlap: int, device, dtype) -> torch.Tensor:
+    w = torch.ones(size, device=device, dtype=dtype)
+    lead, fade = overlap // 4, overlap - 2 * (overlap // 4)
+    if start > 0:  # a neighbour on this side: fade in
+        w = w * _ramp(size, lead, fade, device, dtype)
+    if start + size < length:  # and on the other side: fade out
+        w = w * _ramp(size, lead, fade, device, dtype).flip(0)
+    return w
+
+
+def stylize_tiled(
+    run: Callable[[torch.Tensor], torch.Tensor],
+    net: nn.Module,
+    image: torch.Tensor,
+    tile: int,
+    overlap: int,
+    stats_size: int | None = None,
+    to_input: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Stylise one image (1×3×H×W, float in [0, 1] or uint8, on the CPU) tile by tile.
+
+    ``run(x)`` stylises a 1×3×h×w float tensor on the compute device (padding to the network's multiple
+    included) and ``net`` is the module it runs, whose instance norms get frozen. ``to_input`` moves a
+    CPU tile to the compute device in the right dtype; ``finish(y, x)`` turns the raw network output of a
+    tile into final pixels given the input tile (clamping, colour preservation, strength), applied per
+    tile because those steps are per-pixel. ``stats_size`` is the long side of the downscaled whole
+    image the instance-norm statistics come from (default: ``tile``). Returns 1×3×H×W float32 on the CPU.
+    """
+    if image.dim() != 4 or image.shape[0] != 1:
+        raise ValueError(f"stylize_tiled takes one image as 1×C×H×W, got {tuple(image.shape)}")
+    if not 16 <= tile:
+        raise ValueError(f"tile must be at least 16 px, got {tile}")
+    if not 0 <= overlap < tile // 2:
+        raise ValueError(f"overlap must be between 0 and half the tile ({tile // 2 - 1}), got {overlap}")
+    to_input = to_input or (lambda t: t)
+    _, c, h, w = image.shape
+
+    def as_float(t: torch.Tensor) -> torch.Tensor:
+        return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+
+    # 1. statistics from the whole image, downscaled so that its long side is stats_size.
+    stats_size = stats_size or tile
+    scale = min(1.0, stats_size / max(h, w))
+    small = as_float(image)  # a copy for uint8 input; float input is only read
+    if scale < 1.0:
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        small = F.interpolate(small, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+    with record_instance_norm_stats(net) as stats:
+        run(to_input(small))
+    del small
+
+    # 2. tiles, normalised with those statistics, blended with feathered weights.
+    out = torch.zeros(1, c, h, w, dtype=torch.float32)
+    weight_sum = torch.zeros(1, 1, h, w, dtype=torch.float32)
+    with frozen_instance_norm(net, stats):
+        for y0, th in tile_spans(h, tile, overlap):
+            wy = _axis_weight(y0, th, h, overlap, "cpu", torch.float32)
+            for x0, tw in tile_spans(w, tile, overlap):
+                wx = _axis_weight(x0, tw, w, overlap, "cpu", torch.float32)
+                x_tile = to_input(as_float(image[:, :, y0:y0 + th, x0:x0 + tw]))
+                y_tile = run(x_tile)
+                y_tile = finish(y_tile, x_tile) if finish else y_tile
+                wt = (wy[:, None] * wx[None, :]).view(1, 1, th, tw)
+                out[:, :, y0:y0 + th, x0:x0 + tw].addcmul_(y_tile.float().cpu(), wt)
+                weight_sum[:, :, y0:y0 + th, x0:x0 + tw].add_(wt)
+    return out.div_(weight_sum.clamp_min_(1e-12))

@@ -1,0 +1,45 @@
+"""Shared test fixtures. Tests run offline on CPU; the real-weight ones skip when ../shared is absent."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SHARED_WEIGHTS = SHARED / "weights" / "vgg16_features_hed_bsds500.pth"
+SHARED_CONTENT = SHARED / "data" / "content"
+sys.path.insert(0, str(Path(__file__).parent))  # `from conftest import ...` in test modules
+
+requires_shared_weights = pytest.mark.skipif(
+    not SHARED_WEIGHTS.exists(), reason=f"needs the real VGG16 weights at {SHARED_WEIGHTS}"
+)
+
+
+def tiny_meta(base_channels: int = 8, num_residual_blocks: int = 1, style: str = "wave") -> dict:
+    """The metadata a stylenet checkpoint carries, for a tiny network made in a test."""
+    return {
+        "format_version": 1,
+        "arch": {"name": "TransformerNet", "base_channels": base_channels, "num_residual_blocks": num_residual_blocks},
+        "style": {"name": style, "image": str(ROOT / "assets" / "styles" / f"{style}.jpg"), "size": 64},
+        "loss": {
+            "weights": "random",
+            "content_layers": ["relu2_2"],
+            "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+            "style_layer_weights": None,
+            "content_weight": 1e5,
+            "style_weight": 1e10,
+            "tv_weight": 1e2,
+            "single_pass": False,
+        },
+        "train": {"image_size": 32, "global_step": 0},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # Two cores: keep intra-op threads fixed so timings and test durations do not depend on the box.
+    torch.set_num_threads(2)

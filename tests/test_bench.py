@@ -1,0 +1,185 @@
+"""The bench command prints its tables; the speed switches change the speed, not the results."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from stylenet.bench import main, run, variant_overrides
+from stylenet.config import compose
+from stylenet.loss import gram_matrix
+from stylenet.training import build
+from stylenet.vgg import VGGEncoder
+
+# Tiny and offline: random VGG weights (conf/bench.yaml's default), 8-channel one-block net, 32 px, no workers.
+TINY = ["model.base_channels=8", "model.num_residual_blocks=1", "data.image_size=32", "data.batch_size=2",
+        "data.num_workers=0", "style.size=64"]
+BACKENDS = ["eager", "torch"] + (["onnxruntime"] if importlib.util.find_spec("onnxruntime") else [])
+QUICK = ["bench.warmup=1", "bench.steps=2", "bench.infer_sizes=[32,48]", "bench.infer_warmup=1", "bench.infer_runs=2",
+         "bench.data_warmup=1", "bench.data_batches=2"]
+
+
+def table_rows(report: str, heading: str) -> list[list[str]]:
+    """The data rows of the markdown table that follows the line starting with ``heading``."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    rows = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # header and separator
+
+
+def test_bench_prints_training_inference_and_data_tables_and_writes_the_same_file(tmp_path, capsys):
+    out = tmp_path / "docs" / "bench.md"
+    rc = main([*TINY, *QUICK, "bench.warmup=2", "bench.steps=3", "bench.sections=[train,step,infer,data]",
+               "bench.variants=[base,channels_last]", f"bench.infer_backends=[{','.join(BACKENDS)}]", f"out={out}"])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert out.read_text().strip() == printed.strip()
+    assert "2 warm-up + 3 timed steps" in printed
+
+    for heading in ("Training, Lightning fit loop", "Training step alone"):
+        rows = table_rows(printed, heading)
+        assert [r[0] for r in rows] == ["base", "channels_last"]
+        assert rows[0][5] == "1.00×" and rows[1][1] == "channels_last=true"
+        for r in rows:
+            median = float(r[2].split()[0].replace(",", ""))
+            assert median > 0 and abs(float(r[3]) - 1000 / median) < 0.01 * float(r[3]) + 0.01  # steps/s = 1000/ms
+            assert r[7].endswith("MB RSS")  # peak memory of a CPU run
+    infer = table_rows(printed, "Inference")
+    assert [(r[0], r[1]) for r in infer] == [(b, s) for b in BACKENDS for s in ("32×32", "48×48")]
+    data = table_rows(printed, "Data loading alone")
+    assert len(data) == 1 and data[0][0] == "2" and float(data[0][2]) > 0
+
+
+def test_bench_times_exactly_the_requested_steps_after_warmup():
+    _, results = run([*TINY, *QUICK, "bench.sections=[train]", "bench.warmup=2", "bench.steps=3"])
+    assert results.keys() == {"train"}
+    (row,) = results["train"]
+    assert row["timing"].runs == 3 and len(row["timing"].times_ms) == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench.variants=[base,nope]"], "error: unknown switch 'nope'"),
+        (["bench.sections=[train,nope]"], "error: unknown bench.sections ['nope']"),
+        (["bench.infer_backends=[nope]", "bench.sections=[infer]", "bench.infer_sizes=[32]"], "error: unknown inference backend 'nope'"),
+        (["no_such_key=1"], "error: "),
+    ],
+)
+def test_bad_bench_option_fails_with_one_line_before_any_training(args, message, capsys):
+    assert main([*TINY, *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(message)
+    assert not any(line.startswith("[bench] train") for line in err)  # nothing ran
+
+
+def test_variant_joins_switches_and_raw_overrides_in_order():
+    switches = {"bf16": ["trainer.precision=bf16-mixed"], "compile": ["compile=true", "compile_loss=true"]}
+    assert variant_overrides("bf16+compile+data.num_workers=8", switches) == [
+        "trainer.precision=bf16-mixed", "compile=true", "compile_loss=true", "data.num_workers=8"]
+
+
+# ---- speed switches leave the results unchanged ------------------------------------------------------
+
+
+def tiny_modules(*overrides: str):
+    """The real module (training.build) without and with ``overrides``, with identical weights."""
+    ref_cfg = compose("bench", TINY)
+    alt_cfg = compose("bench", [*TINY, *overrides])
+    _, ref, _ = build(ref_cfg)
+    _, alt, _ = build(alt_cfg)
+    alt.load_state_dict(ref.state_dict())  # same transform net and same (random) VGG weights
+    ref.setup("fit")
+    alt.setup("fit")
+    return ref, alt
+
+
+def terms_and_grads(module, x):
+    module.net.zero_grad(set_to_none=True)
+    terms = module._terms(x)
+    terms["total"].backward()
+    return {k: v.detach() for k, v in terms.items()}, {n: p.grad.clone() for n, p in module.net.named_parameters()}
+
+
+@pytest.mark.parametrize("switch", ["channels_last=true", "loss.single_pass=true"])
+def test_speed_switch_leaves_loss_terms_and_gradients_unchanged(switch):
+    ref, alt = tiny_modules(switch)
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x_before = x.clone()
+    t_ref, g_ref = terms_and_grads(ref, x)
+    t_alt, g_alt = terms_and_grads(alt, x)
+    assert torch.equal(x, x_before)  # the caller's batch is not touched (no in-place layout change)
+    for k in t_ref:
+        torch.testing.assert_close(t_alt[k], t_ref[k], rtol=1e-4, atol=1e-6, msg=f"{switch} changes the {k} loss")
+    flat_ref, flat_alt = torch.cat([g.flatten() for g in g_ref.values()]), torch.cat([g.flatten() for g in g_alt.values()])
+    assert (flat_alt - flat_ref).norm() <= 1e-4 * flat_ref.norm(), f"{switch} changes the gradient"
+    # Per tensor, against the largest gradient: conv biases ahead of instance norm have a zero gradient
+    # in exact arithmetic, so theirs is rounding noise of either layout.
+    atol = 1e-6 * flat_ref.abs().max().item()
+    for n in g_ref:
+        torch.testing.assert_close(g_alt[n], g_ref[n], rtol=1e-3, atol=atol, msg=f"{switch} changes grad {n}")
+
+
+def test_compiled_loss_keeps_module_tree_and_checkpoint_keys():
+    ref, alt = tiny_modules("compile=true", "compile_loss=true")  # compilation is lazy: nothing compiles here
+    assert list(alt.state_dict()) == list(ref.state_dict())
+    assert not any("_orig_mod" in k for k in alt.state_dict())
+
+
+@pytest.mark.slow  # inductor compiles C++ kernels for the step: about 3 minutes on 2 shared cores
+def test_compiled_net_and_loss_give_the_same_loss_and_gradients():
+    ref, alt = tiny_modules("compile=true", "compile_loss=true")
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    t_ref, g_ref = terms_and_grads(ref, x)
+    t_alt, g_alt = terms_and_grads(alt, x)
+    for k in t_ref:
+        torch.testing.assert_close(t_alt[k], t_ref[k], rtol=1e-3, atol=1e-5)
+    for n in g_ref:
+        torch.testing.assert_close(g_alt[n], g_ref[n], rtol=1e-2, atol=1e-3 * g_ref[n].abs().max().item())
+
+
+def test_content_pass_stops_at_the_deepest_content_layer_with_the_same_features():
+    enc = VGGEncoder(["relu1_2", "relu2_2", "relu3_3", "relu4_3"], weights="random")
+    ran = []
+    for i, layer in enumerate(enc.features):
+        layer.register_forward_hook(lambda m, inp, out, i=i: ran.append(i))
+    x = torch.rand(1, 3, 32, 32)
+    full = enc(x)
+    deepest = len(ran)
+    ran.clear()
+    part = enc(x, layers=["relu2_2"])
+    assert list(part) == ["relu2_2"] and torch.equal(part["relu2_2"], full["relu2_2"])
+    assert max(ran) == 8 and len(ran) < deepest / 2  # relu2_2 is layer 8 of 23: blocks 3 and 4 never ran
+    with pytest.raises(ValueError, match="relu5_1"):
+        enc(x, layers=["relu5_1"])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_gram_matrix_stays_fp32_under_autocast(dtype):
+    # A 64×64 map of 30s: each Gram entry sums 4096 products of 900 (3.7e6), beyond fp16's 65504.
+    f = torch.full((1, 4, 64, 64), 30.0)
+    with torch.autocast("cpu", dtype=dtype):
+        g = gram_matrix(f)
+    assert g.dtype == torch.float32
+    torch.testing.assert_close(g, gram_matrix(f))
+    assert torch.isfinite(g).all()
+
+
+def test_bf16_autocast_keeps_loss_terms_close_to_fp32():
+    # The training step under trainer.precision=bf16-mixed (what Lightning's plugin does on CPU and GPU).
+    ref, _ = tiny_modules()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fp32 = ref._terms(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = ref._terms(x)
+    for k in ("content", "style", "total"):
+        assert bf16[k].dtype == torch.float32
+        torch.testing.assert_close(bf16[k], fp32[k], rtol=0.05, atol=0.0, msg=f"bf16 moves the {k} loss by more than 5%")

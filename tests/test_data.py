@@ -1,0 +1,364 @@
+"""The training data module: every image mode, bad files skipped and reported, sources, order, exact resume."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import struct
+import zlib
+from pathlib import Path
+
+import datasets
+import huggingface_hub
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from PIL import Image
+
+from stylenet.data import (
+    SKIPPED_FILE,
+    ContentImageDataModule,
+    DataError,
+    EpochSampler,
+    ResumableLoader,
+    list_images,
+)
+
+RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """No test may reach the network; datasets' cache goes to tmp."""
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+
+
+def solid(path: Path, color=RED, size=(24, 20), mode="RGB", **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).convert(mode).save(path, **save)
+    return path
+
+
+def noise(path: Path, seed: int, size=(24, 20)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def bomb_png(path: Path, width=30000, height=30000) -> Path:
+    """A tiny PNG whose header declares a huge image: the bomb guard must refuse it before decoding."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data[12:29]  # chunk type + 13 bytes of IHDR data
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def datamodule(path, **kw) -> ContentImageDataModule:
+    kw = {"image_size": 16, "batch_size": 2, "num_workers": 0, "pin_memory": False, **kw}
+    return ContentImageDataModule(path=str(path), **kw)
+
+
+def batches(dm: ContentImageDataModule, epoch: int = 0) -> list[torch.Tensor]:
+    """One epoch as the LightningModule sees it (through the main-process batch hook)."""
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(epoch)
+    return [dm.on_before_batch_transfer(b, 0) for b in loader]
+
+
+def colors(images: torch.Tensor) -> set[tuple[int, ...]]:
+    """Mean colour of each image, to the nearest 5 (JPEG shifts a solid colour by a level or two)."""
+    return {tuple(5 * round(c / 5) for c in (img.mean((1, 2)) * 255).tolist()) for img in images}
+
+
+# ------------------------------------------------------------------------------------ image modes
+
+
+MODES = {  # mode → (file name, save kwargs)
+    "L": ("l.png", {}), "LA": ("la.png", {}), "P": ("p.png", {}), "RGBA": ("rgba.png", {}),
+    "1": ("one.png", {}), "I;16": ("i16.png", {}), "I": ("i.tif", {}), "F": ("f.tif", {}),
+    "CMYK": ("cmyk.jpg", {"quality": 95}), "RGB": ("rgb.webp", {}), "YCbCr": ("ycbcr.jpg", {}),
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_pillow_mode_loads_as_float_rgb_in_unit_range(tmp_path, mode):
+    name, save = MODES[mode]
+    if mode in ("I;16", "I", "F"):
+        arr = np.full((20, 24), 40000 if mode != "F" else 200.0, dtype={"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+        img = Image.fromarray(arr)
+        if mode == "I;16":
+            img = img.convert("I;16") if img.mode != "I;16" else img
+        (tmp_path / "d").mkdir()
+        img.save(tmp_path / "d" / name)
+    else:
+        solid(tmp_path / "d" / name, (200, 100, 50), mode=mode, **save)
+    dm = datamodule(tmp_path / "d", batch_size=1)
+    (x,) = batches(dm)
+    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.1  # [0, 1], never 0-255, not black
+    assert not dm.skipped
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    # Stored 64×32, top half red / bottom half blue; orientation 6 = display rotated 90° clockwise:
+    # 32×64 with blue on the left and red on the right.
+    img = Image.new("RGB", (64, 32), RED)
+    img.paste(BLUE, (0, 16, 64, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    (tmp_path / "d").mkdir()
+    img.save(tmp_path / "d" / "rotated.jpg", exif=exif, quality=95)
+    (x,) = batches(datamodule(tmp_path / "d", image_size=32, batch_size=1, random_crop=False))
+    left, right = x[0, :, :, :12].mean((1, 2)), x[0, :, :, 20:].mean((1, 2))
+    assert left[2] > 0.8 and left[0] < 0.2, "left half should be blue"
+    assert right[0] > 0.8 and right[2] < 0.2, "right half should be red"
+
+
+def test_small_photos_are_upscaled_to_the_crop_and_big_ones_reduced(tmp_path):
+    solid(tmp_path / "d" / "tiny.png", GREEN, size=(5, 3))
+    solid(tmp_path / "d" / "big.png", BLUE, size=(400, 300))
+    x = torch.cat(batches(datamodule(tmp_path / "d", image_size=32, resize=40)))
+    assert x.shape == (2, 3, 32, 32)
+    assert colors(x) == {GREEN, BLUE}
+
+
+# ------------------------------------------------------------------------------------- bad files
+
+
+def make_mixed_folder(root: Path) -> tuple[set, set]:
+    """Good photos (distinct colours, one tiny) and every kind of bad file; returns (good colours, bad paths)."""
+    solid(root / "a.png", RED)
+    solid(root / "sub" / "b.jpg", GREEN, quality=95)
+    solid(root / "sub" / "deeper" / "c.bmp", BLUE)
+    solid(root / "tiny.png", YELLOW, size=(3, 2))
+    bad = set()
+    corrupt = root / "corrupt.jpg"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes())
+    full = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(full, "PNG")
+    truncated = root / "sub" / "truncated.png"
+    truncated.write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
+    text = root / "notes_really.png"
+    text.write_text("this is not an image\n")
+    bomb = bomb_png(root / "sub" / "bomb.png")
+    empty = root / "empty.jpg"
+    empty.write_bytes(b"")
+    bad |= {str(corrupt), str(truncated), str(text), str(bomb), str(empty)}
+    (root / "README.txt").write_text("not listed")  # non-image extensions: ignored, counted
+    (root / "sub" / "labels.csv").write_text("a,b\n")
+    (root / ".DS_Store").write_bytes(b"\0\0")
+    return {RED, GREEN, BLUE, YELLOW}, bad
+
+
+class Recorder(L.LightningModule):
+    """Records what the training step receives: (global step, batch hash, batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen: dict[int, str] = {}
+        self.images: list[torch.Tensor] = []
+
+    def training_step(self, batch, batch_idx):
+        assert isinstance(batch, torch.Tensor) and batch.dtype == torch.float32
+        self.seen[self.global_step] = hashlib.sha1(batch.numpy().tobytes()).hexdigest()
+        self.images.append(batch.clone())
+        return (self.w * batch.mean()).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def fit(dm, tmp_path, ckpt_path=None, callbacks=(), **trainer_kw) -> Recorder:
+    model = Recorder()
+    kw = {"max_epochs": 2, **trainer_kw}
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=bool(callbacks), callbacks=list(callbacks),
+                        default_root_dir=tmp_path, num_sanity_val_steps=0, **kw)
+    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    return model
+
+
+def test_bad_files_are_skipped_and_each_reported_while_training_goes_on(tmp_path, caplog):
+    good, bad = make_mixed_folder(tmp_path / "photos")
+    dm = datamodule(tmp_path / "photos", num_workers=2, log_dir=str(tmp_path / "logs"), random_crop=False)
+    with caplog.at_level(logging.WARNING, logger="stylenet.data"):
+        model = fit(dm, tmp_path, max_epochs=2)
+    seen = colors(torch.cat(model.images))
+    assert seen == good  # only good photos, every one of them (the tiny one upscaled)
+    assert set(dm.skipped) == bad  # found in worker processes, reported by the main process
+    assert dm.ignored_files == 3  # README.txt, labels.csv, .DS_Store
+    for path in bad:  # one warning per bad file, though it is met every epoch
+        assert sum(path in r.getMessage() for r in caplog.records if "skipping" in r.getMessage()) == 1
+    assert "decompression-bomb" in dm.skipped[str(tmp_path / "photos" / "sub" / "bomb.png")]
+    report = (tmp_path / "logs" / SKIPPED_FILE).read_text()
+    assert report.startswith(f"{len(bad)} unreadable") and all(p in report for p in bad)
+    assert dm.skipped_report().splitlines()[1:] == report.strip().splitlines()[1:]
+
+
+def test_nested_folders_are_listed_sorted_without_hidden_or_non_image_files(tmp_path):
+    for rel in ["z.jpg", "a/b/c/deep.png", "a/x.JPEG", "m/n.webp"]:
+        solid(tmp_path / rel)
+    (tmp_path / "a" / "notes.md").write_text("x")
+    solid(tmp_path / ".hidden" / "h.png")
+    solid(tmp_path / "a" / "._x.jpg")
+    files, ignored = list_images(tmp_path)
+    assert files == sorted(str(tmp_path / r) for r in ["z.jpg", "a/b/c/deep.png", "a/x.JPEG", "m/n.webp"])
+    assert ignored == 3
+
+
+def test_empty_missing_or_unreadable_folders_fail_before_training_with_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="no images .* under .*empty") as e:
+        datamodule(tmp_path / "empty").setup("fit")
+    assert "\n" not in str(e.value)
+    with pytest.raises(DataError, match="does not exist"):
+        datamodule(tmp_path / "nowhere").setup("fit")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.jpg").write_bytes(b"nope")
+    (tmp_path / "junk" / "b.png").write_bytes(b"nope")
+    with pytest.raises(DataError, match="none of the 2 images"):
+        datamodule(tmp_path / "junk").setup("fit")
+    solid(tmp_path / "ok" / "a.png")
+    (tmp_path / "badval").mkdir()
+    (tmp_path / "badval" / "v.jpg").write_bytes(b"nope")
+    with pytest.raises(DataError, match="validation images"):
+        datamodule(tmp_path / "ok", val_path=str(tmp_path / "badval")).setup("fit")
+    with pytest.raises(DataError, match="smaller than data.image_size"):
+        datamodule(tmp_path / "ok", image_size=64, resize=32)
+
+
+# ---------------------------------------------------------------------------------------- sources
+
+
+def png_bytes(color=None, seed=0) -> bytes:
+    """A solid colour, or noise (so that crop positions change the pixels) when no colour is given."""
+    buf = io.BytesIO()
+    if color is None:
+        Image.fromarray(np.random.default_rng(seed).integers(0, 256, (18, 20, 3), dtype=np.uint8)).save(buf, "PNG")
+    else:
+        Image.new("RGB", (20, 18), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_hf_source_loads_a_local_imagefolder_through_load_dataset(tmp_path):
+    for i, c in enumerate([RED, GREEN, BLUE, YELLOW]):
+        solid(tmp_path / "ds" / "train" / f"{i}.png", c)
+    dm = datamodule(tmp_path / "ds", source="hf", split="train", cache_dir=str(tmp_path / "cache"))
+    x = torch.cat(batches(dm))
+    assert x.shape == (4, 3, 16, 16) and colors(x) == {RED, GREEN, BLUE, YELLOW}
+
+
+def test_hf_source_skips_and_reports_bad_rows_of_a_saved_dataset(tmp_path):
+    rows = [{"bytes": png_bytes(c), "path": f"{i}.png"} for i, c in enumerate([RED, GREEN, BLUE])]
+    rows.insert(1, {"bytes": b"not a png", "path": "junk.png"})
+    features = datasets.Features({"image": datasets.Image(), "caption": datasets.Value("string")})
+    ds = datasets.Dataset.from_dict({"image": rows, "caption": ["a", "b", "c", "d"]}, features=features)
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "saved"))
+    dm = datamodule(tmp_path / "saved", source="hf", random_crop=False)
+    x = torch.cat(batches(dm))
+    assert colors(x) <= {RED, GREEN, BLUE} and len(x) == 4
+    assert list(dm.skipped) == ["junk.png (" + f"{tmp_path / 'saved'}[train][1])"]
+    with pytest.raises(DataError, match="no split 'test'"):
+        datamodule(tmp_path / "saved", source="hf", split="test").setup("fit")
+    with pytest.raises(DataError, match="no column 'photo'"):
+        datamodule(tmp_path / "saved", source="hf", image_column="photo").setup("fit")
+
+
+def test_hf_hub_id_offline_is_one_clear_line_naming_the_way_out():
+    dm = datamodule("someone/photos-that-need-network", source="hf")
+    with pytest.raises(DataError, match="cannot reach Hugging Face dataset.*data=folder") as e:
+        dm.setup("fit")
+    assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------------------ order and splits
+
+
+def test_order_and_crops_are_a_function_of_seed_and_epoch(tmp_path):
+    for i in range(8):
+        noise(tmp_path / "d" / f"{i}.png", i)
+    run = lambda seed, epoch: [b.numpy().tobytes() for b in batches(datamodule(tmp_path / "d", seed=seed), epoch)]
+    assert run(0, 0) == run(0, 0)
+    assert run(0, 0) != run(0, 1)  # a new permutation (and crops) each epoch
+    assert run(0, 0) != run(1, 0)
+    same_workers = [dm_b.numpy().tobytes() for dm_b in batches(datamodule(tmp_path / "d", num_workers=2))]
+    assert same_workers == run(0, 0)  # worker processes do not change a single crop
+
+
+def test_val_split_is_deterministic_disjoint_and_val_images_are_fixed(tmp_path):
+    for i in range(10):
+        solid(tmp_path / "d" / f"{i}.png", (i * 20, 0, 0))
+    a, b = datamodule(tmp_path / "d", val_split=0.3), datamodule(tmp_path / "d", val_split=3)
+    a.setup("fit"), b.setup("fit")
+    train = set(a.train_set.table["path"])
+    val = set(a.val_set.table["path"])
+    assert len(val) == 3 and len(train) == 7 and not train & val
+    assert val == set(b.val_set.table["path"])
+    grid = a.val_images(2)
+    assert grid.shape == (2, 3, 16, 16) and torch.equal(grid, a.val_images(2))
+    grid.zero_()  # a copy: the caller may modify it
+    assert a.val_images(2).max() > 0
+    assert colors(a.val_images(3)) == colors(torch.stack([a.val_set[i]["image"] for i in range(3)]))
+    assert len(a.val_dataloader()) == 2
+    with pytest.raises(DataError, match="leaves no training photos"):
+        datamodule(tmp_path / "d", val_split=10).setup("fit")
+
+
+def test_ddp_ranks_split_each_epoch_and_resume_at_the_same_global_position():
+    ranks = [EpochSampler(10, num_replicas=2, rank=r, seed=3) for r in range(2)]
+    shards = [[i for i, _, _ in s] for s in ranks]
+    assert sorted(shards[0] + shards[1]) == list(range(10))
+    # rank 0 consumed 2 batches of 2 under 2 ranks (8 photos in all): one process resumes after those 8
+    one = EpochSampler(10, num_replicas=1, rank=0, seed=3)
+    loader = ResumableLoader(list(range(10)), sampler=one, batch_size=2, drop_last=True)
+    loader.load_state_dict({"kind": "map", "epoch": 0, "seen": 4, "world_size": 2, "size": 10, "seed": 3})
+    rest = [i for i, _, _ in one]
+    assert sorted(rest) == sorted(set(range(10)) - set(shards[0][:4]) - set(shards[1][:4]))
+
+
+# ------------------------------------------------------------------------------------ exact resume
+
+
+@pytest.mark.parametrize(
+    "num_workers,trainer_kw",
+    [(0, {"max_epochs": 2}), (0, {"max_epochs": -1, "max_steps": 10}), (2, {"max_epochs": 2})],
+    ids=["epochs", "max_steps", "workers"],
+)
+def test_resume_from_checkpoint_sees_the_batches_an_uninterrupted_run_sees(tmp_path, num_workers, trainer_kw):
+    for i in range(10):
+        noise(tmp_path / "d" / f"{i:02d}.png", i)
+    make = lambda: datamodule(tmp_path / "d", num_workers=num_workers)  # 5 batches of 2 per epoch
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
+    full = fit(make(), tmp_path, callbacks=[ckpt], **trainer_kw).seen
+    assert len(full) == 10 and len(set(full.values())) == 10
+    for step in (3, 5, 7):  # mid epoch 0, end of epoch 0, mid epoch 1
+        resumed = fit(make(), tmp_path, ckpt_path=tmp_path / "ckpt" / f"step={step}.ckpt", **trainer_kw).seen
+        assert resumed == {s: h for s, h in full.items() if s >= step}, f"resumed at step {step}"
+
+
+def test_streaming_hf_dataset_trains_and_resumes_at_its_position(tmp_path):
+    rows = [{"bytes": png_bytes(seed=i), "path": f"{i}.png"} for i in range(12)]
+    ds = datasets.Dataset.from_dict({"image": rows}, features=datasets.Features({"image": datasets.Image()}))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    make = lambda: datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0, val_split=2)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
+    full = fit(make(), tmp_path, callbacks=[ckpt], max_epochs=-1, max_steps=8).seen
+    assert len(full) == 8 and len(set(full.values())) == 8  # 5 batches per pass: goes on into a 2nd pass
+    dm = make()
+    resumed = fit(dm, tmp_path, ckpt_path=tmp_path / "ckpt" / "step=3.ckpt", max_epochs=-1, max_steps=8).seen
+    assert resumed == {s: h for s, h in full.items() if s >= 3}
+    assert dm.val_images(2).shape == (2, 3, 16, 16)

@@ -1,0 +1,196 @@
+"""Scoring a network against the Gatys teacher (stylenet/evaluate.py) and its training callback."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylenet.checkpoint import atomic_save
+from stylenet.errors import StylenetError
+from stylenet.evaluate import (
+    CURVE_COLUMNS,
+    effective_loss_config,
+    format_equiv,
+    score_photo,
+    spread,
+    teacher_equivalent,
+)
+from stylenet.images import save_image
+from stylenet.loss import build_perceptual_loss
+from stylenet.transformer_net import TransformerNet
+
+from conftest import ROOT, tiny_meta
+LOSS = {"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"],
+        "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e3, "tv_weight": 1.0, "single_pass": False}
+
+
+@pytest.mark.parametrize(
+    "totals, target, expected",
+    [
+        ([10.0, 8.0, 5.0, 3.0, 2.0], 4.0, 3),  # first iteration at or below the network's loss
+        ([10.0, 8.0, 5.0, 3.0, 2.0], 5.0, 2),  # equality counts as reached
+        ([10.0, 8.0, 5.0, 3.0, 2.0], 1.0, None),  # never reached within K
+        ([1.0, 0.5, 0.2], 3.0, 0),  # the starting image (the photo) already beats the network
+        ([10.0, 4.0, 6.0, 3.0], 5.0, 1),  # non-monotone curve (Adam): the first crossing, not the last
+        ([], 1.0, None),
+    ],
+)
+def test_teacher_equivalent_iterations_on_known_curves(totals, target, expected):
+    assert teacher_equivalent(totals, target) == expected
+
+
+def test_never_reached_is_reported_as_more_than_k():
+    assert format_equiv(None, 200) == "> 200" and format_equiv(7, 200) == "7"
+    s = spread([3.0, 5.0, 201.0], iterations=200)
+    assert s["median"] == "5" and s["max"] == "> 200" and s["min"] == "3"
+
+
+def make_checkpoint(path: Path, style_image: Path, loss: dict | None = None) -> None:
+    torch.manual_seed(0)
+    net = TransformerNet(8, 1)
+    meta = tiny_meta(8, 1)
+    meta["style"] = {"name": "tiny", "image": str(style_image), "size": 48}
+    meta["loss"] = dict(LOSS if loss is None else loss)
+    meta["train"]["image_size"] = 40
+    atomic_save({"stylenet": meta, "state_dict": net.state_dict()}, path)
+
+
+def test_score_photo_is_consistent_with_the_teacher_curve():
+    torch.manual_seed(0)
+    loss = build_perceptual_loss(**LOSS)
+    loss.set_style(torch.rand(1, 3, 48, 48))
+    net = TransformerNet(8, 1).eval()
+    photo = torch.rand(1, 3, 32, 36)
+    score, net_img, teacher_img = score_photo(net, loss, photo, iterations=8, repeats=1)
+    totals = [r["total"] for r in score.history]
+    assert len(totals) == 9 and score.net_seconds > 0
+    assert score.equiv == teacher_equivalent(totals, score.net_terms["total"])
+    if score.equiv is not None:  # an untrained net is usually beaten within a few iterations
+        assert score.teacher_seconds == score.history[score.equiv]["time"]
+        assert score.speed_ratio == pytest.approx(score.teacher_seconds / score.net_seconds)
+    assert net_img.shape == teacher_img.shape == photo.shape
+    # The early-exit variant (training callback) gives the same score with a shorter curve.
+    early, _, _ = score_photo(net, loss, photo, iterations=8, repeats=1, full_curve=False)
+    assert early.equiv == score.equiv and len(early.history) <= len(score.history)
+
+
+def _evaluate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "stylenet.evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    torch.manual_seed(1)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(torch.rand(1, 3, 30, 40), photos / "a.png")
+    save_image(torch.rand(1, 3, 36, 28), photos / "b.jpg")
+    (photos / "notes.txt").write_text("not an image, ignored")
+    style = tmp_path / "style.png"
+    save_image(torch.rand(1, 3, 48, 48), style)
+    make_checkpoint(tmp_path / "tiny.ckpt", style)
+    return tmp_path
+
+
+def test_evaluation_command_writes_curves_summary_and_figures(setup):
+    r = _evaluate("ckpt=tiny.ckpt", "photos=photos", "iterations=5", "out=ev", "repeats=1", cwd=setup)
+    assert r.returncode == 0, r.stderr
+    ev = setup / "ev"
+    for stem in ("a", "b"):
+        rows = list(csv.reader((ev / f"{stem}.csv").open()))
+        assert tuple(rows[0]) == CURVE_COLUMNS and len(rows) == 1 + 6  # iterations 0..K
+        assert [int(x[0]) for x in rows[1:]] == list(range(6))
+        assert (ev / f"{stem}.png").is_file()
+    from PIL import Image
+
+    with Image.open(ev / "a.png") as fig:  # photo | network | teacher | style, side by side
+        assert fig.width > 3 * fig.height * 0.9
+    summary = (ev / "summary.md").read_text()
+    assert "teacher-equivalent iterations" in summary and "median" in summary and "| a.png |" in summary
+    scores = list(csv.DictReader((ev / "scores.csv").open()))
+    assert [s["photo"] for s in scores] == ["a.png", "b.jpg"]
+
+
+def test_a_bad_photo_fails_alone(setup):
+    (setup / "photos" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    r = _evaluate("ckpt=tiny.ckpt", "photos=photos", "iterations=3", "out=ev", "repeats=1", cwd=setup)
+    assert r.returncode == 1
+    assert "broken.jpg" in r.stderr and "Traceback" not in r.stderr
+    ev = setup / "ev"
+    assert (ev / "a.csv").is_file() and (ev / "b.csv").is_file() and not (ev / "broken.csv").exists()
+    summary = (ev / "summary.md").read_text()
+    assert "## Failed" in summary and "broken.jpg" in summary and "2 photo(s) scored, 1 failed" in summary
+
+
+def evaluate_in_process(tmp: Path, *overrides: str) -> int:
+    from stylenet.config import compose
+    from stylenet.evaluate import run
+
+    return run(compose("evaluate", list(overrides)))
+
+
+def test_missing_checkpoint_or_style_stops_before_any_work(setup, monkeypatch):
+    monkeypatch.chdir(setup)  # paths are relative to the user's working directory
+    with pytest.raises(StylenetError, match="checkpoint not found: nowhere.ckpt"):
+        evaluate_in_process(setup, "ckpt=nowhere.ckpt", "photos=photos", "out=ev")
+    make_checkpoint(setup / "lost_style.ckpt", setup / "gone.png")
+    with pytest.raises(StylenetError, match=r"gone.png.*style_image="):
+        evaluate_in_process(setup, "ckpt=lost_style.ckpt", "photos=photos", "out=ev")
+    with pytest.raises(StylenetError, match="photos: nothing does not exist"):
+        evaluate_in_process(setup, "ckpt=tiny.ckpt", "photos=nothing", "out=ev")
+    assert not (setup / "ev").exists()
+
+
+def test_loss_overrides_replace_only_the_keys_given(setup, monkeypatch):
+    monkeypatch.chdir(setup)
+    # The checkpoint names unavailable VGG weights; loss.weights=... fixes that without touching the rest.
+    make_checkpoint(setup / "offline.ckpt", setup / "style.png", loss={**LOSS, "weights": str(setup / "no_vgg.pth")})
+    args = ("ckpt=offline.ckpt", "photos=photos/a.png", "iterations=1", "out=ev", "repeats=1")
+    with pytest.raises(StylenetError, match="no_vgg.pth"):
+        evaluate_in_process(setup, *args)
+    assert evaluate_in_process(setup, *args, "loss.weights=random") == 0
+    assert "content 1, style 1000, tv 1," in (setup / "ev" / "summary.md").read_text()
+    assert effective_loss_config({"weights": "A", "tv_weight": 5.0}, {"weights": "B", "tv_weight": None}) == {"weights": "B", "tv_weight": 5.0}
+
+
+def test_teacher_score_callback_logs_during_a_real_validation(tmp_path):
+    import lightning as L
+
+    from stylenet.callbacks_teacher import TeacherScoreCallback
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = TransformerNet(8, 1)
+            self.loss = build_perceptual_loss(**LOSS)
+
+        def on_fit_start(self):
+            self.loss.set_style(torch.rand(1, 3, 32, 32, device=self.device))
+
+        def training_step(self, batch, _):
+            return self.loss(self.net(batch), batch)["total"]
+
+        def validation_step(self, batch, _):
+            self.log("val/total", self.loss(self.net(batch), batch)["total"])
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.net.parameters(), 1e-3)
+
+    for i in range(3):
+        save_image(torch.rand(1, 3, 24, 28), tmp_path / f"v{i}.png")
+    data = torch.utils.data.DataLoader(torch.rand(2, 3, 16, 16), batch_size=1)
+    cb = TeacherScoreCallback(photos=str(tmp_path), num_photos=2, size=24, iterations=4)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[cb], accelerator="cpu")
+    trainer.fit(Tiny(), data, data)
+    m = trainer.callback_metrics
+    assert {"val/teacher_equiv_iters", "val/teacher_speed_ratio", "val/teacher_reached"} <= set(m)
+    assert 0 <= float(m["val/teacher_equiv_iters"]) <= 5 and float(m["val/teacher_speed_ratio"]) >= 0
+    assert len(cb._images) == 2 and max(cb._images[0].shape[-2:]) == 24

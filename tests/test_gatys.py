@@ -1,0 +1,187 @@
+"""The Gatys teacher (stylenet/gatys.py) and the colour helpers it shares with inference (stylenet/color.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylenet.color import luminance, preserve_color, rgb_to_yuv, yuv_to_rgb
+from stylenet.gatys import TeacherDiverged, make_init, scale_sides, stylise
+from stylenet.images import load_image, save_image
+from stylenet.loss import build_perceptual_loss
+
+from conftest import ROOT, SHARED_WEIGHTS, requires_shared_weights
+
+
+def small_loss(**kw) -> torch.nn.Module:
+    torch.manual_seed(0)  # random VGG weights: deterministic, offline; enough for optimisation behaviour
+    args = dict(weights="random", content_layers=["relu2_2"], style_layers=["relu1_2", "relu2_2"],
+                content_weight=1.0, style_weight=1e5, tv_weight=1.0)
+    args.update(kw)
+    return build_perceptual_loss(**args)
+
+
+def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    # A smooth photo-like content and a high-contrast striped style.
+    y = torch.linspace(0, 1, hw[0]).view(1, 1, -1, 1)
+    x = torch.linspace(0, 1, hw[1]).view(1, 1, 1, -1)
+    content = torch.cat([y.expand(1, 1, *hw), x.expand(1, 1, *hw), (0.5 + 0.1 * torch.rand(1, 1, *hw, generator=g))], 1)
+    stripes = (torch.arange(48).view(1, 1, 1, -1) // 4 % 2).float().expand(1, 3, 48, 48).clone()
+    stripes[:, 1] *= 0.2
+    return content.contiguous(), stripes
+
+
+def test_teacher_lowers_the_total_loss_from_the_photo():
+    loss = small_loss()
+    content, style = images()
+    before = content.clone()
+    r = stylise(loss, content, styles=style, iterations=15)
+    totals = [h["total"] for h in r.history]
+    assert len(r.history) == 16 and [h["iteration"] for h in r.history] == list(range(16))
+    assert totals[-1] < 0.6 * totals[0]
+    assert all(h["time"] >= 0 for h in r.history)
+    assert [h["time"] for h in r.history] == sorted(h["time"] for h in r.history)
+    assert torch.equal(content, before), "the caller's photo must not be modified"
+    assert r.image.shape == content.shape and 0 <= r.image.min() and r.image.max() <= 1
+
+
+def test_adam_and_noise_start_also_lower_the_loss_and_seed_is_reproducible():
+    loss = small_loss()
+    content, style = images()
+    a = stylise(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
+    b = stylise(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
+    assert a.history[-1]["total"] < 0.5 * a.history[0]["total"]
+    assert torch.equal(a.image, b.image)
+    assert not torch.equal(make_init("noise", content, 3), make_init("noise", content, 4))
+
+
+def test_blend_weights_select_and_mix_the_styles():
+    content, style = images()
+    other = 1 - style  # inverted colours: different Grams
+    run = lambda styles, w=None: stylise(small_loss(), content, styles=styles, blend_weights=w, iterations=6).image  # noqa: E731
+    only_a, only_b = run(style), run(other)
+    # A blend weight of 0 removes a style entirely; the result is the single-style result exactly.
+    assert torch.allclose(run([style, other], [1.0, 0.0]), only_a, atol=1e-6)
+    assert torch.allclose(run([style, other], [0.0, 2.0]), only_b, atol=1e-6)
+    mixed = run([style, other], [1.0, 1.0])
+    assert not torch.allclose(mixed, only_a, atol=1e-4) and not torch.allclose(mixed, only_b, atol=1e-4)
+    with pytest.raises(ValueError, match="blend weight"):
+        stylise(small_loss(), content, styles=[style, other], blend_weights=[1.0], iterations=1)
+
+
+def test_colour_preservation_keeps_the_photos_chrominance():
+    content, style = images()
+    loss = small_loss()
+    plain = stylise(loss, content, styles=style, iterations=10)
+    kept = stylise(loss, content, styles=style, iterations=10, preserve_colors=True)
+    uv = lambda x: rgb_to_yuv(x)[:, 1:]  # noqa: E731
+    # Chroma of the colour-preserved result = the photo's (up to clamping); the plain one drifts away.
+    assert (uv(kept.image) - uv(content)).abs().mean() < 0.02
+    assert (uv(plain.image) - uv(content)).abs().mean() > 2 * (uv(kept.image) - uv(content)).abs().mean()
+
+
+def test_colour_helpers_round_trip_and_do_not_touch_inputs():
+    x = torch.rand(2, 3, 8, 9)
+    y = x.clone()
+    assert torch.allclose(yuv_to_rgb(rgb_to_yuv(x)), x, atol=1e-5)
+    grey = luminance(x)
+    assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 0], grey[:, 2])
+    out = preserve_color(x[:1], torch.rand(1, 3, 4, 5))  # content resized to the stylised size
+    assert out.shape == (1, 3, 4, 5) and out.min() >= 0 and out.max() <= 1
+    assert torch.equal(x, y)
+
+
+def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size():
+    assert scale_sides(512, 3) == [128, 256, 512]
+    assert scale_sides(100, 3) == [100]  # below 64 px the coarse levels are dropped
+    loss = small_loss()
+    content, style = images(hw=(96, 128))
+    r = stylise(loss, content, styles=style, iterations=4, scales=2)
+    # Coarse rows 0-3, then the upsampled image (iteration 4) and its 4 updates at full size.
+    assert [h["scale"] for h in r.history] == [64] * 4 + [128] * 5
+    assert [h["iteration"] for h in r.history] == list(range(9))
+    assert r.image.shape == content.shape
+
+
+def test_stop_below_ends_the_run_at_the_first_iteration_reaching_it():
+    loss = small_loss()
+    content, style = images()
+    full = stylise(loss, content, styles=style, iterations=12)
+    target = full.history[5]["total"]
+    part = stylise(loss, content, styles=style, iterations=12, stop_below=target)
+    first = next(i for i, h in enumerate(full.history) if h["total"] <= target)
+    assert len(part.history) == first + 1
+
+
+def test_divergence_is_reported_not_returned():
+    loss = small_loss()
+    content, style = images()
+    with pytest.raises(TeacherDiverged, match="diverged"):
+        stylise(loss, content, styles=style, iterations=5, optimizer="adam", lr=float("inf"))
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "stylenet.gatys", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_command_writes_the_image_and_intermediates(tmp_path):
+    photo = tmp_path / "photo.png"
+    save_image(images(hw=(40, 48))[0], photo)
+    r = _cli("style=wave", "content=photo.png", "out=res/out.png", "size=48", "iterations=4", "save_every=2",
+             "loss.weights=random", "progress=false", "style.size=64", "tensorboard=tb", cwd=tmp_path)  # relative to the user's cwd
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "res" / "out.png").is_file()
+    assert (tmp_path / "res" / "out_iter00002.png").is_file() and (tmp_path / "res" / "out_iter00004.png").is_file()
+    assert load_image(tmp_path / "res" / "out.png").shape[-2:] == (40, 48)
+    assert "total loss" in r.stdout
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_command_stops_with_one_line_for_missing_style_or_photo(tmp_path, monkeypatch):
+    from stylenet.config import compose
+    from stylenet.errors import StylenetError
+    from stylenet.gatys import run
+
+    monkeypatch.chdir(tmp_path)
+    save_image(images()[0], tmp_path / "photo.png")
+    base = ["loss.weights=random", "iterations=1"]
+    with pytest.raises(StylenetError, match="style image not found: nowhere.jpg"):
+        run(compose("gatys", ["style.image=nowhere.jpg", "content=photo.png", *base]))
+    with pytest.raises(StylenetError, match="missing.jpg: no such file"):
+        run(compose("gatys", ["content=missing.jpg", *base]))
+    with pytest.raises(StylenetError, match="neither an image file nor a style name"):
+        run(compose("gatys", ["content=photo.png", "styles=[wave,nonsense]", *base]))
+    with pytest.raises(StylenetError, match="give the photo"):
+        run(compose("gatys", base))
+    assert not list(tmp_path.glob("*_gatys.png"))
+
+
+def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_path):
+    save_image(images()[0], tmp_path / "photo.png")
+    r = _cli("content=photo.png", "out=o.png", "optimizer=adam", "lr=inf", "iterations=3", "size=40",
+             "style.size=48", "loss.weights=random", "progress=false", cwd=tmp_path)
+    assert r.returncode == 1 and "diverged" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.slow
+@requires_shared_weights
+def test_real_features_stylise_a_photo_with_the_caffe_weights():
+    from stylenet.config import compose
+    from omegaconf import OmegaConf
+
+    cfg = compose("gatys", ["content=x", "loss=vgg16_caffe", f"loss.weights={SHARED_WEIGHTS}"])
+    loss = build_perceptual_loss(**OmegaConf.to_container(cfg.loss, resolve=True))
+    photo = load_image(ROOT / "assets" / "sample" / "chelsea.jpg", 128)
+    style = load_image(ROOT / "assets" / "styles" / "wave.jpg", 256)
+    r = stylise(loss, photo, styles=style, iterations=40)
+    first, last = r.history[0], r.history[-1]
+    assert last["total"] < 0.05 * first["total"]
+    assert last["style"] < 0.02 * first["style"]

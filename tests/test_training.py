@@ -1,0 +1,209 @@
+"""Training end to end: few-step runs, exact resume, sweeps, DDP, and failures that must lose nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylenet.checkpoint import load_network, read_checkpoint
+from stylenet.config import compose
+from stylenet.training import train
+
+from conftest import ROOT, SHARED_CONTENT, SHARED_WEIGHTS
+
+# Tiny, fast, offline: random VGG weights, 32 px crops, no workers.
+TINY = [
+    "debug=default",
+    "loss.weights=random",
+    "model.base_channels=8",
+    "model.num_residual_blocks=1",
+    "data.image_size=32",
+    "data.num_workers=0",
+    "style.size=64",
+]
+
+
+def tiny_cfg(tmp_path: Path, *overrides: str):
+    return compose("train", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *overrides])
+
+
+def run_train_py(tmp_path: Path, *args: str, timeout: int = 300, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, str(ROOT / "train.py"), *flags, *TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_few_steps_write_a_self_describing_checkpoint_that_resumes_at_the_same_step(tmp_path):
+    metrics, objs = train(tiny_cfg(tmp_path))
+    ckpt_dir = Path(objs["checkpoint_dir"])
+    assert ckpt_dir == tmp_path / "ckpt" / "wave"
+    last = ckpt_dir / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)  # plain types only
+    assert ckpt["global_step"] == 5
+    assert not any(k.startswith("loss.") for k in ckpt["state_dict"])  # no VGG weights inside
+    meta = ckpt["stylenet"]
+    assert meta["arch"] == {"name": "TransformerNet", "base_channels": 8, "num_residual_blocks": 1}
+    assert meta["style"]["name"] == "wave" and meta["train"]["global_step"] == 5
+    assert {"train/content", "train/style", "train/tv", "train/total"} <= set(metrics)
+    net, _ = load_network(last)  # enough to stylise
+    assert net(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+    # Resume: the trainer starts at step 5 with the optimiser state of the checkpoint.
+    _, objs2 = train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=7"))
+    trainer = objs2["trainer"]
+    assert trainer.global_step == 7
+    resumed = torch.load(last, map_location="cpu", weights_only=True)
+    assert resumed["global_step"] == 7
+    assert resumed["optimizer_states"][0]["state"][0]["step"].item() == 7  # Adam's counter carried over
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(tiny_cfg(a, "trainer.max_steps=6"))
+    train(tiny_cfg(b, "trainer.max_steps=3", "callbacks.model_checkpoint.every_n_train_steps=3"))
+    train(tiny_cfg(b, "trainer.max_steps=6", "ckpt_path=last"))
+    wa = read_checkpoint(a / "ckpt" / "wave" / "last.ckpt")["state_dict"]
+    wb = read_checkpoint(b / "ckpt" / "wave" / "last.ckpt")["state_dict"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
+    train(tiny_cfg(tmp_path))
+    last = tmp_path / "ckpt" / "wave" / "last.ckpt"
+    before = sha(last)
+    r = run_train_py(tmp_path, "ckpt_path=last", "trainer.max_steps=10", "loss.content_weight=nan")
+    assert r.returncode == 1
+    err = r.stderr.strip().splitlines()[-1]
+    assert err.startswith("error: loss became non-finite at step 5") and "ckpt_path" in err
+    assert sha(last) == before
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("style.image=/nonexistent/style.jpg", "error: /nonexistent/style.jpg: no such file"),
+        ("ckpt_path=/nonexistent/last.ckpt", "error: checkpoint not found: /nonexistent/last.ckpt"),
+        ("ckpt_path=last", "error: checkpoint not found"),
+    ],
+)
+def test_bad_config_fails_before_training_with_one_line(tmp_path, override, message):
+    r = run_train_py(tmp_path, override)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith(message), r.stderr[-2000:]
+    assert not (tmp_path / "ckpt" / "wave").exists()
+
+
+@pytest.mark.parametrize("override, message", [("style=nope", "Could not find 'style/nope'"), ("no_such_key=1", "no_such_key")])
+def test_unknown_style_or_key_is_refused_by_hydra(tmp_path, override, message):
+    r = run_train_py(tmp_path, override)
+    assert r.returncode != 0 and message in r.stderr
+
+
+def test_empty_photo_folder_fails_before_training(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run_train_py(tmp_path, "data=folder", f"data.path={tmp_path / 'empty'}")
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and str(tmp_path / "empty") in last
+
+
+def test_multirun_gives_every_job_its_own_checkpoint_folder(tmp_path):
+    r = run_train_py(tmp_path, "style=wave,udnie", "loss.style_weight=1e9,1e10", "trainer.max_steps=2",
+                     f"hydra.sweep.dir={tmp_path / 'multirun'}", timeout=600, flags=("-m",))
+    assert r.returncode == 0, r.stderr[-3000:]
+    lasts = sorted(p.relative_to(tmp_path / "ckpt").as_posix() for p in (tmp_path / "ckpt").rglob("last.ckpt"))
+    assert len(lasts) == 4 and len({Path(p).parent for p in lasts}) == 4
+    assert [p.split("/")[0] for p in lasts] == ["udnie", "udnie", "wave", "wave"]
+    assert all(p.split("/")[1].startswith("loss.style_weight=") for p in lasts)  # only the swept key names the folder
+    weights = {read_checkpoint(tmp_path / "ckpt" / p)["stylenet"]["loss"]["style_weight"] for p in lasts}
+    assert weights == {1e9, 1e10}
+    assert len(list((tmp_path / "multirun").iterdir())) >= 4
+
+
+def test_two_process_ddp_run_trains_and_checkpoints(tmp_path):
+    r = run_train_py(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3", timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = read_checkpoint(tmp_path / "ckpt" / "wave" / "last.ckpt")
+    assert ckpt["global_step"] == 3
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in r.stderr + r.stdout  # Lightning's DDP with two processes
+
+
+def test_sigkill_at_any_moment_leaves_a_loadable_checkpoint_to_resume_from(tmp_path):
+    """Checkpoint every step and kill -9 the run mid-flight, several times: last.ckpt always loads."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, str(ROOT / "train.py"), *TINY, f"paths.checkpoints={tmp_path / 'ckpt'}",
+            f"paths.logs={tmp_path / 'logs'}", "trainer.max_steps=1000", "callbacks.model_checkpoint.every_n_train_steps=1",
+            "callbacks.model_checkpoint.save_top_k=1", "+callbacks.model_checkpoint.monitor=step", "+callbacks.model_checkpoint.mode=max"]
+    last = tmp_path / "ckpt" / "wave" / "last.ckpt"
+    steps = []
+    for attempt, delay in enumerate([1.3, 0.7, 2.1]):
+        proc = subprocess.Popen(args + (["ckpt_path=last"] if attempt else []), env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 240
+        start_step = steps[-1] if steps else 0
+        while time.time() < deadline:  # wait until this run has written at least one new checkpoint
+            assert proc.poll() is None, "the training run exited on its own"
+            if last.exists():
+                try:
+                    if read_checkpoint(last)["global_step"] > start_step:
+                        break
+                except Exception:
+                    pass
+            time.sleep(0.1)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        steps.append(read_checkpoint(last)["global_step"])  # must load: never half written
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # every restart resumed and progressed
+
+
+@pytest.mark.skipif(not SHARED_WEIGHTS.exists() or not (SHARED_CONTENT / "val").exists(),
+                    reason="needs ../shared/weights/vgg16_features_hed_bsds500.pth and ../shared/data/content")
+def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
+    """Quality: after a short training the style loss on held-out photos is far below the untrained
+    network's, and the output is visibly different from the photo."""
+    from stylenet.loss import build_perceptual_loss
+    from stylenet.images import load_image
+    from stylenet.transformer_net import TransformerNet, run_any_size
+
+    overrides = [
+        "loss=vgg16_caffe", f"loss.weights={SHARED_WEIGHTS}", "data=folder", f"data.path={SHARED_CONTENT / 'train'}",
+        "model=johnson_half", "data.image_size=64", "data.batch_size=4", "data.num_workers=0", "style.size=128",
+        "trainer.max_steps=120", "trainer.val_check_interval=120", "optimizer.lr=3e-3",
+    ]
+    cfg = compose("train", [f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", "debug=default",
+                            "model.num_residual_blocks=3", *overrides])
+    torch.manual_seed(0)
+    untrained = TransformerNet(16, 3).eval()
+    _, objs = train(cfg)
+    trained, meta = load_network(Path(objs["checkpoint_dir"]) / "last.ckpt")
+
+    loss = build_perceptual_loss(**meta["loss"])
+    loss.set_style(load_image(meta["style"]["image"], size=meta["style"]["size"]))
+    photos = sorted((SHARED_CONTENT / "val").glob("*.jpg"))[:4]
+    with torch.no_grad():
+        before, after, photo_itself, change = [], [], [], []
+        for p in photos:
+            x = load_image(p, size=96)
+            y0 = run_any_size(untrained, x)
+            y1 = run_any_size(trained, x).clamp(0, 1)
+            before.append(loss(y0, x)["style"].item())
+            after.append(loss(y1, x)["style"].item())
+            photo_itself.append(loss(x, x)["style"].item())
+            change.append((y1 - x).abs().mean().item())
+    assert sum(after) < 0.3 * sum(before), (before, after)
+    assert sum(after) < 0.5 * sum(photo_itself), (photo_itself, after)  # more like the painting than the photo is
+    assert min(change) > 0.05, change  # mean absolute change over 5% of the range: visible
