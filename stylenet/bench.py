@@ -54,6 +54,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenet.benchmark_utils import Timing, measure, peak_rss_mb, reset_peak_rss, set_threads
 from stylenet.errors import StylenetError
+from stylenet.files import atomic_write_text
 
 SECTIONS = ("train", "step", "infer", "data")
 PAPER_STEPS = 40_000  # Johnson et al. 2016: 40k iterations of batch 4 at 256 px (~4 h on a Titan X)
@@ -105,11 +106,14 @@ def _autocast(device: torch.device, precision: str):
 
 def _lightning_quiet() -> None:
     # The bench prints one table; Lightning's banners ("GPU available", "Trainer.fit stopped") are noise.
+    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: set them after)
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
     warnings.filterwarnings("ignore", message=r".*self\.log.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -124,21 +128,23 @@ def _step_timer():
         def __init__(self, warmup: int):
             self.warmup = warmup
             self.times_ms: list[float] = []
+            self.cpu_ms: list[float] = []  # this process's CPU time per step (all its threads)
             self.seen = 0
             self.rss_resettable = False
             self.device = torch.device("cpu")
-            self._last = 0.0
+            self._last = self._last_cpu = 0.0
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             self.device = pl_module.device
             _sync(self.device)
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.process_time()
             self.seen += 1
             if self.seen == self.warmup:
                 self.rss_resettable = _reset_peaks(self.device)
             elif self.seen > self.warmup:
                 self.times_ms.append((now - self._last) * 1000.0)
-            self._last = now
+                self.cpu_ms.append((cpu - self._last_cpu) * 1000.0)
+            self._last, self._last_cpu = now, cpu
 
     return StepTimer
 
@@ -168,7 +174,7 @@ def _prepare(cfg: DictConfig) -> None:
         torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
 
 
-def bench_fit(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, torch.device]:
+def bench_fit(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[float], torch.device]:
     """Time ``steps`` steps of the real ``trainer.fit`` after ``warmup`` steps."""
     from stylenet.training import build
 
@@ -181,10 +187,10 @@ def bench_fit(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, torch.d
         timer = _step_timer()(warmup)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)
-        return _timing(timer.times_ms, timer.device, timer.rss_resettable), timer.device
+        return _timing(timer.times_ms, timer.device, timer.rss_resettable), timer.cpu_ms, timer.device
 
 
-def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, torch.device]:
+def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[float], torch.device]:
     """Time the module's step (forward, PerceptualLoss, backward, optimiser) on one batch already on the device."""
     from stylenet.training import build
 
@@ -202,7 +208,14 @@ def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, torch.
         size = int(cfg.data.image_size)
         x = torch.rand(int(cfg.data.batch_size), 3, size, size, device=device)
 
+        cpu_ms: list[float] = []
+
         def step() -> None:
+            c0 = time.process_time()
+            _step()
+            cpu_ms.append((time.process_time() - c0) * 1000.0)
+
+        def _step() -> None:
             opt.zero_grad(set_to_none=True)
             with _autocast(device, precision):
                 total = module._terms(x)["total"]
@@ -214,7 +227,8 @@ def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, torch.
                 scaler.step(opt)
                 scaler.update()
 
-        return measure(step, runs=steps, warmup=warmup, device=device), device
+        timing = measure(step, runs=steps, warmup=warmup, device=device)
+        return timing, cpu_ms[-steps:], device
 
 
 # ---------------------------------------------------------------------------------------------- infer
@@ -393,23 +407,27 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
     lines = [f"### stylenet bench — {meta['device']}", "",
              f"`{meta['command']}`", "",
              f"{meta['date']} · torch {torch.__version__} · load average {meta['load_before']} before, "
-             f"{meta['load_after']} after", "", f"Base config: {meta['summary']}.", ""]
+             f"{meta['load_after']} after" + (f" · process RSS {meta['rss_start']:,.0f} MB before any section (python, torch, "
+             "hydra: under every RSS peak below)" if meta.get("rss_start") else ""), "", f"Base config: {meta['summary']}.", ""]
     for key, title in (("train", "Training, Lightning fit loop on the real data pipeline"),
                        ("step", "Training step alone (hand loop, one batch on the device, no data)")):
         rows = results.get(key)
         if not rows:
             continue
-        ref = rows[0]["timing"].median_ms
+        ref, ref_cpu = rows[0]["timing"].median_ms, rows[0]["cpu_ms"]
         lines += [f"{title}; {meta['warmup']} warm-up + {meta['steps']} timed steps:", "",
                   "| variant | overrides | ms/step, median (min–max) | steps/s | images/s | speed-up | "
-                  f"{PAPER_STEPS // 1000}k steps | peak memory |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"{PAPER_STEPS // 1000}k steps | peak memory | CPU ms/step (speed-up) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             t = r["timing"]
             sps = 1000.0 / t.median_ms
+            cpu = f"{r['cpu_ms']:,.0f} ({ref_cpu / r['cpu_ms']:.2f}×)" if r["cpu_ms"] > 0 else "—"
             lines.append(f"| {r['variant']} | {' '.join(r['overrides']) or '—'} | {_ms(t)} | {sps:.2f} | "
-                         f"{sps * r['batch_size']:.1f} | {ref / t.median_ms:.2f}× | {_duration(PAPER_STEPS * t.median_ms / 1000)} | {_mem(t)} |")
-        lines.append("")
+                         f"{sps * r['batch_size']:.1f} | {ref / t.median_ms:.2f}× | {_duration(PAPER_STEPS * t.median_ms / 1000)} | "
+                         f"{_mem(t)} | {cpu} |")
+        lines += ["", "CPU ms/step: this process's CPU time (all its threads, not the data workers), median; on a "
+                  "shared machine it moves less than wall time. On a GPU it is the host's share of the step.", ""]
     if results.get("infer") or results.get("infer_skipped"):
         lines += [f"Inference, batch 1, square image, {meta['infer_warmup']} warm-up + {meta['infer_runs']} timed runs:", "",
                   "| backend | size | ms, median (min–max) | images/s | peak memory |", "|---|---|---|---|---|"]
@@ -429,6 +447,15 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
         headroom = f"{d['images_per_s'] / need:.1f}×" if need else "—"
         lines += [f"| {t.runs} | {_ms(t)} | {d['images_per_s']:.1f} | {need_s} | {headroom} |", ""]
     return "\n".join(lines)
+
+
+def _rss_mb() -> float | None:
+    """The process's resident set now (Linux), the floor under every peak in the tables."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024.0 for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def _load() -> str:
@@ -451,34 +478,34 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
     set_threads(b.threads)
     _lightning_quiet()
     warmup, steps = int(b.warmup), int(b.steps)
-    meta = {"command": "python -m stylenet.bench " + " ".join(overrides), "load_before": _load(),
+    meta = {"command": "python -m stylenet.bench " + " ".join(overrides), "load_before": _load(), "rss_start": _rss_mb(),
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "summary": _summary(cfg),
             "warmup": warmup, "steps": steps, "infer_warmup": int(b.infer_warmup), "infer_runs": int(b.infer_runs)}
     results: dict[str, Any] = {}
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu")
+    # Inference and data first: the training runs leave the process's resident set high (allocator
+    # caches), which would hide the smaller peaks of these sections.
+    if "infer" in b.sections:
+        results["infer"], results["infer_skipped"] = bench_infer(cfg, device)
+    if "data" in b.sections:
+        results["data"] = bench_data(cfg)
     for section, fn in (("train", bench_fit), ("step", bench_step)):
         if section not in b.sections:
             continue
         rows = []
         for v, extra in variants.items():
             vcfg = _compose(overrides + extra)
-            timing, device = fn(vcfg, warmup, steps)
-            rows.append({"variant": v, "overrides": extra, "timing": timing, "batch_size": int(vcfg.data.batch_size)})
+            timing, cpu_ms, device = fn(vcfg, warmup, steps)
+            rows.append({"variant": v, "overrides": extra, "timing": timing, "cpu_ms": statistics.median(cpu_ms),
+                         "batch_size": int(vcfg.data.batch_size)})
             print(f"[bench] {section} {v}: {timing}", file=sys.stderr, flush=True)
         results[section] = rows
-    if "infer" in b.sections:
-        results["infer"], results["infer_skipped"] = bench_infer(cfg, device)
-    if "data" in b.sections:
-        results["data"] = bench_data(cfg)
     meta["device"] = _device_name(device)
     meta["load_after"] = _load()
     report = render(meta, results)
     if cfg.out:
         out = Path(str(cfg.out)).expanduser()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(report + "\n")
-        os.replace(tmp, out)  # atomic: a killed bench never leaves half a table
+        atomic_write_text(report + "\n", out)  # a killed bench never leaves half a table
     return report, results
 
 

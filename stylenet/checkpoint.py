@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from stylenet.errors import StylenetError
+from stylenet.files import atomic_path
 from stylenet.transformer_net import TransformerNet
 
 FORMAT_VERSION = 1
@@ -43,34 +43,10 @@ class CheckpointError(StylenetError, ValueError):
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file beside ``path``, fsync, then rename over it.
-
-    A rename within one file system is atomic (POSIX), so a reader — or a run killed with SIGKILL at
-    any moment — sees either the old complete file or the new complete file, never half of one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    """torch.save, atomically (:func:`stylenet.files.atomic_path`): a run killed at any moment leaves the
+    previous complete checkpoint, never half of one."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # a file object, so the archive's inner name does not carry the temporary name
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

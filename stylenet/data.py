@@ -12,9 +12,8 @@ process: one warning per file at first sight, a summary at the end, and ``<log_d
 Exact resume: an epoch's order is a permutation drawn from (seed, epoch) and sharded over DDP ranks, and every
 crop is drawn from (seed, epoch, index), so a batch depends only on its position. Each batch carries the
 position it reached; the DataModule records the position of the last batch the loop *consumed* (Lightning's
-fetcher prefetches one batch of unsized loaders, so "yielded" is not "consumed") and the train loader exposes
-it via ``state_dict``/``load_state_dict``: Lightning stores that in the checkpoint (``fit_loop`` →
-``combined_loader``) and restores it before iterating when it resumes mid-epoch.
+fetcher prefetches one batch of unsized loaders, so "yielded" is not "consumed"), saves it in every checkpoint
+(LightningDataModule.state_dict) and every pass of the train loader starts there.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, get_worker_info
 
+from stylenet.errors import StylenetError
+from stylenet.files import atomic_write_text
 from stylenet.images import IMAGE_EXTENSIONS, ImageError, is_image_path, open_image, pil_to_tensor, to_rgb
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ SKIPPED_FILE = "skipped_images.txt"
 SOURCES = ("folder", "hf")
 
 
-class DataError(ValueError):
+class DataError(StylenetError, ValueError):
     """The training data cannot be used at all (missing folder, no readable image, bad option); one line."""
 
 
@@ -102,7 +103,7 @@ def cell_name(value: Any, default: str) -> str:
     if isinstance(value, (str, os.PathLike)):
         return str(value)
     if isinstance(value, dict) and value.get("path"):
-        return str(value["path"]) if not value.get("bytes") else f"{value['path']} ({default})"
+        return str(value["path"])  # the original file name, also when the dataset embeds its bytes
     return default
 
 
@@ -218,22 +219,17 @@ class ContentImages(Dataset):
 
 
 class EpochSampler(DistributedSampler):
-    """Shuffled order drawn from (seed, epoch), this rank's shard of it, resumable at a position.
+    """Shuffled order drawn from (seed, epoch), this rank's shard of it, started at a position.
 
     A DistributedSampler so that Lightning (use_distributed_sampler) keeps it instead of wrapping it under
     DDP; rank and world size come from the trainer. Yields (index, epoch, position) so each sample knows where
-    in the epoch it is. ``start`` (set by :meth:`resume`) skips the first positions once.
+    in the epoch it is. :class:`ResumableLoader` sets epoch and start (:meth:`resume`) before each pass.
     """
 
     def __init__(self, size: int, num_replicas: int = 1, rank: int = 0, shuffle: bool = True, seed: int = 0):
         super().__init__(range(size), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
         self.size = size
         self.start = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        if epoch != self.epoch:
-            self.start = 0
-        super().set_epoch(epoch)
 
     def resume(self, epoch: int, start: int) -> None:
         self.epoch, self.start = int(epoch), int(start)
@@ -254,8 +250,10 @@ class StreamImages(IterableDataset):
 
     Each worker shuffles with ``seed + epoch`` (shards and a ``shuffle_buffer``-row buffer; 0 = stream order)
     and attaches its stream position (``datasets`` state_dict) to every sample, which the DataModule records
-    when the batch is consumed. Resume restores each worker's position; ``datasets`` refills shuffle buffers
-    from there, so with shuffle_buffer > 0 the rows that sat in a buffer are not seen in that epoch.
+    when the batch is consumed. Resume restores each worker's position, so every row is still seen once per
+    pass, with two limits: ``datasets`` refills shuffle buffers from there (with shuffle_buffer > 0 the rows
+    that sat in a buffer are not seen in that pass), and with num_workers > 1 the DataLoader restarts its
+    round-robin at worker 0, so the interleaving of the workers' batches may rotate.
     """
 
     def __init__(self, stream, column: str, transform: CropTransform, seed: int = 0, shuffle_buffer: int = 0,
@@ -268,6 +266,17 @@ class StreamImages(IterableDataset):
         self.label = label
         self.rank = rank
         self.resume: dict | None = None  # {"num_workers": W, "workers": {worker: {"epoch","count","state"}}}
+
+    def for_rank(self, rank: int, world_size: int) -> StreamImages:
+        """This DDP rank's part of the stream (its shards, or every world_size-th row when they do not divide)."""
+        if world_size <= 1:
+            return self
+        from datasets.distributed import split_dataset_by_node
+
+        part = copy.copy(self)
+        part.stream = split_dataset_by_node(self.stream, rank=rank, world_size=world_size)
+        part.rank = rank
+        return part
 
     def _epoch_stream(self, epoch: int):
         if self.shuffle_buffer > 0:
@@ -294,7 +303,7 @@ class StreamImages(IterableDataset):
             for row in stream:
                 rows += 1
                 value = row[self.column]
-                name = cell_name(value, f"{self.label}[epoch {epoch}, worker {worker}, row {count + len(skipped)}]")
+                name = cell_name(value, f"{self.label}[worker {worker}, row {rows - 1} of the pass]")
                 try:
                     img = decode_cell(value, name)
                 except ImageError as e:
@@ -330,9 +339,14 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader with ``state_dict``/``load_state_dict`` (Lightning's ``_Stateful``): Lightning saves the
-    state in the checkpoint and loads it before iterating when it resumes mid-epoch. The state is the
-    ``progress`` dict, filled by :meth:`ContentImageDataModule.on_before_batch_transfer` from consumed batches.
+    """A DataLoader whose every pass starts where the consumed batches stopped.
+
+    ``progress`` (shared with the DataModule, which fills it from each consumed batch and saves it in the
+    checkpoint) holds the cursor: (epoch, samples seen by this rank) for map-style data, each worker's stream
+    position for streams. A pass that runs to its end moves the cursor to the next epoch. The epoch therefore
+    comes from the data itself, not from Lightning's set_epoch: that one lags on resume (issue #21938) and
+    jumps by two when iteration-based training resumes from an end-of-epoch checkpoint (seen in 2.6.6).
+    ``state_dict``/``load_state_dict`` make it a Lightning ``_Stateful`` loader too (same content).
     """
 
     def __init__(self, *args, progress: dict | None = None, **kwargs):
@@ -340,46 +354,57 @@ class ResumableLoader(DataLoader):
         self.progress = progress if progress is not None else {}
 
     def __iter__(self):
-        return super().__iter__()
-        # Lazy on purpose: the sampler (and the workers' prefetch) starts at the first next(), which comes
-        # after Lightning's set_epoch. FitLoop.setup_data() calls iter() before set_epoch, so an eager
-        # multi-worker iterator would draw epoch 0's order in the first epoch of a resumed run
-        # (Lightning issue #21938).
-        yield from super().__iter__()
+        # Lazy (a generator): the cursor is read, and the sampler and workers start, at the first next(), after
+        # any checkpoint state was loaded.
+        sampler = self.sampler
+        if isinstance(self.dataset, StreamImages):
+            self.dataset.resume = self._stream_cursor()
+            yield from super().__iter__()
+        elif isinstance(sampler, EpochSampler):
+            epoch, start = self._cursor()
+            sampler.resume(epoch, start)
+            yield from super().__iter__()
+            self.progress.update(epoch=epoch, seen=self._samples_per_epoch())  # ran to the end
+        else:  # a sampler Lightning put in (overfit_batches): plain order
+            yield from super().__iter__()
+
+    def _samples_per_epoch(self) -> int:
+        return len(self) * self.batch_size if self.drop_last else self.sampler.num_samples
+
+    def _cursor(self) -> tuple[int, int]:
+        p, sampler = self.progress, self.sampler
+        epoch, seen = int(p.get("epoch", 0)), int(p.get("seen", 0))
+        if p.get("size", sampler.size) != sampler.size or p.get("seed", sampler.seed) != sampler.seed:
+            log.warning("the training set changed since the checkpoint (%s images, seed %s → %s images, seed %s): "
+                        "epoch %d restarts from its beginning", p.get("size"), p.get("seed"), sampler.size,
+                        sampler.seed, epoch)
+            seen = 0
+        else:
+            # Ranks interleave one global permutation, so its first seen×world positions are consumed whatever
+            # the world size: a run resumed on another number of GPUs goes on at the same global position.
+            seen = seen * int(p.get("world_size", sampler.num_replicas)) // sampler.num_replicas
+        if seen >= self._samples_per_epoch():
+            epoch, seen = epoch + 1, 0
+        p.update(kind="map", epoch=epoch, seen=seen, size=sampler.size, seed=sampler.seed,
+                 world_size=sampler.num_replicas)
+        return epoch, seen
+
+    def _stream_cursor(self) -> dict | None:
+        p = self.progress
+        if p.get("workers") and p.get("num_workers") != self.num_workers:
+            log.warning("the stream was saved with num_workers=%s, resumed with %s: it restarts from its beginning "
+                        "(keep num_workers to resume where it stopped)", p.get("num_workers"), self.num_workers)
+            p.pop("workers")
+        p.update(kind="stream", num_workers=self.num_workers)
+        return copy.deepcopy(p) if p.get("workers") else None
 
     def state_dict(self) -> dict[str, Any]:
-        return dict(self.progress)
+        return copy.deepcopy(self.progress)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if not state:
-            return
-        self.progress.clear()
-        self.progress.update(state)
-        if isinstance(self.dataset, StreamImages):
-            if state.get("num_workers") != self.num_workers:
-                log.warning(
-                    "resuming a stream saved with num_workers=%s under num_workers=%s: the stream restarts from "
-                    "its beginning (keep num_workers to resume where it stopped)", state.get("num_workers"),
-                    self.num_workers)
-                return
-            self.dataset.resume = state
-            return
-        sampler = self.sampler
-        if not isinstance(sampler, EpochSampler) or "seen" not in state:
-            return
-        if state.get("size") != sampler.size or state.get("seed") != sampler.seed:
-            log.warning(
-                "the training set changed since the checkpoint (%s images, seed %s → %s images, seed %s): the "
-                "epoch restarts from its beginning", state.get("size"), state.get("seed"), sampler.size, sampler.seed)
-            return
-        # Ranks interleave one global permutation, so the first seen×world positions of it are consumed
-        # whatever the world size; a changed world size resumes at the same global position.
-        start = state["seen"] * state.get("world_size", 1) // sampler.num_replicas
-        per_epoch = len(self) * self.batch_size if self.drop_last else sampler.num_samples
-        if start >= per_epoch:  # saved after the epoch's last batch (iteration-based training resumes here)
-            sampler.resume(state["epoch"] + 1, 0)
-        else:
-            sampler.resume(state["epoch"], start)
+        if state:
+            self.progress.clear()
+            self.progress.update(copy.deepcopy(state))
 
 
 def _first_line(e: BaseException) -> str:
@@ -475,7 +500,8 @@ class ContentImageDataModule(L.LightningDataModule):
         if source not in SOURCES:
             raise DataError(f"unknown data source '{source}'; use one of {', '.join(SOURCES)} (or data=sample)")
         if not path:
-            raise DataError(f"data.path is not set; give the {'image folder' if source == 'folder' else 'dataset id or folder'}")
+            what = "image folder" if source == "folder" else "dataset id or folder"
+            raise DataError(f"data.path is not set; give the {what}")
         if int(image_size) < 16:
             raise DataError(f"data.image_size={image_size} is too small; use at least 16 (256 is the usual)")
         if resize is not None and int(resize) < int(image_size):
@@ -485,10 +511,14 @@ class ContentImageDataModule(L.LightningDataModule):
             raise DataError("data.batch_size must be >= 1, data.num_workers and data.num_val_images >= 0")
         if val_split and val_path:
             raise DataError("set either data.val_split or data.val_path, not both")
-        if val_split and (val_split < 0 or (isinstance(val_split, float) and val_split >= 1 and not val_split.is_integer())):
+        fraction = isinstance(val_split, float) and 0 < val_split < 1
+        if val_split and (val_split < 0 or not (fraction or float(val_split).is_integer())):
             raise DataError(f"data.val_split={val_split}: use a fraction in (0, 1) or a whole number of photos")
-        if streaming and isinstance(val_split, float) and 0 < val_split < 1:
-            raise DataError("a streaming dataset has no known length: give data.val_split as a number of photos")
+        if streaming and val_split:
+            # datasets splits skip(n) between DataLoader workers, so take(n)/skip(n) would not hold the same
+            # rows out of every worker's stream.
+            raise DataError("a streaming dataset cannot hold out data.val_split; give validation photos with "
+                            "data.val_path=FOLDER")
         self.save_hyperparameters(logger=False)
         self.source, self.path = source, str(path)
         self.image_size, self.resize = int(image_size), int(resize or image_size)
@@ -508,9 +538,9 @@ class ContentImageDataModule(L.LightningDataModule):
         self.val_set: ContentImages | None = None
         self._grid_source: ContentImages | None = None
         self._grid: torch.Tensor | None = None
+        self._grid_asked = 0  # the most photos val_images was asked for (fewer may exist)
         self._progress: dict[str, Any] = {}  # the train loader's state (see ResumableLoader)
         self._skipped_file: Path | None = None
-        self._rank, self._world = 0, 1
 
     # ---- building
 
@@ -525,23 +555,32 @@ class ContentImageDataModule(L.LightningDataModule):
         if not files:
             raise DataError(f"no images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS[:4])}/...) under {folder} "
                             f"({ignored} other files ignored); set data.{what} to a folder of photos")
-        log.info("%s: %d images under %s (%d other files ignored)", what, len(files), folder, ignored)
+        log.info("%s photos: %d images under %s (%d other files ignored)",
+                 "validation" if what == "val_path" else "training", len(files), folder, ignored)
         return datasets.Dataset.from_dict({"path": files}), "path"
 
     def _split_count(self, n: int) -> int:
         if not self.val_split:
             return 0
-        k = round(n * self.val_split) if isinstance(self.val_split, float) and self.val_split < 1 else int(self.val_split)
-        k = max(1, k)
+        fraction = isinstance(self.val_split, float) and self.val_split < 1
+        k = max(1, round(n * self.val_split) if fraction else int(self.val_split))
         if k >= n:
             raise DataError(f"data.val_split={self.val_split} leaves no training photos out of {n}; lower it")
         return k
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        if self.trainer is not None:
-            self._rank, self._world = self.trainer.global_rank, self.trainer.world_size
+        if self.train_set is None:
+            self._build()
+        if self.trainer is not None and self._skipped_file is None:
+            self._resolve_log_dir()
+
+    def _ddp(self) -> tuple[int, int]:
+        """(rank, world size), asked when a loader is made: setup may have run before the trainer existed."""
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+    def _build(self) -> None:
         train_tf, val_tf = self._transform(True), self._transform(False)
         label = self.path
         val_table = None
@@ -553,16 +592,9 @@ class ContentImageDataModule(L.LightningDataModule):
                 self.image_column, self.path)
             table, column, label = ds, self.image_column, f"{self.path}[{self.split}]"
         if self.streaming:
-            from datasets.distributed import split_dataset_by_node
-
-            k = int(self.val_split)  # a count (checked in __init__): a stream has no length
-            val_table = list(table.take(k)) if k else None  # the same first rows on every rank
-            stream = table.skip(k) if k else table
-            if self._world > 1:
-                stream = split_dataset_by_node(stream, rank=self._rank, world_size=self._world)
-            self.train_set = StreamImages(stream, column, train_tf, self.seed, self.shuffle_buffer, label, self._rank)
-            # grid from the head of the stream when there is no validation split
-            grid_rows = val_table if val_table else list(table.take(max(self.num_val_images, 1) * 4))
+            self.train_set = StreamImages(table, column, train_tf, self.seed, self.shuffle_buffer, label)
+            # The sample grid (without val_path): the first rows of the stream, the same on every rank.
+            grid_rows = list(table.take(max(self.num_val_images, 1) * 4))
             self._grid_source = ContentImages(grid_rows, column, val_tf, self.seed, label)
             if not any(self._readable(self._grid_source)):
                 raise DataError(f"none of the first {len(grid_rows)} rows of {label} is a readable image; "
@@ -588,7 +620,6 @@ class ContentImageDataModule(L.LightningDataModule):
                                 "be read; see the warnings above")
         elif self._grid_source is None:
             self._grid_source = ContentImages(self.train_set.table, column, val_tf, self.seed, label)
-        self._resolve_log_dir()
 
     def _readable(self, data: ContentImages):
         """Readable row indices in order, decoding lazily; bad rows are recorded as skipped."""
@@ -603,7 +634,8 @@ class ContentImageDataModule(L.LightningDataModule):
         if log_dir is None and self.trainer is not None and self.trainer.loggers:
             log_dir = self.trainer.log_dir  # a collective call: here, where every rank runs it
         if log_dir is not None:
-            suffix = f".rank{self._rank}" if self._world > 1 else ""
+            rank, world = self._ddp()
+            suffix = f".rank{rank}" if world > 1 else ""
             self._skipped_file = Path(log_dir) / SKIPPED_FILE.replace(".txt", f"{suffix}.txt")
             if self.skipped:
                 self._write_skipped()
@@ -616,13 +648,14 @@ class ContentImageDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ResumableLoader:
         self.setup("fit")
+        rank, world = self._ddp()
         if isinstance(self.train_set, StreamImages):
-            self._progress.update(kind="stream", num_workers=self.num_workers)
-            return ResumableLoader(self.train_set, progress=self._progress, **self._loader_kwargs())
-        sampler = EpochSampler(len(self.train_set), self._world, self._rank, shuffle=True, seed=self.seed)
+            # Workers must be fresh each pass to start at the cursor (a persistent worker keeps its old copy).
+            kwargs = {**self._loader_kwargs(), "persistent_workers": False}
+            return ResumableLoader(self.train_set.for_rank(rank, world), progress=self._progress, **kwargs)
+        sampler = EpochSampler(len(self.train_set), world, rank, shuffle=True, seed=self.seed)
         # Constant batch size (drop the ragged tail) unless the set is smaller than one batch.
         drop_last = sampler.num_samples >= self.batch_size
-        self._progress.update(kind="map", size=len(self.train_set), seed=self.seed, world_size=self._world)
         return ResumableLoader(self.train_set, sampler=sampler, drop_last=drop_last, progress=self._progress,
                                **self._loader_kwargs())
 
@@ -639,7 +672,8 @@ class ContentImageDataModule(L.LightningDataModule):
         n×3×S×S tensor in [0, 1]: the same photos every call (a fresh copy), for sample grids."""
         self.setup("fit")
         n = self.num_val_images if n is None else int(n)
-        if self._grid is None or len(self._grid) < n:
+        if self._grid is None or (len(self._grid) < n and self._grid_asked < n):
+            self._grid_asked = n
             images = []
             for _, img in self._readable(self._grid_source):
                 images.append(self._grid_source.transform(img))
@@ -665,6 +699,14 @@ class ContentImageDataModule(L.LightningDataModule):
                 "epoch": int(state["epoch"]), "count": int(state["count"]), "state": state["state"]}
         return batch["image"]
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint (Lightning restores it before asking for the train loader)."""
+        return {"progress": copy.deepcopy(self._progress)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._progress.clear()
+        self._progress.update(copy.deepcopy(state_dict.get("progress", {})))
+
     def skipped_report(self) -> str:
         """A summary of skipped files: a count line, then one "path: reason" line each ("" when none)."""
         if not self.skipped:
@@ -689,7 +731,4 @@ class ContentImageDataModule(L.LightningDataModule):
     def _write_skipped(self) -> None:
         if self._skipped_file is None:
             return
-        self._skipped_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._skipped_file.with_name(self._skipped_file.name + ".tmp")
-        tmp.write_text(self.skipped_report() + "\n")
-        os.replace(tmp, self._skipped_file)  # atomic: a reader never sees half a list
+        atomic_write_text(self.skipped_report() + "\n", self._skipped_file)  # a reader never sees half a list

@@ -45,7 +45,10 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16/32-bit grey: scale the real range to 8 bit instead of clipping at 255.
         arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if img.mode == "F" and arr.size and arr.max() <= 1.0:
+            hi = 1.0  # float images are usually [0, 1]
+        else:
+            hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, L, P, 1, RGBA (alpha already kept) all land here

@@ -44,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="infer.py",
         description="Stylise photos with a trained stylenet checkpoint, or export it (ONNX, TorchScript, weights).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt) or an exported weights file")
@@ -52,18 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ext", "--format", dest="ext", default=None, choices=sorted(OUTPUT_FORMATS),
                    help="output format (default: the input's if png/jpg/webp, else png)")
     p.add_argument("--size", type=int, default=None, help="resize so the long side is SIZE px (default: keep the size)")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylised; in between blends")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylised (default); in between blends")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylised luminance")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default="auto", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--half", action=argparse.BooleanOptionalAction, default=None, help="float16 on the GPU (default: on for CUDA)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
-                   help="auto: onnxruntime on the CPU when installed (faster there), torch otherwise")
+                   help="auto (default): onnxruntime on the CPU when installed (faster there), torch otherwise")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
     p.add_argument("--batch-size", type=int, default=None, help="same-size images per forward pass (default: 4 on GPU, 1 on CPU)")
-    p.add_argument("--tile", default="auto", help=f"tile size in px for big images, 0 to never tile; auto tiles images over 4 Mpx")
+    p.add_argument("--tile", default="auto", help="tile size in px for big images, 0 to never tile (default auto: 1024 px tiles for images over 4 Mpx)")
     p.add_argument("--overlap", type=int, default=None, help="pixels shared by neighbouring tiles (default 128)")
     p.add_argument("--stats-size", type=int, default=None, help="long side of the downscaled image giving the tiles' shared instance-norm statistics (default: the tile size)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--export", action="append", choices=["onnx", "torchscript", "weights"], default=None,
                    help="export the network instead of stylising (repeatable); checked against PyTorch on a photo")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; failures are still printed")
@@ -187,7 +186,9 @@ def run_export(args, net, meta, ckpt: Path) -> int:
 
     formats = list(dict.fromkeys(args.export))
     out = Path(args.output) if args.output else Path(".")
-    single_file = len(formats) == 1 and args.output is not None and (out.suffix in (".onnx", ".pt", ".pth", ".ts") and not out.is_dir())
+    single_file = len(formats) == 1 and args.output is not None and bool(out.suffix) and not out.is_dir()
+    if len(formats) > 1 and out.suffix and not out.is_dir():
+        raise UsageError(f"-o {out} looks like a file name, but {len(formats)} formats are exported; give a folder")
     targets = {}
     for fmt in formats:
         targets[fmt] = out if single_file else out / f"{_style_label(meta, ckpt)}{export.SUFFIXES[fmt]}"
@@ -304,7 +305,8 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     if not args.quiet:
         per = f", {1000 * seconds / done:.0f} ms/image" if done else ""
         print(f"stylised {done} of {total} image(s) with {stylizer.style_name or 'the network'} "
-              f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}]")
+              f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}"
+              + (f"; {stylizer.tiled_images} tiled]" if stylizer.tiled_images else "]"))
     if failures:
         print(f"{len(failures)} failed:", file=sys.stderr)
         for src, why in failures:
@@ -354,20 +356,10 @@ def _one_by_one(stylizer, ready, kw, failures):
 
 
 def save_atomic(img, path: Path, quality: int = 95) -> None:
-    """Save a PIL image (format from the extension) to a temporary file beside ``path``, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        ext = path.suffix.lower()
-        if ext in (".jpg", ".jpeg") and img.mode != "RGB":
-            img = img.convert("RGB")  # JPEG has no alpha
-        img.save(tmp, **({"quality": quality} if ext in (".jpg", ".jpeg", ".webp") else {}))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Save a PIL image (format from the extension) atomically."""
+    from stylenet.files import atomic_save_image
+
+    atomic_save_image(img, path, quality=quality)
 
 
 # ---- main ---------------------------------------------------------------------------------------------
@@ -390,12 +382,10 @@ def _validate(args) -> None:
             raise UsageError(f"--tile takes a size in pixels, 0 or auto, got {args.tile!r}") from None
         if args.tile != 0 and args.tile < 64:
             raise UsageError(f"--tile must be at least 64 px (or 0 to disable tiling), got {args.tile}")
-    from stylenet.stylize import DEFAULT_OVERLAP, DEFAULT_TILE
+    from stylenet.stylize import DEFAULT_TILE
 
     tile = DEFAULT_TILE if args.tile in ("auto", 0) else args.tile
-    if args.overlap is None:
-        args.overlap = min(DEFAULT_OVERLAP, tile // 2 - 1)
-    if not 0 <= args.overlap < tile // 2:
+    if args.overlap is not None and not 0 <= args.overlap < tile // 2:
         raise UsageError(f"--overlap must be between 0 and {tile // 2 - 1} (under half the tile), got {args.overlap}")
     if args.stats_size is not None and args.stats_size < 16:
         raise UsageError(f"--stats-size must be at least 16 px, got {args.stats_size}")
@@ -434,17 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for folder in dict.fromkeys(j.dst.parent for j in jobs):
             check_writable(folder)
 
-        backend = args.backend
-        if backend == "auto":
-            backend = "onnxruntime" if device.type == "cpu" and _has_onnxruntime() else "torch"
-        stylizer = Stylizer(net, meta, device=device, half=args.half, backend=backend, threads=args.threads)
+        stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
         return run_stylize(args, stylizer, jobs, failures, str(out))
     except StylenetError as e:  # CheckpointError, ImageError, InferenceError, UsageError, ExportError
         print(f"infer.py: error: {e}", file=sys.stderr)
         return 2
-
-
-def _has_onnxruntime() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None

@@ -38,26 +38,23 @@ class SubPixelUpConv(nn.Module):
         c_out, c_in = w.shape[:2]
         # Output phase a (row parity) reads low-res rows {Y-1+a, Y+a}; tap ky in {0,1,2} (offset ky-1)
         # lands on row floor((a + ky - 1) / 2), i.e. index (a + ky - 1)//2 - (a - 1) of that 2-row window.
+        # One conv on the (h+1)×(w+1) grid gives every phase, phase a at window row Y+a. Storing phase a
+        # in pixel_shuffle slot 1-a puts output row 2Y+a at shuffled row 2Y+a+1: pixel_shuffle then a
+        # one-pixel crop interleaves the phases (one copy, faster than stacking strided slices).
         w4 = w.new_zeros(c_out, 2, 2, c_in, 2, 2)
         for a in range(2):
             for b in range(2):
                 for ky in range(3):
                     for kx in range(3):
-                        w4[:, a, b, :, (a + ky - 1) // 2 - (a - 1), (b + kx - 1) // 2 - (b - 1)] += w[:, :, ky, kx]
-        self.c_out = c_out
+                        w4[:, 1 - a, 1 - b, :, (a + ky - 1) // 2 - (a - 1), (b + kx - 1) // 2 - (b - 1)] += w[:, :, ky, kx]
         self.register_buffer("weight", w4.reshape(c_out * 4, c_in, 2, 2).contiguous())
         bias = conv.bias.detach() if conv.bias is not None else w.new_zeros(c_out)
         self.register_buffer("bias", bias.repeat_interleave(4).contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        # One conv for all four phases on the (h+1)×(w+1) grid; phase (a, b) is the window at (a, b).
-        o = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.weight, self.bias)
-        o = o.view(n, self.c_out, 2, 2, h + 1, w + 1)
-        phases = [o[:, :, 0, 0, 0:h, 0:w], o[:, :, 0, 1, 0:h, 1:w + 1], o[:, :, 1, 0, 1:h + 1, 0:w], o[:, :, 1, 1, 1:h + 1, 1:w + 1]]
-        # (n, c, 2a+b, h, w) → (n, c, h, a, w, b) → (n, c, 2h, 2w): interleave the phases.
-        y = torch.stack(phases, dim=2).view(n, self.c_out, 2, 2, h, w)
-        return y.permute(0, 1, 4, 2, 5, 3).reshape(n, self.c_out, 2 * h, 2 * w)
+        h, w = x.shape[2], x.shape[3]
+        o = F.conv2d(F.pad(x, [1, 1, 1, 1], mode="replicate"), self.weight, self.bias)
+        return F.pixel_shuffle(o, 2)[:, :, 1:2 * h + 1, 1:2 * w + 1]
 
 
 class SpaceToDepthConv(nn.Module):

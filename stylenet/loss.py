@@ -27,13 +27,28 @@ from torch import nn
 from stylenet.vgg import VGGEncoder
 
 
+class _SymmetricGram(torch.autograd.Function):
+    """G = F Fᵀ with the backward written for a symmetric product: dF = (dG + dGᵀ) F, one matmul,
+    where autograd's bmm backward does two (one of them into a transposed C×HW buffer) and adds them."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(f)
+        return torch.bmm(f, f.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        return torch.bmm(grad + grad.transpose(1, 2), f)
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """B×C×H×W → B×C×C, normalised by C·H·W. Computed in fp32 so autocast cannot overflow it: autocast
     would run bmm in fp16/bf16 whatever the input dtype, and an fp16 sum over H·W products overflows."""
     b, c, h, w = features.shape
     f = features.reshape(b, c, h * w).float()
     with torch.autocast(f.device.type, enabled=False):
-        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+        return _SymmetricGram.apply(f) / (c * h * w)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ Whatever the input size, the output has the input's size (the network's multiple
 cropped back; an alpha plane is carried through unchanged). Images over :data:`AUTO_TILE_PIXELS` are
 stylised in tiles with shared instance-norm statistics (:mod:`stylenet.tiling`), so an 8000-pixel scan
 fits in a laptop's memory. The network runs in its faster, equivalent :class:`InferenceNet` form under
-``torch.inference_mode``; on a GPU in half precision by default; on the CPU optionally through
-onnxruntime (``backend="onnxruntime"``).
+``torch.inference_mode``; on a GPU in half precision by default; on the CPU through onnxruntime when
+it is installed (faster there; ``backend="torch"`` to opt out).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from stylenet.color import preserve_color as _preserve_color
 from stylenet.errors import StylenetError
 from stylenet.images import resize_long_side, tensor_to_pil, to_rgb
 from stylenet.inference_net import InferenceNet
-from stylenet.tiling import stylize_tiled
+from stylenet.tiling import frozen_affines, frozen_instance_norm, stylize_tiled
 from stylenet.transformer_net import TransformerNet, run_any_size
 
 DEFAULT_TILE = 1024
-DEFAULT_OVERLAP = 128  # > 2 × the ~60 px the network's receptive field reaches past a tile border
+DEFAULT_OVERLAP = 128  # > 2 × the 54 px the Johnson network sees on each side of a pixel (its receptive field)
 AUTO_TILE_PIXELS = 2048 * 2048  # above this, tile="auto" tiles (about 4 GB of activations untiled on CPU)
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 _ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
 
 
@@ -83,8 +83,10 @@ class Stylizer:
     """A loaded network, ready to stylise. Build with :meth:`from_checkpoint` or from a TransformerNet.
 
     ``device``: auto|cpu|cuda|cuda:N|mps. ``half``: float16 weights and activations (default: on CUDA).
-    ``backend``: ``torch`` or ``onnxruntime`` (CPU only; tiles always run on torch, which can freeze
-    instance-norm statistics). ``threads``: CPU threads for torch and onnxruntime (default: one per core).
+    ``backend``: ``onnxruntime`` (CPU only; measured ~1.4× faster than torch there, see
+    docs/inference.md), ``torch``, or ``auto`` (onnxruntime on the CPU when installed, else torch).
+    Tiles run on the same backend, with the instance-norm statistics frozen (graph inputs on onnxruntime).
+    ``threads``: CPU threads for torch and onnxruntime (default: one per core).
     The caller's network is copied, never moved or modified.
     """
 
@@ -95,7 +97,7 @@ class Stylizer:
         *,
         device: str | torch.device = "auto",
         half: bool | None = None,
-        backend: str = "torch",
+        backend: str = "auto",
         threads: int | None = None,
     ):
         self.device = resolve_device(device)
@@ -104,6 +106,8 @@ class Stylizer:
             raise InferenceError("half precision needs a GPU (CPU float16 convolutions are slower, not faster); drop --half")
         if backend not in BACKENDS:
             raise InferenceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if backend == "auto":
+            backend = "onnxruntime" if self.device.type == "cpu" and _has_onnxruntime() else "torch"
         if backend == "onnxruntime" and self.device.type != "cpu":
             raise InferenceError("the onnxruntime backend runs on the CPU; use --device cpu or --backend torch")
         if threads is not None:
@@ -116,11 +120,14 @@ class Stylizer:
         source = copy.deepcopy(net).float().cpu().eval()
         self.net: nn.Module = InferenceNet(source).to(self.device, self.dtype).eval().requires_grad_(False)
         self.backend = backend
-        self._ort = None
+        self.tiled_images = 0  # how many images went through the tiled path
+        self._ort = self._ort_tiles = None
+        self._source = source
+        self._threads = threads or torch.get_num_threads()
         if backend == "onnxruntime":
             from stylenet.export import onnx_bytes, onnx_session
 
-            self._ort = onnx_session(onnx_bytes(source), threads=threads or torch.get_num_threads())
+            self._ort = onnx_session(onnx_bytes(source), threads=self._threads)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Stylizer":
@@ -184,13 +191,16 @@ class Stylizer:
         strength: float = 1.0,
         preserve_color: bool = False,
         tile: int | str | None = "auto",
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
         stats_size: int | None = None,
     ) -> torch.Tensor:
         """Stylise ``x`` (3×H×W or B×3×H×W, float in [0, 1], any device; uint8 0-255 accepted).
 
         Returns float32 of the same shape on ``x``'s device, in [0, 1]. ``tile``: ``"auto"`` (tile images
-        over :data:`AUTO_TILE_PIXELS`), a tile size in pixels, or None/0 for never. ``x`` is not modified.
+        over :data:`AUTO_TILE_PIXELS`), a tile size in pixels, or None/0 for never; ``overlap``: pixels
+        shared by neighbouring tiles (default 128, less for small tiles); ``stats_size``: long side of the
+        downscaled image the shared instance-norm statistics come from (default: the tile size).
+        ``x`` is not modified.
         """
         strength = check_strength(strength)
         if x.dim() not in (3, 4) or x.shape[-3] not in (1, 3):
@@ -201,6 +211,8 @@ class Stylizer:
         home = x.device
         h, w = batch.shape[-2:]
         tile_size = self._tile_size(h, w, tile)
+        if tile_size is not None and overlap is None:
+            overlap = min(DEFAULT_OVERLAP, tile_size // 2 - 1)
         if tile_size is not None and not 0 <= overlap < tile_size // 2:
             raise InferenceError(f"overlap must be between 0 and {tile_size // 2 - 1} (under half the tile), got {overlap}")
         if strength == 0.0:  # the photo itself; no need to run the network
@@ -219,8 +231,9 @@ class Stylizer:
         return y if x.dim() == 4 else y[0]
 
     def _stylize_tiled(self, image, tile, overlap, stats_size, strength, preserve_color) -> torch.Tensor:
+        self.tiled_images += 1
         return stylize_tiled(
-            run=lambda t: self._run_torch(t),
+            run=self._run_torch,
             net=self.net,
             image=image,
             tile=tile,
@@ -228,7 +241,22 @@ class Stylizer:
             stats_size=stats_size,
             to_input=self._to_device,
             finish=lambda y, photo: self._finish(y, photo, strength, preserve_color),
+            run_tile=self._run_tile_ort if self._ort is not None else None,
         )
+
+    def _run_tile_ort(self, x: torch.Tensor, stats) -> torch.Tensor:
+        """One tile through onnxruntime, instance norms frozen to ``stats`` (graph inputs)."""
+        if min(x.shape[-2:]) < _ORT_MIN_SIDE:
+            with frozen_instance_norm(self.net, stats):
+                return self._run_torch(x)
+        if self._ort_tiles is None:  # built on first use: most runs never tile
+            from stylenet.export import onnx_bytes, onnx_session
+
+            self._ort_tiles = onnx_session(onnx_bytes(self._source, frozen_stats=True), threads=self._threads)
+        feeds = {"image": x.detach().float().cpu().numpy()}
+        for i, (scale, shift) in enumerate(frozen_affines(self.net, stats)):
+            feeds[f"scale{i}"], feeds[f"shift{i}"] = scale.cpu().numpy(), shift.cpu().numpy()
+        return torch.from_numpy(self._ort_tiles.run(None, feeds)[0])
 
     def stylize(
         self,
@@ -238,7 +266,7 @@ class Stylizer:
         strength: float = 1.0,
         preserve_color: bool = False,
         tile: int | str | None = "auto",
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
         stats_size: int | None = None,
     ) -> Image.Image:
         """Stylise a PIL image of any mode (EXIF orientation honoured); ``size`` sets the long side.
@@ -259,7 +287,7 @@ class Stylizer:
         strength: float = 1.0,
         preserve_color: bool = False,
         tile: int | str | None = "auto",
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
         stats_size: int | None = None,
         batch_size: int = 1,
     ) -> list[Image.Image]:
@@ -315,3 +343,8 @@ def _u8(img: Image.Image) -> torch.Tensor:
     """8-bit RGB PIL → uint8 3×H×W tensor (a quarter of float32's memory; converted per tile/batch)."""
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
 
+
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None

@@ -10,16 +10,20 @@ Two problems, two fixes:
   frozen statistics (:func:`frozen_instance_norm`), so all tiles share one normalisation, as the
   full-size pass would.
 * **Seams.** Pixels near a tile's border see reflection padding instead of their real neighbours
-  (the network's receptive field is ~60 px). Tiles overlap; in each overlap the outer quarter of a
-  tile is dropped and the next half is cross-faded with a raised-cosine ramp (weights that sum to one,
-  as in overlap-add / feathered mosaicking), so the border artefacts get (almost) no weight and no
-  step is visible. Weights are also accumulated and divided out, which keeps any tile layout exact.
+  (the Johnson network sees 54 px on each side of a pixel). Tiles overlap; in each overlap the outer
+  quarter of a tile is dropped and the next half is cross-faded with a raised-cosine ramp (weights that
+  sum to one, as in overlap-add / feathered mosaicking), so the border artefacts get (almost) no weight
+  and no step is visible. Weights are also accumulated and divided out, which keeps any layout exact.
+  Tiles start on the network's 4-pixel sampling grid (:func:`tile_spans`).
+
+With the statistics of the full-size image, tiled and untiled results agree to one level of 255
+(docs/inference.md); the default statistics from a downscale trade that for bounded memory.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator
 
 import torch
@@ -60,27 +64,40 @@ def _frozen_forward(scale: torch.Tensor, shift: torch.Tensor) -> Callable[[torch
     return forward
 
 
-@contextmanager
-def frozen_instance_norm(net: nn.Module, stats: Stats) -> Iterator[None]:
-    """Make every InstanceNorm2d of ``net`` normalise with ``stats`` instead of its input's own statistics.
+def frozen_affines(net: nn.Module, stats: Stats) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per InstanceNorm2d of ``net`` (module order), ``(scale, shift)`` with ``norm(x) = x * scale + shift``.
 
-    The affine ``(x - mean) / sqrt(var + eps) * weight + bias`` folds into one ``x * scale + shift``.
-    Implemented by shadowing ``forward`` on the instances (restored on exit), so it works on any module
-    tree that contains the norms (TransformerNet, InferenceNet) and needs no change to the network code.
+    The affine ``(x - mean) / sqrt(var + eps) * weight + bias`` with frozen ``mean``/``var`` folds
+    into one multiply-add (float32, 1×C×1×1).
     """
     norms = _instance_norms(net)
     missing = [m for m in norms if m not in stats]
     if missing:
         raise ValueError(f"no recorded statistics for {len(missing)} of {len(norms)} instance-norm layers")
+    out = []
+    for m in norms:
+        mean, var = stats[m]
+        scale = torch.rsqrt(var + m.eps)
+        if m.affine:
+            scale = scale * m.weight.detach().float().view(1, -1, 1, 1)
+        shift = -mean * scale
+        if m.affine:
+            shift = shift + m.bias.detach().float().view(1, -1, 1, 1)
+        out.append((scale, shift))
+    return out
+
+
+@contextmanager
+def frozen_instance_norm(net: nn.Module, stats: Stats) -> Iterator[None]:
+    """Make every InstanceNorm2d of ``net`` normalise with ``stats`` instead of its input's own statistics.
+
+    Implemented by shadowing ``forward`` on the instances (restored on exit), so it works on any module
+    tree that contains the norms (TransformerNet, InferenceNet) and needs no change to the network code.
+    """
+    norms = _instance_norms(net)
+    affines = frozen_affines(net, stats)
     try:
-        for m in norms:
-            mean, var = stats[m]
-            scale = torch.rsqrt(var + m.eps)
-            if m.affine:
-                scale = scale * m.weight.detach().float().view(1, -1, 1, 1)
-            shift = -mean * scale
-            if m.affine:
-                shift = shift + m.bias.detach().float().view(1, -1, 1, 1)
+        for m, (scale, shift) in zip(norms, affines):
             m.forward = _frozen_forward(scale, shift)  # instance attribute shadows the class method
         yield
     finally:
@@ -94,15 +111,18 @@ def tile_spans(length: int, tile: int, overlap: int, multiple: int = 4) -> list[
     Starts are multiples of ``multiple``: the network's two stride-2 stages sample a 4-pixel grid, and
     only shifts by whole grid steps give a tile the same sampling as the full image (a tile starting at
     an odd pixel would compute a differently-subsampled, visibly different result). The last tile ends
-    at the border and may be up to ``multiple - 1`` pixels longer than ``tile``.
+    at the border and may be up to ``multiple - 1`` pixels longer than the others.
     """
     if length <= tile:
         return [(0, length)]
     n = math.ceil((length - overlap) / (tile - overlap))
-    last = (length - tile) // multiple * multiple
+    # The fewest tiles that fit; then shrink them so that neighbours share about ``overlap`` pixels, not
+    # more (4096 px in 1024 px tiles: five 924 px tiles, not five 1024 px ones sharing 256 px).
+    size = min(tile, -(-(length + (n - 1) * overlap) // (n * multiple)) * multiple)
+    last = (length - size) // multiple * multiple
     # Spread the starts evenly over the grid, so every overlap is about the same.
     starts = sorted({round(i * last / (n - 1) / multiple) * multiple for i in range(n)})
-    return [(s, tile if s != starts[-1] else length - s) for s in starts]
+    return [(s, size if s != starts[-1] else length - s) for s in starts]
 
 
 def _ramp(n: int, lead: int, fade: int, device, dtype) -> torch.Tensor:
@@ -131,6 +151,7 @@ def stylize_tiled(
     stats_size: int | None = None,
     to_input: Callable[[torch.Tensor], torch.Tensor] | None = None,
     finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    run_tile: Callable[[torch.Tensor, Stats], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Stylise one image (1×3×H×W, float in [0, 1] or uint8, on the CPU) tile by tile.
 
@@ -139,7 +160,9 @@ def stylize_tiled(
     CPU tile to the compute device in the right dtype; ``finish(y, x)`` turns the raw network output of a
     tile into final pixels given the input tile (clamping, colour preservation, strength), applied per
     tile because those steps are per-pixel. ``stats_size`` is the long side of the downscaled whole
-    image the instance-norm statistics come from (default: ``tile``). Returns 1×3×H×W float32 on the CPU.
+    image the instance-norm statistics come from (default: ``tile``). ``run_tile(x, stats)``, if given,
+    stylises a tile with frozen statistics itself (e.g. an onnxruntime graph taking them as inputs);
+    otherwise tiles go through ``run`` under :func:`frozen_instance_norm`. Returns 1×3×H×W float32 on the CPU.
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError(f"stylize_tiled takes one image as 1×C×H×W, got {tuple(image.shape)}")
@@ -167,13 +190,13 @@ def stylize_tiled(
     # 2. tiles, normalised with those statistics, blended with feathered weights.
     out = torch.zeros(1, c, h, w, dtype=torch.float32)
     weight_sum = torch.zeros(1, 1, h, w, dtype=torch.float32)
-    with frozen_instance_norm(net, stats):
+    with frozen_instance_norm(net, stats) if run_tile is None else nullcontext():
         for y0, th in tile_spans(h, tile, overlap):
             wy = _axis_weight(y0, th, h, overlap, "cpu", torch.float32)
             for x0, tw in tile_spans(w, tile, overlap):
                 wx = _axis_weight(x0, tw, w, overlap, "cpu", torch.float32)
                 x_tile = to_input(as_float(image[:, :, y0:y0 + th, x0:x0 + tw]))
-                y_tile = run(x_tile)
+                y_tile = run(x_tile) if run_tile is None else run_tile(x_tile, stats)
                 y_tile = finish(y_tile, x_tile) if finish else y_tile
                 wt = (wy[:, None] * wx[None, :]).view(1, 1, th, tw)
                 out[:, :, y0:y0 + th, x0:x0 + tw].addcmul_(y_tile.float().cpu(), wt)

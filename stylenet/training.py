@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import stylenet.config  # noqa: F401  (registers the ${stylenet_root:} resolver)
 from stylenet.errors import StylenetError
+from stylenet.files import is_temporary
 from stylenet.checkpoint import AtomicCheckpointIO, read_checkpoint
 from stylenet.images import open_image
 from stylenet.module import StyleTransferModule
@@ -77,8 +78,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
     ckpt_path = resolve_ckpt_path(cfg)
-    for stale in Path(cfg.checkpoint_dir).glob(".*.tmp"):  # left by a writer killed mid-save (atomic_save)
-        stale.unlink(missing_ok=True)
+    for stale in Path(cfg.checkpoint_dir).glob(".*"):  # left by a writer killed mid-save (atomic_path)
+        if is_temporary(stale):
+            stale.unlink(missing_ok=True)
     datamodule, module, trainer = build(cfg)
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

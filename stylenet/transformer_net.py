@@ -8,8 +8,9 @@ changes that later work showed to matter:
 * nearest-neighbour upsampling followed by a convolution instead of transposed convolutions, which
   removes checkerboard artefacts (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts").
 
-Input and output follow the project's pixel convention: float RGB in [0, 1], B×3×H×W. The output is not
-squashed (a sigmoid/tanh slows training); callers that need valid pixels clamp it to [0, 1].
+Input and output follow the project's pixel convention: float RGB in [0, 1], B×3×H×W. The output goes
+through a scaled tanh into [0, 1], as in the paper (§3.1): with an unbounded output the network learns
+to exploit out-of-range pixels that match the style Grams and shows black (seen here on BSDS500).
 Any H×W works: the two stride-2 convolutions and the two ×2 upsamplings are size-matched, so the
 output has the input's size when H and W are multiples of 4 (:attr:`TransformerNet.size_multiple`);
 inference pads to that and crops back.
@@ -35,6 +36,13 @@ class ConvNormReLU(nn.Sequential):
             layers.append(nn.Upsample(scale_factor=upsample, mode="nearest"))
         layers += [ConvLayer(c_in, c_out, kernel, stride), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU(inplace=True)]
         super().__init__(*layers)
+
+
+class ScaledTanh(nn.Module):
+    """(tanh(x) + 1) / 2: pixels in [0, 1], and a mid-grey start (Johnson et al. 2016, §3.1)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x).add(1.0).mul(0.5)
 
 
 class ResidualBlock(nn.Module):
@@ -75,6 +83,7 @@ class TransformerNet(nn.Module):
             ConvNormReLU(4 * c, 2 * c, 3, upsample=2),
             ConvNormReLU(2 * c, c, 3, upsample=2),
             ConvLayer(c, 3, 9),
+            ScaledTanh(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

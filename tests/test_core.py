@@ -10,7 +10,7 @@ from PIL import Image
 
 from stylenet.checkpoint import CheckpointError, atomic_save, load_network, read_checkpoint
 from stylenet.images import ImageError, load_image, open_image, save_image
-from stylenet.loss import PerceptualLoss, build_perceptual_loss, gram_matrix, total_variation
+from stylenet.loss import build_perceptual_loss, gram_matrix, total_variation
 from stylenet.transformer_net import TransformerNet, run_any_size
 from stylenet.vgg import LAYER_INDEX, VGGEncoder, VGGWeightsError
 
@@ -271,3 +271,10 @@ def test_real_weights_load_into_the_encoder():
     feats = enc(torch.rand(1, 3, 32, 32))["relu4_3"]
     assert feats.shape == (1, 512, 4, 4) and feats.abs().sum() > 0
 
+
+
+def test_float_images_in_zero_one_keep_their_brightness(tmp_path):
+    import numpy as np
+
+    Image.fromarray(np.full((4, 4), 0.8, dtype=np.float32), "F").save(tmp_path / "f.tif")
+    assert load_image(tmp_path / "f.tif").mean().item() == pytest.approx(0.8, abs=0.01)

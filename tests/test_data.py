@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import struct
 import zlib
@@ -28,6 +29,11 @@ from stylenet.data import (
 )
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+
+pytestmark = [  # Lightning's notes about the tiny test module, not about the data
+    pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`"),
+    pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -69,12 +75,15 @@ def datamodule(path, **kw) -> ContentImageDataModule:
     return ContentImageDataModule(path=str(path), **kw)
 
 
-def batches(dm: ContentImageDataModule, epoch: int = 0) -> list[torch.Tensor]:
-    """One epoch as the LightningModule sees it (through the main-process batch hook)."""
+def epochs(dm: ContentImageDataModule, n: int = 1) -> list[list[torch.Tensor]]:
+    """``n`` epochs as the LightningModule sees them (through the main-process batch hook)."""
     dm.setup("fit")
     loader = dm.train_dataloader()
-    loader.sampler.set_epoch(epoch)
-    return [dm.on_before_batch_transfer(b, 0) for b in loader]
+    return [[dm.on_before_batch_transfer(b, 0) for b in loader] for _ in range(n)]
+
+
+def batches(dm: ContentImageDataModule) -> list[torch.Tensor]:
+    return epochs(dm)[0]
 
 
 def colors(images: torch.Tensor) -> set[tuple[int, ...]]:
@@ -96,7 +105,8 @@ MODES = {  # mode → (file name, save kwargs)
 def test_every_pillow_mode_loads_as_float_rgb_in_unit_range(tmp_path, mode):
     name, save = MODES[mode]
     if mode in ("I;16", "I", "F"):
-        arr = np.full((20, 24), 40000 if mode != "F" else 200.0, dtype={"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+        dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
+        arr = np.full((20, 24), 40000 if mode != "F" else 200.0, dtype=dtype)
         img = Image.fromarray(arr)
         if mode == "I;16":
             img = img.convert("I;16") if img.mode != "I;16" else img
@@ -271,7 +281,7 @@ def test_hf_source_skips_and_reports_bad_rows_of_a_saved_dataset(tmp_path):
     dm = datamodule(tmp_path / "saved", source="hf", random_crop=False)
     x = torch.cat(batches(dm))
     assert colors(x) <= {RED, GREEN, BLUE} and len(x) == 4
-    assert list(dm.skipped) == ["junk.png (" + f"{tmp_path / 'saved'}[train][1])"]
+    assert list(dm.skipped) == ["junk.png"]
     with pytest.raises(DataError, match="no split 'test'"):
         datamodule(tmp_path / "saved", source="hf", split="test").setup("fit")
     with pytest.raises(DataError, match="no column 'photo'"):
@@ -291,12 +301,14 @@ def test_hf_hub_id_offline_is_one_clear_line_naming_the_way_out():
 def test_order_and_crops_are_a_function_of_seed_and_epoch(tmp_path):
     for i in range(8):
         noise(tmp_path / "d" / f"{i}.png", i)
-    run = lambda seed, epoch: [b.numpy().tobytes() for b in batches(datamodule(tmp_path / "d", seed=seed), epoch)]
-    assert run(0, 0) == run(0, 0)
-    assert run(0, 0) != run(0, 1)  # a new permutation (and crops) each epoch
-    assert run(0, 0) != run(1, 0)
-    same_workers = [dm_b.numpy().tobytes() for dm_b in batches(datamodule(tmp_path / "d", num_workers=2))]
-    assert same_workers == run(0, 0)  # worker processes do not change a single crop
+    run = lambda seed, workers=0: [[b.numpy().tobytes() for b in epoch]
+                                   for epoch in epochs(datamodule(tmp_path / "d", seed=seed, num_workers=workers), 2)]
+    first, second = run(0)
+    assert run(0) == [first, second]
+    assert first != second  # a new permutation (and crops) each epoch
+    assert sorted(map(len, first)) == sorted(map(len, second))
+    assert run(1)[0] != first
+    assert run(0, workers=2) == [first, second]  # worker processes do not change a single crop
 
 
 def test_val_split_is_deterministic_disjoint_and_val_images_are_fixed(tmp_path):
@@ -318,16 +330,24 @@ def test_val_split_is_deterministic_disjoint_and_val_images_are_fixed(tmp_path):
         datamodule(tmp_path / "d", val_split=10).setup("fit")
 
 
+class Echo(torch.utils.data.Dataset):
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, key):
+        return key[0]
+
+
 def test_ddp_ranks_split_each_epoch_and_resume_at_the_same_global_position():
     ranks = [EpochSampler(10, num_replicas=2, rank=r, seed=3) for r in range(2)]
     shards = [[i for i, _, _ in s] for s in ranks]
     assert sorted(shards[0] + shards[1]) == list(range(10))
-    # rank 0 consumed 2 batches of 2 under 2 ranks (8 photos in all): one process resumes after those 8
-    one = EpochSampler(10, num_replicas=1, rank=0, seed=3)
-    loader = ResumableLoader(list(range(10)), sampler=one, batch_size=2, drop_last=True)
+    # each of 2 ranks consumed 2 batches of 2 (8 photos in all): one process resumes after those 8
+    loader = ResumableLoader(Echo(), sampler=EpochSampler(10, seed=3), batch_size=2, drop_last=True)
     loader.load_state_dict({"kind": "map", "epoch": 0, "seen": 4, "world_size": 2, "size": 10, "seed": 3})
-    rest = [i for i, _, _ in one]
-    assert sorted(rest) == sorted(set(range(10)) - set(shards[0][:4]) - set(shards[1][:4]))
+    rest = torch.cat(list(loader)).tolist()
+    assert sorted(rest) == sorted(set(range(10)) - set(shards[0][:4] + shards[1][:4]))
+    assert loader.state_dict()["epoch"] == 0 and len(torch.cat(list(loader))) == 10  # next pass: epoch 1
 
 
 # ------------------------------------------------------------------------------------ exact resume
@@ -342,19 +362,24 @@ def test_resume_from_checkpoint_sees_the_batches_an_uninterrupted_run_sees(tmp_p
     for i in range(10):
         noise(tmp_path / "d" / f"{i:02d}.png", i)
     make = lambda: datamodule(tmp_path / "d", num_workers=num_workers)  # 5 batches of 2 per epoch
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
-    full = fit(make(), tmp_path, callbacks=[ckpt], **trainer_kw).seen
+    every_step = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
+    # saved by on_train_epoch_end: Lightning resumes without loader state and draws the epoch from set_epoch
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{epoch}", every_n_epochs=1, save_top_k=-1,
+                                  save_on_train_epoch_end=True)
+    full = fit(make(), tmp_path, callbacks=[every_step, every_epoch], **trainer_kw).seen
     assert len(full) == 10 and len(set(full.values())) == 10
-    for step in (3, 5, 7):  # mid epoch 0, end of epoch 0, mid epoch 1
-        resumed = fit(make(), tmp_path, ckpt_path=tmp_path / "ckpt" / f"step={step}.ckpt", **trainer_kw).seen
-        assert resumed == {s: h for s, h in full.items() if s >= step}, f"resumed at step {step}"
+    # mid epoch 0, after the last batch of epoch 0, mid epoch 1, at the end of epoch 0
+    for name, step in [("step=3", 3), ("step=5", 5), ("step=7", 7), ("epoch=0", 5)]:
+        resumed = fit(make(), tmp_path, ckpt_path=tmp_path / "ckpt" / f"{name}.ckpt", **trainer_kw).seen
+        assert resumed == {s: h for s, h in full.items() if s >= step}, f"resumed from {name}"
 
 
 def test_streaming_hf_dataset_trains_and_resumes_at_its_position(tmp_path):
-    rows = [{"bytes": png_bytes(seed=i), "path": f"{i}.png"} for i in range(12)]
+    rows = [{"bytes": png_bytes(seed=i), "path": f"{i}.png"} for i in range(10)]
+    rows.insert(4, {"bytes": b"broken", "path": "broken.png"})
     ds = datasets.Dataset.from_dict({"image": rows}, features=datasets.Features({"image": datasets.Image()}))
     ds.save_to_disk(str(tmp_path / "saved"))
-    make = lambda: datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0, val_split=2)
+    make = lambda: datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0)
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
     full = fit(make(), tmp_path, callbacks=[ckpt], max_epochs=-1, max_steps=8).seen
     assert len(full) == 8 and len(set(full.values())) == 8  # 5 batches per pass: goes on into a 2nd pass
@@ -362,3 +387,58 @@ def test_streaming_hf_dataset_trains_and_resumes_at_its_position(tmp_path):
     resumed = fit(dm, tmp_path, ckpt_path=tmp_path / "ckpt" / "step=3.ckpt", max_epochs=-1, max_steps=8).seen
     assert resumed == {s: h for s, h in full.items() if s >= 3}
     assert dm.val_images(2).shape == (2, 3, 16, 16)
+    assert list(dm.skipped) == ["broken.png"]
+
+
+class RankRecorder(Recorder):
+    """Under DDP each rank is a process: write what it sees to a file per rank."""
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out = out
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        with open(self.out / f"rank{self.global_rank}.jsonl", "a") as f:
+            means = [round(m, 6) for m in batch.mean((1, 2, 3)).tolist()]  # one number per photo
+            f.write(json.dumps([self.global_step, self.seen[self.global_step], means]) + "\n")
+        return loss
+
+
+@pytest.mark.slow
+def test_ddp_ranks_see_disjoint_photos_and_resume_exactly(tmp_path):
+    for i in range(12):
+        noise(tmp_path / "d" / f"{i:02d}.png", i)
+
+    def run(name, callbacks=(), ckpt_path=None):
+        out = tmp_path / name
+        out.mkdir()
+        trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False, max_epochs=2,
+                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                            enable_checkpointing=bool(callbacks), callbacks=list(callbacks), default_root_dir=tmp_path)
+        trainer.fit(RankRecorder(out), datamodule=datamodule(tmp_path / "d", num_workers=1), ckpt_path=ckpt_path)
+        lines = [(out / f"rank{r}.jsonl").read_text().splitlines() for r in (0, 1)]
+        return [{step: (digest, means) for step, digest, means in map(json.loads, rank)} for rank in lines]
+
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
+    full = run("full", [ckpt])  # 12 photos, 2 ranks, batches of 2: 3 steps per epoch
+    assert len(full[0]) == len(full[1]) == 6
+    for epoch in (range(3), range(3, 6)):  # in an epoch the two ranks train on different photos
+        photos = [{m for step in epoch for m in full[r][step][1]} for r in (0, 1)]
+        assert len(photos[0]) == len(photos[1]) == 6 and not photos[0] & photos[1]
+    resumed = run("resumed", ckpt_path=tmp_path / "ckpt" / "step=2.ckpt")
+    for r in (0, 1):
+        assert resumed[r] == {s: v for s, v in full[r].items() if s >= 2}
+
+
+def test_streaming_ddp_ranks_read_disjoint_parts_of_the_stream(tmp_path):
+    rows = [{"bytes": png_bytes((i * 20, 0, 0)), "path": f"{i}.png"} for i in range(10)]
+    ds = datasets.Dataset.from_dict({"image": rows}, features=datasets.Features({"image": datasets.Image()}))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    dm = datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0)
+    dm.setup("fit")
+    parts = []
+    for rank in (0, 1):
+        stream = iter(dm.train_set.for_rank(rank, 2))
+        parts.append({5 * round(next(stream)["image"][0].mean().item() * 255 / 5) for _ in range(5)})
+    assert not parts[0] & parts[1] and parts[0] | parts[1] == {i * 20 for i in range(10)}

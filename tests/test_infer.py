@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +152,7 @@ def test_tiled_stylisation_matches_untiled_through_the_api(stylizer):
     assert (tiled - whole).abs().mean() < 2e-3
 
 
-def test_onnxruntime_backend_matches_torch():
+def test_onnxruntime_backend_matches_torch_whole_and_tiled():
     pytest.importorskip("onnxruntime")
     net = tiny_net()
     by_torch = Stylizer(net, device="cpu", backend="torch")
@@ -159,6 +160,10 @@ def test_onnxruntime_backend_matches_torch():
     for size in [(37, 45), (9, 7)]:  # the second one is below the ONNX graph's size and falls back to torch
         x = torch.rand(1, 3, *size)
         assert torch.allclose(by_ort(x), by_torch(x), atol=1e-4)
+    # Tiles too: the statistics frozen on torch's downscaled pass are inputs of a second ONNX graph.
+    x = torch.rand(1, 3, 200, 150)
+    assert torch.allclose(by_ort(x, tile=96), by_torch(x, tile=96), atol=1e-4)
+    assert by_ort.tiled_images == 1 and by_ort._ort_tiles is not None
 
 
 def test_absent_cuda_is_one_clear_error(monkeypatch):
@@ -221,11 +226,15 @@ def test_a_folder_is_stylised_recursively_keeping_sub_folders_and_sizes(tmp_path
     assert "stylised 3 of 3" in out
     made = {p.relative_to(tmp_path / "out").as_posix(): Image.open(p).size for p in (tmp_path / "out").rglob("*.*")}
     assert made == {"one_wave.jpg": (31, 17), "a/two_wave.png": (16, 16), "a/b/three_wave.webp": (9, 14)}
+    # Written atomically through a temporary file, yet with the usual permissions (not mkstemp's 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert ((tmp_path / "out" / "one_wave.jpg").stat().st_mode & 0o777) == 0o666 & ~umask
 
 
 def test_ext_and_globs_choose_the_format_and_files(tmp_path, ckpt, capsys):
     make_tree(tmp_path / "photos")
-    code, _, _ = run_cli(capsys, "--ckpt", ckpt, str(tmp_path / "photos" / "**" / "*.png"), "-o", tmp_path / "out", "--ext", "webp", "-q", "--backend", "torch")
+    code, _, _ = run_cli(capsys, "--ckpt", ckpt, str(tmp_path / "photos" / "**" / "*.png"), "-o", tmp_path / "out", "--ext", "webp", "-q")  # default backend
     assert code == 0
     assert [p.name for p in (tmp_path / "out").rglob("*.*")] == ["two_wave.webp"]
     assert Image.open(tmp_path / "out" / "two_wave.webp").format == "WEBP"

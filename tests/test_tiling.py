@@ -68,14 +68,14 @@ def test_frozen_statistics_are_restored_after_an_error():
 
 def test_tiled_equals_untiled_where_both_fit():
     net = tiny_net()
-    x = load_image(PHOTO, size=160)  # 160×106, tiles of 128 with 56 px overlap
+    x = load_image(PHOTO, size=160)  # 160×106 → two tiles across, overlapping by 64 px
     run = lambda t: run_any_size(net, t)  # noqa: E731
     with torch.inference_mode():
         whole = run(x).clamp(0, 1)
-        tiled = stylize_tiled(run, net, x, tile=128, overlap=56, stats_size=160, finish=clamp)
+        tiled = stylize_tiled(run, net, x, tile=128, overlap=63, stats_size=160, finish=clamp)
     assert tiled.shape == whole.shape
-    assert (tiled - whole).abs().max() < 0.02
-    assert (tiled - whole).abs().mean() < 1e-3
+    assert (tiled - whole).abs().max() < 0.02  # ~4 levels of 255, at the seam, in the worst pixel
+    assert (tiled - whole).abs().mean() < 1e-4
 
 
 def test_shared_statistics_keep_tiles_from_drifting_apart():

@@ -195,15 +195,19 @@ def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
     loss.set_style(load_image(meta["style"]["image"], size=meta["style"]["size"]))
     photos = sorted((SHARED_CONTENT / "val").glob("*.jpg"))[:4]
     with torch.no_grad():
-        before, after, photo_itself, change = [], [], [], []
+        before, after, photo_itself, change, content_before, content_after = [], [], [], [], [], []
         for p in photos:
             x = load_image(p, size=96)
             y0 = run_any_size(untrained, x)
             y1 = run_any_size(trained, x).clamp(0, 1)
-            before.append(loss(y0, x)["style"].item())
-            after.append(loss(y1, x)["style"].item())
+            t0, t1 = loss(y0, x), loss(y1, x)
+            before.append(t0["style"].item())
+            after.append(t1["style"].item())
+            content_before.append(t0["content"].item())
+            content_after.append(t1["content"].item())
             photo_itself.append(loss(x, x)["style"].item())
             change.append((y1 - x).abs().mean().item())
     assert sum(after) < 0.3 * sum(before), (before, after)
     assert sum(after) < 0.5 * sum(photo_itself), (photo_itself, after)  # more like the painting than the photo is
     assert min(change) > 0.05, change  # mean absolute change over 5% of the range: visible
+    assert sum(content_after) < sum(content_before), (content_before, content_after)  # and still the photo
