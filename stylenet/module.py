@@ -79,10 +79,8 @@ class StyleTransferModule(L.LightningModule):
         if self.use_channels_last:
             self.net.to(memory_format=torch.channels_last)
             self.loss.encoder.to(memory_format=torch.channels_last)
-        self.loss.set_style(self.load_style().to(self.device))
-
-    def on_fit_start(self) -> None:
-        # set_style ran in setup(), possibly before the module moved to its device.
+        # The target Grams are buffers: when Lightning moves the module to its device after setup(),
+        # they move with it, so the style image is encoded once per run.
         self.loss.set_style(self.load_style().to(self.device))
 
     # ---- steps --------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import stylenet.config  # noqa: F401  (registers the ${stylenet_root:} resolver)
+from stylenet.checkpoint import AtomicCheckpointIO, read_checkpoint
 from stylenet.errors import StylenetError
 from stylenet.files import is_temporary
-from stylenet.checkpoint import AtomicCheckpointIO, read_checkpoint
 from stylenet.images import open_image
 from stylenet.module import StyleTransferModule
 
