@@ -2,7 +2,7 @@
 
     python train.py style=wave                          # conf/train.yaml + overrides
     python train.py experiment=quick style=udnie        # a CPU-sized recipe
-    python train.py -m style=wave,udnie loss.style_weight=5e9,1e10   # a sweep, one folder per job
+    python train.py -m style=wave,udnie loss.style_weight=0.1,0.3  # a sweep, one folder per job
     python train.py style=wave ckpt_path=last           # resume exactly where the run stopped
 
 See conf/ for every option and README.md for the rest.

@@ -294,7 +294,7 @@ def _loss_overrides(cfg) -> dict[str, Any]:
     node = cfg.get("loss")
     if not node:
         return {}
-    present = [k for k in node if not OmegaConf.is_missing(node, k)]  # loss=vgg16_caffe leaves weights ???
+    present = [k for k in node if not OmegaConf.is_missing(node, k)]  # a loss group may leave a key ??? (weights)
     return {k: _plain(node[k]) for k in present}
 
 

@@ -9,6 +9,14 @@ total = content_weight · content + style_weight · style + tv_weight · tv, whe
 * tv      = mean squared difference of neighbouring pixels (total-variation regulariser,
   Mahendran & Vedaldi 2015; Johnson et al. §3.3).
 
+With ``normalize=True`` (the default config) each term is a *relative* error: the content MSE is divided
+by the mean square of the photo's features, and each style layer's Gram MSE by the mean square of its
+target Gram. Raw VGG layers differ by orders of magnitude (with the Caffe-converted VGG16 here, relu1_2's
+Gram error is ~10⁷× relu4_3's, so the raw style loss is relu1_2 alone and a trained network outputs the
+painting's flat colour); relative terms weigh every layer alike, as Gatys et al.'s 1/(4N²M²) per-layer
+factor meant to, and make the weights portable between VGG weight files. ``normalize=False`` gives the
+raw units of pytorch/examples' fast_neural_style (content 1e5, style 1e10 with torchvision's weights).
+
 Every term is reported *weighted* (what is summed into ``total``), in the same units everywhere: the
 training logs, the teacher and the evaluation print comparable numbers.
 
@@ -69,6 +77,7 @@ class PerceptualLoss(nn.Module):
         tv_weight: float = 0.0,
         style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
         single_pass: bool = False,
+        normalize: bool = False,
     ):
         super().__init__()
         missing = [layer for layer in (*content_layers, *style_layers) if layer not in encoder.layers]
@@ -90,8 +99,11 @@ class PerceptualLoss(nn.Module):
         # One encoder pass over [output; content] instead of two: fewer kernel launches on a GPU; on a
         # CPU two passes (the content one without autograd) use less memory. Switchable, same result.
         self.single_pass = single_pass
+        self.normalize = bool(normalize)
         for layer in self.style_layers:
             self.register_buffer(f"target_gram_{layer}", torch.empty(0), persistent=False)
+            # 1 / mean(target²) with normalize=True, else 1: set with the targets, applied to the MSE.
+            self.register_buffer(f"style_scale_{layer}", torch.ones(()), persistent=False)
 
     @staticmethod
     def layers_needed(content_layers: Sequence[str], style_layers: Sequence[str]) -> list[str]:
@@ -123,6 +135,8 @@ class PerceptualLoss(nn.Module):
                 grams[layer] = grams[layer] + g if layer in grams else g
         for layer, g in grams.items():
             setattr(self, f"target_gram_{layer}", g)
+            scale = 1.0 / g.pow(2).mean().clamp_min(1e-30) if self.normalize else torch.ones((), device=g.device)
+            setattr(self, f"style_scale_{layer}", scale)
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
@@ -161,13 +175,18 @@ class PerceptualLoss(nn.Module):
 
         content_loss = output.new_zeros((), dtype=torch.float32)
         for layer in self.content_layers:
-            content_loss = content_loss + F.mse_loss(out_feats[layer].float(), content_features[layer].float())
+            target = content_features[layer].float()
+            term = F.mse_loss(out_feats[layer].float(), target)
+            if self.normalize:
+                term = term / target.pow(2).mean().clamp_min(1e-30)
+            content_loss = content_loss + term
 
         style_loss = output.new_zeros((), dtype=torch.float32)
         for layer, w in zip(self.style_layers, self.style_layer_weights):
             g = gram_matrix(out_feats[layer])
             target = getattr(self, f"target_gram_{layer}").expand_as(g)
-            style_loss = style_loss + w * F.mse_loss(g, target)
+            scale = getattr(self, f"style_scale_{layer}")
+            style_loss = style_loss + w * scale * F.mse_loss(g, target)
 
         terms = {
             "content": self.content_weight * content_loss,

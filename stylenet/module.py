@@ -46,6 +46,7 @@ class StyleTransferModule(L.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         compile_loss: bool = False,
+        style_warmup_steps: int = 0,
     ):
         super().__init__()
         self.net = net
@@ -60,6 +61,7 @@ class StyleTransferModule(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.image_size = image_size
         self.use_channels_last = channels_last
+        self.style_warmup_steps = int(style_warmup_steps)
         # torch.compile'd forward kept outside the module tree (object.__setattr__), so state_dict keys
         # stay `net.*` and checkpoints load with or without compile.
         object.__setattr__(self, "_forward_net", torch.compile(net) if compile else net)
@@ -92,6 +94,17 @@ class StyleTransferModule(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.loss(self(x), x)
 
+    def style_ramp(self) -> float:
+        """Factor on the style term while training: 0 → 1 linearly over the first ``style_warmup_steps``.
+
+        With the full style weight from step 0, a freshly initialised network often falls into painting
+        flat colour with dark blobs and never recovers the photo (seen here at 128 px: whether it does
+        depends on the seed). Ramping style in lets it first learn to pass the photo through, then paint
+        it; the same idea as learning-rate warm-up (Goyal et al. 2017), applied to the loss balance."""
+        if self.style_warmup_steps <= 0:
+            return 1.0
+        return min(1.0, (self.global_step + 1) / self.style_warmup_steps)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch_images(batch)
         terms = self._terms(x)
@@ -103,6 +116,10 @@ class StyleTransferModule(L.LightningModule):
             )
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=x.shape[0])
         self.log("loss", terms["total"], prog_bar=True, logger=False, batch_size=x.shape[0])
+        ramp = self.style_ramp()
+        if ramp < 1.0:
+            self.log("train/style_ramp", ramp, batch_size=x.shape[0])
+            return terms["content"] + ramp * terms["style"] + terms["tv"]
         return terms["total"]
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -125,7 +142,8 @@ class StyleTransferModule(L.LightningModule):
             "arch": {"name": "TransformerNet", **self.net.config},
             "style": dict(self.style),
             "loss": {k: v for k, v in self.loss_cfg.items()},
-            "train": {"image_size": self.image_size, "global_step": int(self.global_step)},
+            "train": {"image_size": self.image_size, "global_step": int(self.global_step),
+                      "style_warmup_steps": self.style_warmup_steps},
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

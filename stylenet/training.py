@@ -65,6 +65,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, StyleTransferModule, 
         channels_last=bool(cfg.channels_last),
         compile=bool(cfg.compile),
         compile_loss=bool(cfg.get("compile_loss", False)),
+        style_warmup_steps=int(cfg.get("style_warmup_steps") or 0),
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]

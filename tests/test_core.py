@@ -124,6 +124,47 @@ def test_loss_terms_are_named_weighted_and_sum_to_total():
     assert terms["content"].item() == pytest.approx(2.0 * c1.item(), rel=1e-5)
 
 
+def _scale_features(encoder, k):
+    """Scale every VGG feature map by k exactly (first conv's weights and every bias by k: ReLU is
+    positively homogeneous), as a weight file with another input convention would."""
+    convs = [m for m in encoder.features if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        convs[0].weight.mul_(k)
+        for conv in convs:
+            conv.bias.mul_(k)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_normalised_loss_does_not_depend_on_the_feature_scale_of_the_vgg_weights(normalize):
+    torch.manual_seed(0)
+    style, out, content = torch.rand(1, 3, 48, 48), torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    a, b = _loss(normalize=normalize), _loss(normalize=normalize)
+    b.encoder.load_state_dict(a.encoder.state_dict())
+    _scale_features(b.encoder, 58.0)  # ~ a Caffe-converted file against torchvision's
+    a.set_style(style), b.set_style(style)
+    ta, tb = a(out, content), b(out, content)
+    if normalize:
+        for k in ("content", "style"):
+            assert tb[k].item() == pytest.approx(ta[k].item(), rel=1e-3)
+    else:  # raw units: content grows with k², style with k⁴
+        assert tb["content"].item() == pytest.approx(58.0**2 * ta["content"].item(), rel=1e-3)
+        assert tb["style"].item() == pytest.approx(58.0**4 * ta["style"].item(), rel=1e-3)
+
+
+def test_normalised_terms_are_relative_errors():
+    torch.manual_seed(0)
+    loss = _loss(normalize=True, style_weight=1.0, content_weight=1.0, tv_weight=0.0)
+    loss.set_style(torch.rand(1, 3, 48, 48))
+    out, photo = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    fo, fp = loss.encoder(out), loss.encoder(photo)
+    style = sum(((gram_matrix(fo[l]) - getattr(loss, f"target_gram_{l}")) ** 2).mean()
+                / getattr(loss, f"target_gram_{l}").pow(2).mean() for l in loss.style_layers)
+    content = ((fo["relu2_2"] - fp["relu2_2"]) ** 2).mean() / fp["relu2_2"].pow(2).mean()
+    terms = loss(out, photo)
+    assert terms["style"].item() == pytest.approx(style.item(), rel=1e-4)
+    assert terms["content"].item() == pytest.approx(content.item(), rel=1e-4)
+
+
 def test_content_loss_is_zero_for_the_photo_itself_and_style_loss_zero_for_the_style_itself():
     torch.manual_seed(0)
     loss = _loss()

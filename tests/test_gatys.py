@@ -173,15 +173,16 @@ def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_pat
 
 @pytest.mark.slow
 @requires_shared_weights
-def test_real_features_stylise_a_photo_with_the_caffe_weights():
+def test_real_features_stylise_a_photo_with_the_shared_weights():
     from stylenet.config import compose
     from omegaconf import OmegaConf
 
-    cfg = compose("gatys", ["content=x", "loss=vgg16_caffe", f"loss.weights={SHARED_WEIGHTS}"])
+    cfg = compose("gatys", ["content=x", f"loss.weights={SHARED_WEIGHTS}", "loss.style_weight=1"])
     loss = build_perceptual_loss(**OmegaConf.to_container(cfg.loss, resolve=True))
     photo = load_image(ROOT / "assets" / "sample" / "chelsea.jpg", 128)
     style = load_image(ROOT / "assets" / "styles" / "wave.jpg", 256)
     r = stylise(loss, photo, styles=style, iterations=40)
     first, last = r.history[0], r.history[-1]
-    assert last["total"] < 0.05 * first["total"]
-    assert last["style"] < 0.02 * first["style"]
+    assert last["total"] < 0.3 * first["total"]
+    assert last["style"] < 0.2 * first["style"]
+    assert (r.image - photo).abs().mean().item() > 0.03  # visibly painted, not the photo

@@ -69,6 +69,14 @@ def test_few_steps_write_a_self_describing_checkpoint_that_resumes_at_the_same_s
     assert resumed["optimizer_states"][0]["state"][0]["step"].item() == 7  # Adam's counter carried over
 
 
+def test_style_term_is_ramped_in_over_the_warmup_steps(tmp_path):
+    metrics, objs = train(tiny_cfg(tmp_path, "style_warmup_steps=10"))  # debug=default: 5 steps
+    assert metrics["train/style_ramp"] == pytest.approx(0.5)  # last step: global_step 4 → 5/10
+    assert objs["module"].stylenet_meta()["train"]["style_warmup_steps"] == 10
+    metrics, _ = train(tiny_cfg(tmp_path / "no_warmup", "style_warmup_steps=0"))
+    assert "train/style_ramp" not in metrics
+
+
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     train(tiny_cfg(a, "trainer.max_steps=6"))
@@ -170,23 +178,20 @@ def test_sigkill_at_any_moment_leaves_a_loadable_checkpoint_to_resume_from(tmp_p
     assert steps == sorted(steps) and steps[-1] > steps[0]  # every restart resumed and progressed
 
 
-# Slow (~3 min on 2 cores) and, today, FAILING: with the shared Caffe-converted weights the network's
-# short training collapses to the painting's mean colour with dark blobs (issue 2 stays open; see the
-# session note). Run it with `pytest -m slow -k stylises`.
-@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_WEIGHTS.exists() or not (SHARED_CONTENT / "val").exists(),
                     reason="needs ../shared/weights/vgg16_features_hed_bsds500.pth and ../shared/data/content")
 def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
     """Quality: after a short training the style loss on held-out photos is far below the untrained
-    network's, and the output is visibly different from the photo."""
+    network's and the photo's own, the output is visibly different from the photo, and it still shows
+    the photo. With the raw (unnormalised) loss and these weights it failed: flat beige, structure ~0."""
     from stylenet.loss import build_perceptual_loss
     from stylenet.images import load_image
     from stylenet.transformer_net import TransformerNet, run_any_size
 
     overrides = [
-        "loss=vgg16_caffe", f"loss.weights={SHARED_WEIGHTS}", "data=folder", f"data.path={SHARED_CONTENT / 'train'}",
+        f"loss.weights={SHARED_WEIGHTS}", "data=folder", f"data.path={SHARED_CONTENT / 'train'}",
         "model=johnson_half", "data.image_size=64", "data.batch_size=4", "data.num_workers=0", "style.size=128",
-        "trainer.max_steps=120", "trainer.val_check_interval=120", "optimizer.lr=3e-3",
+        "trainer.max_steps=200", "trainer.val_check_interval=200", "optimizer.lr=1e-3", "style_warmup_steps=50",
     ]
     cfg = compose("train", [f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", "debug=default",
                             "model.num_residual_blocks=3", *overrides])
@@ -199,7 +204,7 @@ def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
     loss.set_style(load_image(meta["style"]["image"], size=meta["style"]["size"]))
     photos = sorted((SHARED_CONTENT / "val").glob("*.jpg"))[:4]
     with torch.no_grad():
-        before, after, photo_itself, change, content_before, content_after = [], [], [], [], [], []
+        before, after, photo_itself, change, content_before, content_after, structure = [], [], [], [], [], [], []
         for p in photos:
             x = load_image(p, size=96)
             y0 = run_any_size(untrained, x)
@@ -211,7 +216,11 @@ def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
             content_after.append(t1["content"].item())
             photo_itself.append(loss(x, x)["style"].item())
             change.append((y1 - x).abs().mean().item())
+            structure.append(torch.corrcoef(torch.stack([y1.mean(1).flatten(), x.mean(1).flatten()]))[0, 1].item())
+    print(f"style untrained {before}, trained {after}, photo {photo_itself}; change {change}; structure {structure}")
     assert sum(after) < 0.3 * sum(before), (before, after)
     assert sum(after) < 0.5 * sum(photo_itself), (photo_itself, after)  # more like the painting than the photo is
     assert min(change) > 0.05, change  # mean absolute change over 5% of the range: visible
-    assert sum(content_after) < sum(content_before), (content_before, content_after)  # and still the photo
+    assert sum(content_after) < sum(content_before), (content_before, content_after)  # and still the photo:
+    # its luminance follows the photo's (measured 0.26-0.42; flat paint scores ~0, an lr of 3e-3 went negative)
+    assert sum(structure) / len(structure) > 0.25 and min(structure) > 0.1, structure
