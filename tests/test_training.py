@@ -222,5 +222,6 @@ def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
     assert sum(after) < 0.5 * sum(photo_itself), (photo_itself, after)  # more like the painting than the photo is
     assert min(change) > 0.05, change  # mean absolute change over 5% of the range: visible
     assert sum(content_after) < sum(content_before), (content_before, content_after)  # and still the photo:
-    # its luminance follows the photo's (measured 0.26-0.42; flat paint scores ~0, an lr of 3e-3 went negative)
-    assert sum(structure) / len(structure) > 0.25 and min(structure) > 0.1, structure
+    # its luminance follows the photo's (measured 0.76-0.85; 0.26-0.42 with relu4_3 at full weight; flat
+    # paint scores ~0, and an lr of 3e-3 went negative)
+    assert sum(structure) / len(structure) > 0.5 and min(structure) > 0.3, structure
