@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from stylenet.errors import StylenetError
+from stylenet.files import atomic_save_image
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_OUT = "stylized"
@@ -258,7 +259,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     def save(img, job: Job) -> None:
         if img.mode == "RGBA" and job.dst.suffix.lower() in (".jpg", ".jpeg"):
             notes.append(f"{job.dst}: JPEG has no alpha channel; transparency dropped (use --ext png or webp)")
-        save_atomic(img, job.dst, args.quality)
+        atomic_save_image(img, job.dst, args.quality)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         chunks = [jobs[i:i + window] for i in range(0, len(jobs), window)]
@@ -353,13 +354,6 @@ def _one_by_one(stylizer, ready, kw, failures):
             failures.append((str(job.src), f"{first[:200]} (try --tile 512 or a smaller --size)"))
             outs.append(None)
     return outs
-
-
-def save_atomic(img, path: Path, quality: int = 95) -> None:
-    """Save a PIL image (format from the extension) atomically."""
-    from stylenet.files import atomic_save_image
-
-    atomic_save_image(img, path, quality=quality)
 
 
 # ---- main ---------------------------------------------------------------------------------------------
