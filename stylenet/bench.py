@@ -53,7 +53,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenet.benchmark_utils import Timing, measure, peak_rss_mb, reset_peak_rss, set_threads
-from stylenet.errors import StylenetError
+from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_write_text
 
 SECTIONS = ("train", "step", "infer", "data")
@@ -361,7 +361,7 @@ def _compose(overrides: list[str]) -> DictConfig:
     try:
         return compose("bench", overrides)
     except HydraException as e:
-        raise BenchError(str(e).strip().splitlines()[0]) from None
+        raise BenchError(first_line(e)) from None
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -1,8 +1,11 @@
-"""Training callbacks: a stylised sample grid in TensorBoard, and a whole-run progress bar."""
+"""Training callbacks: a stylised sample grid in TensorBoard, the stylised sample photos at the end, and a
+whole-run progress bar."""
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -10,7 +13,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from torchvision.utils import make_grid
 
+from stylenet.data import list_images
+from stylenet.files import atomic_save_image
+from stylenet.images import ImageError, load_image
 from stylenet.transformer_net import run_any_size
+
+log = logging.getLogger(__name__)
 
 
 def _experiment(trainer: L.Trainer):
@@ -85,6 +93,48 @@ class SampleGridCallback(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             self._log(trainer, pl_module)
+
+
+class FinalSamplesCallback(L.Callback):
+    """When training ends, stylise every photo of ``photos`` (a folder) at long side ``size`` into
+    ``<dirpath>/samples/<photo>_<style>.jpg`` and say where they are: the first thing a user wants to see,
+    without starting TensorBoard or infer.py. An unreadable photo is skipped and named."""
+
+    def __init__(self, photos: str | None, dirpath: str, size: int = 512):
+        self.photos = photos
+        self.dirpath = Path(dirpath)
+        self.size = int(size)
+        self._paths: list[str] = []
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.photos:  # a missing folder stops the run now, not after training (DataError, one line)
+            self._paths, _ = list_images(self.photos)
+
+    @torch.no_grad()
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not (self._paths and trainer.is_global_zero) or trainer.global_step == 0:
+            return
+        out = self.dirpath / "samples"
+        style = getattr(pl_module, "style", {}).get("name", "styled")
+        was_training = pl_module.net.training
+        pl_module.net.eval()
+        written, skipped = 0, []
+        try:
+            for p in self._paths:
+                try:
+                    x = load_image(p, size=self.size).to(pl_module.device)
+                    y = run_any_size(pl_module.net, x).clamp(0, 1).float().cpu()
+                    atomic_save_image(y, out / f"{Path(p).stem}_{style}.jpg")
+                except (ImageError, OSError) as e:  # the checkpoint is already saved: never fail the run here
+                    skipped.append(f"{Path(p).name} ({e})")
+                    continue
+                written += 1
+        finally:
+            pl_module.net.train(was_training)
+        if skipped:
+            log.warning("final samples: skipped %d photo(s): %s", len(skipped), "; ".join(skipped))
+        if written:
+            print(f"stylised {written} sample photo(s) at step {trainer.global_step}: {out}/", flush=True)
 
 
 class StepProgressBar(ProgressBar):

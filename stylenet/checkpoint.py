@@ -14,8 +14,9 @@ Two kinds of file hold a stylenet network, both loadable with ``torch.load(weigh
     {"format_version": 1,
      "arch": {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5},
      "style": {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512},
-     "loss": {"content_weight": ..., "style_weight": ..., "tv_weight": ..., "content_layers": [...],
-              "style_layers": [...], "style_layer_weights": [...], "weights": "IMAGENET1K_V1"},
+     "loss": {"network": "vgg16", "weights": "IMAGENET1K_V1", "content_weight": ..., "style_weight": ...,
+              "tv_weight": ..., "content_layers": [...], "style_layers": [...], "style_layer_weights": [...],
+              "normalize": true, "single_pass": false},   # no "network" (older files): vgg16
      "train": {"image_size": 256, "global_step": 1234}}
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from stylenet.errors import StylenetError
+from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_path
 from stylenet.transformer_net import TransformerNet
 
@@ -74,8 +75,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             ) from None
         raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file)") from None
     except Exception as e:  # truncated zip, plain text, a JPEG renamed .ckpt, ...
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file: {first})") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file: {first_line(e)})") from None
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a stylenet checkpoint (no '{META_KEY}' metadata); train one with train.py")
     meta = ckpt[META_KEY]

@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, get_worker_info
 
-from stylenet.errors import StylenetError
+from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_write_text
 from stylenet.images import IMAGE_EXTENSIONS, ImageError, is_image_path, open_image, pil_to_tensor, to_rgb
 
@@ -407,11 +407,6 @@ class ResumableLoader(DataLoader):
             self.progress.update(copy.deepcopy(state))
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
 def load_hf(path: str, config_name: str | None = None, split: str = "train", streaming: bool = False,
             cache_dir: str | None = None, num_shards: int = 64):
     """A ``datasets`` Dataset/IterableDataset from a hub id, a local dataset folder (parquet, imagefolder, ...)
@@ -435,11 +430,11 @@ def load_hf(path: str, config_name: str | None = None, split: str = "train", str
     except DataError:
         raise
     except ConnectionError as e:
-        raise DataError(f"cannot reach Hugging Face dataset '{path}' ({_first_line(e)}); check the id and the "
+        raise DataError(f"cannot reach Hugging Face dataset '{path}' ({first_line(e)}); check the id and the "
                         f"network (HF_HUB_OFFLINE=1 fails fast offline), {way_out}") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"cannot load Hugging Face dataset '{path}' split '{split}' "
-                        f"({type(e).__name__}: {_first_line(e)}); check data.path and data.split, {way_out}") from None
+                        f"({type(e).__name__}: {first_line(e)}); check data.path and data.split, {way_out}") from None
     return ds
 
 

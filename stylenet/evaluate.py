@@ -6,18 +6,24 @@ For every photo:
 1. the network stylises it; its loss terms are computed with the *training* loss (the PerceptualLoss
    rebuilt from the checkpoint's meta, the style image and size it was trained with), on its raw output
    as in training;
-2. the teacher (:func:`stylenet.gatys.stylise`, same loss object) optimises the photo's pixels from the
-   photo itself for up to K iterations, recording the total loss of every iterate and when it existed;
+2. the teacher (:func:`stylenet.gatys.stylise`, same loss object) optimises pixels for up to K
+   iterations from each start in ``init``: from seeded noise first (the paper's protocol: Johnson et al.
+   ran jcjohnson/neural-style, whose default start is noise), then from the photo itself;
 3. teacher-equivalent iterations = the first iteration whose total loss is ≤ the network's
    (``> K`` when none is); speed ratio = teacher time to that iteration / network forward time.
+
+Teacher-equivalence alone cannot tell a network that barely stylises (a still-noisy teacher image
+matches its loss early, and from the photo the teacher starts with zero content loss), so each photo
+also reports the network's content loss and its style loss relative to the photo's own: how much of
+the photo-to-painting gap the network closes.
 
 Command (conf/evaluate.yaml, docs/gatys.md)::
 
     python -m stylenet.evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR [iterations=200] [size=256] [out=DIR]
 
-Writes ``<out>/<photo>.csv`` (the teacher's curve: iteration, time, content, style, tv, total),
-``<out>/<photo>.png`` (photo | network | teacher at the equivalent iteration | style),
-``<out>/scores.csv`` (one row per photo) and ``<out>/summary.md`` (median and spread across photos).
+Writes ``<out>/<photo>_<start>.csv`` (the teacher's curve from each start: iteration, time, content,
+style, tv, total), ``<out>/<photo>.png`` (photo | network | teacher at the equivalent iteration, per
+start | style), ``<out>/scores.csv`` (one row per photo) and ``<out>/summary.md`` (median and spread).
 """
 
 from __future__ import annotations
@@ -65,22 +71,41 @@ class PhotoScore:
     equiv: int | None  # teacher-equivalent iterations; None = not reached within K
     teacher_seconds: float  # teacher time to `equiv` (to K when not reached)
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
+    init: str = "content"  # the teacher's start
+    photo_style: float = math.nan  # the photo's own (weighted) style loss: the gap to the painting
+
+    @property
+    def style_vs_photo(self) -> float:
+        """The network's style loss / the photo's: 1 = no closer to the painting than the photo, 0 = all the way."""
+        return self.net_terms["style"] / self.photo_style if self.photo_style > 0 else math.nan
 
     @property
     def speed_ratio(self) -> float:
         """Teacher time to the network's loss / network time (a lower bound when not reached)."""
         return self.teacher_seconds / self.net_seconds if self.net_seconds > 0 else math.inf
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "photo": self.name,
-            **{f"net_{k}": self.net_terms[k] for k in TERMS},
-            "net_seconds": self.net_seconds,
-            "teacher_equiv_iters": format_equiv(self.equiv, self.iterations),
-            "teacher_seconds": self.teacher_seconds,
-            "speed_ratio": ("> " if self.equiv is None else "") + f"{self.speed_ratio:.4g}",
-            "teacher_final_total": self.history[-1]["total"] if self.history else math.nan,
+
+START_NAMES = {"noise": "noise", "content": "the photo"}
+
+
+def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
+    """One photo's CSV row: the network's terms once, then the teacher's figures for each start."""
+    first = scores[0]
+    row: dict[str, Any] = {
+        "photo": first.name,
+        **{f"net_{k}": first.net_terms[k] for k in TERMS},
+        "photo_style": first.photo_style,
+        "style_vs_photo": first.style_vs_photo,
+        "net_seconds": first.net_seconds,
+    }
+    for sc in scores:
+        row |= {
+            f"equiv_iters_from_{sc.init}": format_equiv(sc.equiv, sc.iterations),
+            f"teacher_seconds_from_{sc.init}": sc.teacher_seconds,
+            f"speed_ratio_from_{sc.init}": ("> " if sc.equiv is None else "") + f"{sc.speed_ratio:.4g}",
+            f"teacher_final_total_from_{sc.init}": sc.history[-1]["total"] if sc.history else math.nan,
         }
+    return row
 
 
 @torch.no_grad()
@@ -124,34 +149,62 @@ def score_photo(
     full_curve: bool = True,
     progress: bool = False,
 ) -> tuple[PhotoScore, torch.Tensor, torch.Tensor]:
-    """Score one photo (1×3×H×W in [0, 1], on the loss's device; style already set on ``loss``).
+    """Score one photo against the teacher from one start (``init``); see :func:`score_photo_starts`."""
+    scores, net_img, teacher_imgs = score_photo_starts(
+        net, loss, photo, name, inits=(init,), iterations=iterations, optimizer=optimizer, lr=lr, seed=seed,
+        repeats=repeats, full_curve=full_curve, progress=progress,
+    )
+    return scores[0], net_img, teacher_imgs[0]
 
-    Returns the score, the network's output (clamped) and the teacher's image at the equivalent
-    iteration (its last image when not reached). ``full_curve=False`` stops the teacher as soon as it
-    reaches the network's loss (training callback: cheaper, same score).
+
+def score_photo_starts(
+    net: torch.nn.Module,
+    loss: PerceptualLoss,
+    photo: torch.Tensor,
+    name: str = "photo",
+    *,
+    inits: Sequence[str] = ("noise", "content"),
+    iterations: int = 200,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    seed: int | None = 0,
+    repeats: int = 3,
+    full_curve: bool = True,
+    progress: bool = False,
+) -> tuple[list[PhotoScore], torch.Tensor, list[torch.Tensor]]:
+    """Score one photo (1×3×H×W in [0, 1], on the loss's device; style already set on ``loss``) against
+    the teacher started from each of ``inits`` ("noise", seeded by ``seed``, or "content", the photo).
+
+    The network runs (and is timed) once. Returns one score per start, the network's output (clamped)
+    and, per start, the teacher's image at the equivalent iteration (its last image when not reached).
+    ``full_curve=False`` stops each teacher as soon as it reaches the network's loss (cheaper, same score).
     """
     if not loss.has_style:
         raise ValueError("loss.set_style(...) must be called before scoring")
     net_out, net_seconds = time_network(net, photo, repeats)
     with torch.no_grad():
         net_terms = {k: float(v) for k, v in loss(net_out, photo).items()}
+        photo_style = float(loss(photo, photo)["style"])
     if not math.isfinite(net_terms["total"]):
         raise StylenetError(f"{name}: the network's loss is not finite ({net_terms['total']}); the checkpoint is broken")
-    kept: dict[str, torch.Tensor] = {}
+    scores, images = [], []
+    for init in inits:
+        kept: dict[str, torch.Tensor] = {}
 
-    def keep(row: dict[str, float], image: torch.Tensor) -> None:
-        # The image at the first iteration reaching the network's loss, for the side-by-side figure.
-        if "equiv" not in kept and row["total"] <= net_terms["total"]:
-            kept["equiv"] = image.clamp(0, 1)
+        def keep(row: dict[str, float], image: torch.Tensor) -> None:
+            # The image at the first iteration reaching the network's loss, for the side-by-side figure.
+            if "equiv" not in kept and row["total"] <= net_terms["total"]:
+                kept["equiv"] = image.clamp(0, 1)
 
-    result = stylise(
-        loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
-        stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
-    )
-    equiv = teacher_equivalent([r["total"] for r in result.history], net_terms["total"])
-    teacher_seconds = result.history[equiv]["time"] if equiv is not None else result.history[-1]["time"]
-    score = PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, result.history)
-    return score, net_out.clamp(0, 1), kept.get("equiv", result.image)
+        result = stylise(
+            loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
+            stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
+        )
+        equiv = teacher_equivalent([r["total"] for r in result.history], net_terms["total"])
+        teacher_seconds = result.history[equiv]["time"] if equiv is not None else result.history[-1]["time"]
+        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, result.history, str(init), photo_style))
+        images.append(kept.get("equiv", result.image))
+    return scores, net_out.clamp(0, 1), images
 
 
 # ---- reports --------------------------------------------------------------------------------------
@@ -164,13 +217,14 @@ def curve_csv(history: Sequence[dict[str, float]]) -> str:
     return buf.getvalue()
 
 
-def scores_csv(scores: Sequence[PhotoScore]) -> str:
+def scores_csv(photos: Sequence[Sequence[PhotoScore]]) -> str:
+    """One row per photo; ``photos`` holds each photo's scores, one per teacher start."""
     buf = io.StringIO()
-    if scores:
-        w = csv.DictWriter(buf, fieldnames=list(scores[0].row()), lineterminator="\n")
+    if photos:
+        w = csv.DictWriter(buf, fieldnames=list(photo_row(photos[0])), lineterminator="\n")
         w.writeheader()
-        for s in scores:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in s.row().items()})
+        for scores in photos:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in photo_row(scores).items()})
     return buf.getvalue()
 
 
@@ -196,44 +250,59 @@ def spread(values: Sequence[float], iterations: int | None = None) -> dict[str, 
     return {"median": fmt(statistics.median(vals)), "q1": fmt(q1), "q3": fmt(q3), "min": fmt(vals[0]), "max": fmt(vals[-1])}
 
 
-def summary_markdown(scores: Sequence[PhotoScore], failures: Sequence[tuple[str, str]], info: dict[str, Any]) -> str:
+def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[tuple[str, str]], info: dict[str, Any]) -> str:
+    """``photos`` holds each photo's scores, one per teacher start, in the order of ``info["inits"]``."""
     k = info["iterations"]
+    starts = " and ".join(
+        f"from {START_NAMES.get(i, i)}" + (f" (seed {info['seed']})" if i == "noise" else "") for i in info["inits"]
+    )
     lines = [
         "# Teacher score",
         "",
         f"Checkpoint `{info['ckpt']}` (style `{info['style']}`, trained {info['global_step']} steps), "
-        f"{len(scores)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
-        f"Teacher: {info['optimizer']} from the photo, up to K = {k} iterations, same loss as training "
-        f"(content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, tv {info['loss']['tv_weight']:g}, "
-        f"VGG weights `{info['loss']['weights']}`).",
+        f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
+        f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, same loss as training "
+        f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
+        f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",
         "Teacher-equivalent iterations: first teacher iteration whose total loss ≤ the network's. "
-        "Speed ratio: teacher time to that iteration / network forward time (a lower bound, `>`, when not reached).",
+        "Speed ratio: teacher time to that iteration / network forward time (a lower bound, `>`, when not reached). "
+        "Style vs photo: the network's style loss / the photo's own (1 = no nearer the painting than the photo; "
+        "the gap closed is 1 minus it).",
         "",
     ]
-    if scores:
-        equivs = [float(s.equiv) if s.equiv is not None else float(k + 1) for s in scores]
-        ratios = [s.speed_ratio for s in scores]
-        e, r = spread(equivs, k), spread(ratios)
-        reached = sum(s.equiv is not None for s in scores)
+    if photos:
+        lines += ["| across photos | median | quartiles | range |", "|---|---|---|---|"]
+        for j, init in enumerate(info["inits"]):
+            col = [p[j] for p in photos]
+            e = spread([float(s.equiv) if s.equiv is not None else float(k + 1) for s in col], k)
+            r = spread([s.speed_ratio for s in col])
+            reached = sum(s.equiv is not None for s in col)
+            where = START_NAMES.get(init, init)
+            lines += [
+                f"| teacher-equivalent iterations from {where} ({reached}/{len(col)} reached) | {e['median']} | {e['q1']} – {e['q3']} | {e['min']} – {e['max']} |",
+                f"| speed ratio (×) from {where} | {r['median']} | {r['q1']} – {r['q3']} | {r['min']} – {r['max']} |",
+            ]
+        first = [p[0] for p in photos]
+        for label, values in (
+            ("network style loss / photo's own", [s.style_vs_photo for s in first]),
+            ("network content loss", [s.net_terms["content"] for s in first]),
+            ("network total loss", [s.net_terms["total"] for s in first]),
+            ("network time (s)", [s.net_seconds for s in first]),
+        ):
+            v = spread(values)
+            lines.append(f"| {label} | {v['median']} | {v['q1']} – {v['q3']} | {v['min']} – {v['max']} |")
+        heads = " | ".join(f"iters from {START_NAMES.get(i, i)}" for i in info["inits"])
         lines += [
-            "| across photos | median | quartiles | range |",
-            "|---|---|---|---|",
-            f"| teacher-equivalent iterations | {e['median']} | {e['q1']} – {e['q3']} | {e['min']} – {e['max']} |",
-            f"| speed ratio (×) | {r['median']} | {r['q1']} – {r['q3']} | {r['min']} – {r['max']} |",
-            f"| network total loss | {spread([s.net_terms['total'] for s in scores])['median']} | | |",
-            f"| network time (s) | {spread([s.net_seconds for s in scores])['median']} | | |",
             "",
-            f"Reached within K: {reached}/{len(scores)} photos (speed ratios of the others are lower bounds).",
-            "",
-            "| photo | net content | net style | net tv | net total | equiv. iters | teacher s | net s | ratio |",
-            "|---|---|---|---|---|---|---|---|---|",
+            f"| photo | net content | net style | style vs photo | net tv | net total | {heads} | net s |",
+            "|---|---|---|---|---|---|" + "---|" * len(info["inits"]) + "---|",
         ]
-        for s in scores:
-            t = s.net_terms
+        for p in photos:
+            t = p[0].net_terms
+            iters = " | ".join(format_equiv(s.equiv, k) for s in p)
             lines.append(
-                f"| {s.name} | {t['content']:.4g} | {t['style']:.4g} | {t['tv']:.4g} | {t['total']:.4g} | "
-                f"{format_equiv(s.equiv, k)} | {s.teacher_seconds:.3g} | {s.net_seconds:.3g} | "
-                f"{'> ' if s.equiv is None else ''}{s.speed_ratio:.3g} |"
+                f"| {p[0].name} | {t['content']:.4g} | {t['style']:.4g} | {p[0].style_vs_photo:.3g} | {t['tv']:.4g} | "
+                f"{t['total']:.4g} | {iters} | {p[0].net_seconds:.3g} |"
             )
     if failures:
         lines += ["", "## Failed", ""] + [f"- `{name}`: {msg}" for name, msg in failures]
@@ -322,6 +391,9 @@ def run(cfg) -> int:
         raise StylenetError("give the photos: photos=DIR (or a file, or [a.jpg,b.jpg])")
     if cfg.optimizer not in OPTIMIZERS:
         raise StylenetError(f"optimizer={cfg.optimizer} is not one of {', '.join(OPTIMIZERS)}")
+    inits = [cfg.init] if isinstance(cfg.init, str) else list(cfg.init)
+    if not inits or any(i not in START_NAMES for i in inits):
+        raise StylenetError(f"init={cfg.init} must be noise, content or a list of them, e.g. [noise,content]")
     iterations = int(cfg.iterations)
     if iterations < 0:
         raise StylenetError(f"iterations must be >= 0, got {iterations}")
@@ -358,37 +430,42 @@ def run(cfg) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     warm_up(net, loss, device)
 
-    scores: list[PhotoScore] = []
+    scores: list[list[PhotoScore]] = []
     failures: list[tuple[str, str]] = []
     for i, path in enumerate(paths, 1):
         try:
             photo = load_image(path, size=size).to(device)
-            score, net_img, teacher_img = score_photo(
-                net, loss, photo, path.name, iterations=iterations, optimizer=str(cfg.optimizer),
-                lr=None if cfg.lr is None else float(cfg.lr), init=str(cfg.init), seed=cfg.seed,
-                repeats=int(cfg.repeats), progress=bool(cfg.progress),
+            photo_scores, net_img, teacher_imgs = score_photo_starts(
+                net, loss, photo, path.name, inits=inits, iterations=iterations, optimizer=str(cfg.optimizer),
+                lr=None if cfg.lr is None else float(cfg.lr), seed=cfg.seed, repeats=int(cfg.repeats),
+                full_curve=bool(cfg.full_curve), progress=bool(cfg.progress),
             )
         except (ImageError, TeacherDiverged, StylenetError) as e:
             failures.append((path.name, str(e)))
             print(f"[{i}/{len(paths)}] {path.name}: FAILED: {e}", file=sys.stderr)
             continue
-        scores.append(score)
-        atomic_write_text(curve_csv(score.history), out_dir / f"{path.stem}.csv")
-        equiv_label = f"teacher it {format_equiv(score.equiv, iterations)}" if score.equiv is not None else f"teacher it {iterations} (not reached)"
+        scores.append(photo_scores)
+        for sc in photo_scores:
+            atomic_write_text(curve_csv(sc.history), out_dir / f"{path.stem}_{sc.init}.csv")
+        first = photo_scores[0]
         figure = side_by_side(
-            [photo, net_img, teacher_img, style],
-            ["photo", f"network {score.net_seconds * 1000:.0f} ms", equiv_label, "style"],
+            [photo, net_img, *teacher_imgs, style],
+            ["photo", f"network {first.net_seconds * 1000:.0f} ms",
+             *(f"teacher from {sc.init}, it {format_equiv(sc.equiv, iterations)}" for sc in photo_scores), "style"],
+            height=max(256, photo.shape[-2]),  # room for the captions under small photos
         )
         atomic_save_image(figure, out_dir / f"{path.stem}.png")
+        reached = ", ".join(f"from {START_NAMES.get(sc.init, sc.init)} after {format_equiv(sc.equiv, iterations)} iterations "
+                            f"({'> ' if sc.equiv is None else ''}{sc.speed_ratio:.3g}x)" for sc in photo_scores)
         print(
-            f"[{i}/{len(paths)}] {path.name}: network loss {score.net_terms['total']:.4g} = teacher after "
-            f"{format_equiv(score.equiv, iterations)} iterations; teacher {score.teacher_seconds:.3g}s vs network "
-            f"{score.net_seconds:.3g}s: {'> ' if score.equiv is None else ''}{score.speed_ratio:.3g}x",
+            f"[{i}/{len(paths)}] {path.name}: network loss {first.net_terms['total']:.4g} (style {first.style_vs_photo:.2f} of "
+            f"the photo's) = teacher {reached}",
             flush=True,
         )
     info = {
         "ckpt": str(ckpt), "style": style_meta.get("name", style_path.stem), "global_step": (meta.get("train") or {}).get("global_step"),
         "size": size, "device": str(device), "optimizer": str(cfg.optimizer), "iterations": iterations, "loss": loss_cfg,
+        "inits": list(inits), "seed": cfg.seed,
     }
     atomic_write_text(scores_csv(scores), out_dir / "scores.csv")
     atomic_write_text(summary_markdown(scores, failures, info), out_dir / "summary.md")

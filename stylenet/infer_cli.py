@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from stylenet.errors import StylenetError
+from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_save_image
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -350,8 +350,7 @@ def _one_by_one(stylizer, ready, kw, failures):
         try:
             outs.append(stylizer.stylize_many([img], **kw)[0])
         except (RuntimeError, MemoryError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            failures.append((str(job.src), f"{first[:200]} (try --tile 512 or a smaller --size)"))
+            failures.append((str(job.src), f"{first_line(e)} (try --tile 512 or a smaller --size)"))
             outs.append(None)
     return outs
 

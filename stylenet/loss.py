@@ -199,10 +199,11 @@ class PerceptualLoss(nn.Module):
 
 def build_perceptual_loss(
     weights: str | None = "IMAGENET1K_V1",
+    network: str = "vgg16",
     content_layers: Sequence[str] = ("relu2_2",),
     style_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
     **kwargs,
 ) -> PerceptualLoss:
     """Encoder cut at the deepest layer needed + the loss on top; the one way every path builds it."""
-    encoder = VGGEncoder(PerceptualLoss.layers_needed(content_layers, style_layers), weights=weights)
+    encoder = VGGEncoder(PerceptualLoss.layers_needed(content_layers, style_layers), weights=weights, network=network)
     return PerceptualLoss(encoder, content_layers, style_layers, **kwargs)

@@ -104,18 +104,38 @@ def test_evaluation_command_writes_curves_summary_and_figures(setup):
     assert r.returncode == 0, r.stderr
     ev = setup / "ev"
     for stem in ("a", "b"):
-        rows = list(csv.reader((ev / f"{stem}.csv").open()))
-        assert tuple(rows[0]) == CURVE_COLUMNS and len(rows) == 1 + 6  # iterations 0..K
-        assert [int(x[0]) for x in rows[1:]] == list(range(6))
+        for start in ("noise", "content"):  # the teacher from noise (the paper's protocol) and from the photo
+            rows = list(csv.reader((ev / f"{stem}_{start}.csv").open()))
+            assert tuple(rows[0]) == CURVE_COLUMNS and len(rows) == 1 + 6  # iterations 0..K
+            assert [int(x[0]) for x in rows[1:]] == list(range(6))
         assert (ev / f"{stem}.png").is_file()
     from PIL import Image
 
-    with Image.open(ev / "a.png") as fig:  # photo | network | teacher | style, side by side
-        assert fig.width > 3 * fig.height * 0.9
+    with Image.open(ev / "a.png") as fig:  # photo | network | teacher from noise | from the photo | style
+        assert fig.width > 4 * fig.height * 0.9
     summary = (ev / "summary.md").read_text()
     assert "teacher-equivalent iterations" in summary and "median" in summary and "| a.png |" in summary
+    assert "from noise (seed 0) and from the photo" in summary
+    assert "teacher-equivalent iterations from noise" in summary and "teacher-equivalent iterations from the photo" in summary
+    assert "network style loss / photo's own" in summary and "network content loss" in summary
     scores = list(csv.DictReader((ev / "scores.csv").open()))
     assert [s["photo"] for s in scores] == ["a.png", "b.jpg"]
+    for s in scores:
+        assert {"equiv_iters_from_noise", "equiv_iters_from_content", "style_vs_photo", "net_content"} <= set(s)
+        assert float(s["style_vs_photo"]) == pytest.approx(float(s["net_style"]) / float(s["photo_style"]), rel=1e-4)
+
+
+def test_summary_names_the_one_start_used(setup):
+    r = _evaluate("ckpt=tiny.ckpt", "photos=photos/a.png", "iterations=2", "out=ev", "repeats=1", "init=content", cwd=setup)
+    assert r.returncode == 0, r.stderr
+    summary = (setup / "ev" / "summary.md").read_text()
+    assert "lbfgs from the photo, up to" in summary and "from noise" not in summary
+    r = _evaluate("ckpt=tiny.ckpt", "photos=photos/a.png", "iterations=2", "out=ev2", "repeats=1", "init=noise", cwd=setup)
+    assert r.returncode == 0, r.stderr
+    summary = (setup / "ev2" / "summary.md").read_text()
+    assert "lbfgs from noise (seed 0), up to" in summary and "from the photo" not in summary
+    r = _evaluate("ckpt=tiny.ckpt", "photos=photos/a.png", "out=ev3", "init=sideways", cwd=setup)
+    assert r.returncode == 1 and "init=sideways must be noise, content" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_bad_photo_fails_alone(setup):
@@ -124,7 +144,7 @@ def test_a_bad_photo_fails_alone(setup):
     assert r.returncode == 1
     assert "broken.jpg" in r.stderr and "Traceback" not in r.stderr
     ev = setup / "ev"
-    assert (ev / "a.csv").is_file() and (ev / "b.csv").is_file() and not (ev / "broken.csv").exists()
+    assert (ev / "a_noise.csv").is_file() and (ev / "b_noise.csv").is_file() and not (ev / "broken_noise.csv").exists()
     summary = (ev / "summary.md").read_text()
     assert "## Failed" in summary and "broken.jpg" in summary and "2 photo(s) scored, 1 failed" in summary
 

@@ -171,13 +171,11 @@ def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_pat
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.slow
-@requires_shared_weights
-def test_real_features_stylise_a_photo_with_the_shared_weights():
+def _teacher_paints(overrides: list[str]) -> None:
     from stylenet.config import compose
     from omegaconf import OmegaConf
 
-    cfg = compose("gatys", ["content=x", f"loss.weights={SHARED_WEIGHTS}", "loss.style_weight=1"])
+    cfg = compose("gatys", ["content=x", *overrides])
     loss = build_perceptual_loss(**OmegaConf.to_container(cfg.loss, resolve=True))
     photo = load_image(ROOT / "assets" / "sample" / "chelsea.jpg", 128)
     style = load_image(ROOT / "assets" / "styles" / "wave.jpg", 256)
@@ -186,3 +184,14 @@ def test_real_features_stylise_a_photo_with_the_shared_weights():
     assert last["total"] < 0.3 * first["total"]
     assert last["style"] < 0.2 * first["style"]
     assert (r.image - photo).abs().mean().item() > 0.03  # visibly painted, not the photo
+
+
+def test_the_default_teacher_paints_with_the_shipped_vgg19():
+    """conf/gatys.yaml as a user gets it: Gatys et al.'s layers on the embedded ImageNet VGG19, offline."""
+    _teacher_paints([])
+
+
+@pytest.mark.slow
+@requires_shared_weights
+def test_real_features_stylise_a_photo_with_the_shared_weights():
+    _teacher_paints(["loss=vgg16", f"loss.weights={SHARED_WEIGHTS}", "loss.style_weight=1"])

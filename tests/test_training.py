@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from stylenet.checkpoint import load_network, read_checkpoint
 from stylenet.config import compose
+from stylenet.errors import StylenetError
 from stylenet.training import train
 
-from conftest import ROOT, SHARED_CONTENT, SHARED_WEIGHTS
+from conftest import ROOT
 
 # Tiny, fast, offline: random VGG weights, 32 px crops, no workers.
 TINY = [
@@ -75,6 +77,25 @@ def test_style_term_is_ramped_in_over_the_warmup_steps(tmp_path):
     assert objs["module"].stylenet_meta()["train"]["style_warmup_steps"] == 10
     metrics, _ = train(tiny_cfg(tmp_path / "no_warmup", "style_warmup_steps=0"))
     assert "train/style_ramp" not in metrics
+
+
+def test_the_end_of_a_run_stylises_the_sample_photos_next_to_the_checkpoint(tmp_path, capsys):
+    photos = tmp_path / "samples_in"
+    photos.mkdir()
+    Image.new("RGB", (50, 30), (200, 100, 50)).save(photos / "wide.jpg")
+    Image.new("RGB", (20, 40), (20, 100, 250)).save(photos / "tall.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")  # skipped and named, the others still written
+    train(tiny_cfg(tmp_path, f"callbacks.final_samples.photos={photos}"))
+    out = tmp_path / "ckpt" / "wave" / "samples"
+    assert sorted(p.name for p in out.iterdir()) == ["tall_wave.jpg", "wide_wave.jpg"]
+    with Image.open(out / "wide_wave.jpg") as im:
+        assert im.size == (64, 38)  # debug=default: long side 64, aspect kept
+    assert f"stylised 2 sample photo(s) at step 5: {out}/" in capsys.readouterr().out
+    train(tiny_cfg(tmp_path / "off", "callbacks.final_samples.photos=null"))
+    assert not (tmp_path / "off" / "ckpt" / "wave" / "samples").exists()
+    with pytest.raises(StylenetError, match="does not exist"):  # before training, not after it
+        train(tiny_cfg(tmp_path / "gone", f"callbacks.final_samples.photos={tmp_path / 'nowhere'}"))
+    assert not (tmp_path / "gone" / "ckpt").exists()
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
@@ -178,50 +199,47 @@ def test_sigkill_at_any_moment_leaves_a_loadable_checkpoint_to_resume_from(tmp_p
     assert steps == sorted(steps) and steps[-1] > steps[0]  # every restart resumed and progressed
 
 
-@pytest.mark.skipif(not SHARED_WEIGHTS.exists() or not (SHARED_CONTENT / "val").exists(),
-                    reason="needs ../shared/weights/vgg16_features_hed_bsds500.pth and ../shared/data/content")
-def test_short_training_with_real_weights_stylises_validation_photos(tmp_path):
-    """Quality: after a short training the style loss on held-out photos is far below the untrained
-    network's and the photo's own, the output is visibly different from the photo, and it still shows
-    the photo. With the raw (unnormalised) loss and these weights it failed: flat beige, structure ~0."""
-    from stylenet.loss import build_perceptual_loss
-    from stylenet.images import load_image
-    from stylenet.transformer_net import TransformerNet, run_any_size
+def test_short_training_with_the_shipped_weights_stylises_a_held_out_photo(tmp_path):
+    """Quality, offline, in every CI run: the embedded ImageNet VGG19 (loss=vgg19, its default weights) and the
+    shipped photos. After a short training on four of them, the fifth (held out) and the four at another
+    scale come out far nearer the painting than the photo is, keep the photo's structure, and are not a
+    flat colour. With the weights tuned on the edge-detection VGG16 (style 0.3) this barely stylised."""
+    import shutil
 
+    from stylenet.images import load_image
+    from stylenet.loss import build_perceptual_loss
+    from stylenet.transformer_net import run_any_size
+
+    sample = ROOT / "assets" / "sample"
+    held_out = sample / "chelsea.jpg"
+    train_dir = tmp_path / "photos"
+    train_dir.mkdir()
+    for p in sorted(sample.glob("*.jpg")):
+        if p != held_out:
+            shutil.copy(p, train_dir / p.name)
     overrides = [
-        f"loss.weights={SHARED_WEIGHTS}", "data=folder", f"data.path={SHARED_CONTENT / 'train'}",
-        "model=johnson_half", "data.image_size=64", "data.batch_size=4", "data.num_workers=0", "style.size=128",
-        "trainer.max_steps=200", "trainer.val_check_interval=200", "optimizer.lr=1e-3", "style_warmup_steps=50",
+        "loss=vgg19", "style=starry_night", "data=folder", f"data.path={train_dir}",
+        "model=johnson_half", "model.num_residual_blocks=3", "data.image_size=64", "data.batch_size=4", "data.num_workers=0",
+        "style.size=128", "trainer.max_steps=200", "trainer.val_check_interval=200", "optimizer.lr=1e-3", "style_warmup_steps=50",
     ]
-    cfg = compose("train", [f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", "debug=default",
-                            "model.num_residual_blocks=3", *overrides])
-    torch.manual_seed(0)
-    untrained = TransformerNet(16, 3).eval()
+    cfg = compose("train", [f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", "debug=default", *overrides])
     _, objs = train(cfg)
     trained, meta = load_network(Path(objs["checkpoint_dir"]) / "last.ckpt")
+    assert meta["loss"]["network"] == "vgg19" and meta["loss"]["weights"] == "embedded"
 
     loss = build_perceptual_loss(**meta["loss"])
     loss.set_style(load_image(meta["style"]["image"], size=meta["style"]["size"]))
-    photos = sorted((SHARED_CONTENT / "val").glob("*.jpg"))[:4]
+    photos = [held_out, *sorted(train_dir.glob("*.jpg"))]
     with torch.no_grad():
-        before, after, photo_itself, change, content_before, content_after, structure = [], [], [], [], [], [], []
+        ratio, flatness, structure = [], [], []
         for p in photos:
             x = load_image(p, size=96)
-            y0 = run_any_size(untrained, x)
-            y1 = run_any_size(trained, x).clamp(0, 1)
-            t0, t1 = loss(y0, x), loss(y1, x)
-            before.append(t0["style"].item())
-            after.append(t1["style"].item())
-            content_before.append(t0["content"].item())
-            content_after.append(t1["content"].item())
-            photo_itself.append(loss(x, x)["style"].item())
-            change.append((y1 - x).abs().mean().item())
-            structure.append(torch.corrcoef(torch.stack([y1.mean(1).flatten(), x.mean(1).flatten()]))[0, 1].item())
-    print(f"style untrained {before}, trained {after}, photo {photo_itself}; change {change}; structure {structure}")
-    assert sum(after) < 0.3 * sum(before), (before, after)
-    assert sum(after) < 0.5 * sum(photo_itself), (photo_itself, after)  # more like the painting than the photo is
-    assert min(change) > 0.05, change  # mean absolute change over 5% of the range: visible
-    assert sum(content_after) < sum(content_before), (content_before, content_after)  # and still the photo:
-    # its luminance follows the photo's (measured 0.76-0.85; 0.26-0.42 with relu4_3 at full weight; flat
-    # paint scores ~0, and an lr of 3e-3 went negative)
-    assert sum(structure) / len(structure) > 0.5 and min(structure) > 0.3, structure
+            y = run_any_size(trained, x).clamp(0, 1)
+            ratio.append(loss(y, x)["style"].item() / loss(x, x)["style"].item())  # 1 = no nearer the painting
+            flatness.append(y.std(dim=(-2, -1)).mean().item())  # a flat colour has ~0 spread
+            structure.append(torch.corrcoef(torch.stack([y.mean(1).flatten(), x.mean(1).flatten()]))[0, 1].item())
+    print(f"style/photo's {ratio}; spread {flatness}; structure {structure}")
+    assert ratio[0] < 0.4 and max(ratio) < 0.5, ratio  # the held-out photo first
+    assert min(flatness) > 0.08, flatness
+    # The luminance still follows the photo's (flat paint scores ~0); hubble_deep_field is mostly black sky.
+    assert structure[0] > 0.5 and sum(structure) / len(structure) > 0.4, structure
