@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,17 @@ from stylenet.images import ImageError, load_image
 from stylenet.transformer_net import run_any_size
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def eval_mode(net: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``net`` in eval mode for a callback's forward passes, its mode restored afterwards whatever happens."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
 
 
 def _experiment(trainer: L.Trainer):
@@ -69,13 +82,9 @@ class SampleGridCallback(L.Callback):
         photos = self._fixed_photos(trainer)
         if exp is None or photos is None or len(photos) == 0:
             return
-        was_training = pl_module.net.training
-        pl_module.net.eval()
-        try:
+        with eval_mode(pl_module.net) as net:
             x = photos.to(pl_module.device)
-            y = run_any_size(pl_module.net, x).clamp(0, 1)
-        finally:
-            pl_module.net.train(was_training)
+            y = run_any_size(net, x).clamp(0, 1)
         grid = make_grid(torch.cat([x, y]).float().cpu(), nrow=len(x), padding=2)
         exp.add_image("samples/stylised", grid, global_step=trainer.global_step)
 
@@ -116,21 +125,17 @@ class FinalSamplesCallback(L.Callback):
             return
         out = self.dirpath / "samples"
         style = getattr(pl_module, "style", {}).get("name", "styled")
-        was_training = pl_module.net.training
-        pl_module.net.eval()
         written, skipped = 0, []
-        try:
+        with eval_mode(pl_module.net) as net:
             for p in self._paths:
                 try:
                     x = load_image(p, size=self.size).to(pl_module.device)
-                    y = run_any_size(pl_module.net, x).clamp(0, 1).float().cpu()
+                    y = run_any_size(net, x).clamp(0, 1).float().cpu()
                     atomic_save_image(y, out / f"{Path(p).stem}_{style}.jpg")
                 except (ImageError, OSError) as e:  # the checkpoint is already saved: never fail the run here
                     skipped.append(f"{Path(p).name} ({e})")
                     continue
                 written += 1
-        finally:
-            pl_module.net.train(was_training)
         if skipped:
             log.warning("final samples: skipped %d photo(s): %s", len(skipped), "; ".join(skipped))
         if written:

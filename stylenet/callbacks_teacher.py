@@ -22,6 +22,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from stylenet.callbacks import eval_mode
 from stylenet.evaluate import score_photo, warm_up
 
 
@@ -78,11 +79,10 @@ class TeacherScoreCallback(L.Callback):
         photos = self._load_photos(trainer)
         if not photos:
             return
-        loss, net = pl_module.loss, pl_module.net
-        was_training = net.training
-        net.eval()
+        loss = pl_module.loss
         # Validation runs under inference mode; the teacher needs autograd on its pixels.
-        with torch.inference_mode(False), torch.enable_grad(), torch.autocast(pl_module.device.type, enabled=False):
+        with eval_mode(pl_module.net) as net, torch.inference_mode(False), torch.enable_grad(), \
+                torch.autocast(pl_module.device.type, enabled=False):
             # Buffers created under inference mode (a style set during validation) cannot enter autograd.
             for name, buf in list(loss.named_buffers(recurse=False)):
                 if buf.is_inference():
@@ -95,7 +95,6 @@ class TeacherScoreCallback(L.Callback):
                             repeats=1, full_curve=False)[0]
                 for p in photos
             ]
-        net.train(was_training)
         k = self.iterations
         equiv = [float(s.equiv) if s.equiv is not None else float(k + 1) for s in scores]
         metrics = {
