@@ -11,7 +11,7 @@
 
 import sys
 
-from stylenet.infer_cli import main
+from stylenet.cli.infer import main
 
 if __name__ == "__main__":
     sys.exit(main())

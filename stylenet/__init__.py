@@ -12,7 +12,7 @@ __all__ = ["Stylizer", "__version__"]
 def __getattr__(name: str):
     # Lazy, so `import stylenet` stays light (no torch import) for tools that only need the version.
     if name == "Stylizer":
-        from stylenet.stylize import Stylizer
+        from stylenet.inference.stylizer import Stylizer
 
         return Stylizer
     raise AttributeError(f"module 'stylenet' has no attribute {name!r}")

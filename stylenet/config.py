@@ -1,10 +1,17 @@
-"""Hydra/OmegaConf glue shared by train.py, the teacher and the evaluation commands."""
+"""Hydra/OmegaConf glue shared by every command: the config folder, composing outside ``@hydra.main``,
+paths given in a config, and Hydra's composition errors as one line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from stylenet.errors import StylenetError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
@@ -14,10 +21,34 @@ if not OmegaConf.has_resolver("stylenet_root"):
     OmegaConf.register_new_resolver("stylenet_root", lambda: str(ROOT))
 
 
-def compose(config_name: str = "train", overrides: list[str] | None = None):
-    """Compose a config outside @hydra.main (tests, notebooks). Resolves hydra-free keys lazily."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+class ConfigError(StylenetError, ValueError):
+    """A config that cannot be composed or holds a value no run can use; the message names the key."""
 
+
+def compose(config_name: str = "train", overrides: list[str] | None = None):
+    """Compose a config outside @hydra.main (tests, notebooks, bench). Resolves hydra-free keys lazily."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
+
+
+def compose_error(e: BaseException) -> str:
+    """Hydra's and OmegaConf's (often multi-line) composition errors as one line."""
+    text = str(e).strip()
+    if "Got NoneType" in text:  # `logger=null` on the command line: Hydra wants `~group` to drop a group
+        return f"{text.splitlines()[0]}; to switch a config group off, delete it with ~GROUP (e.g. ~logger)"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return "; ".join(lines) if lines else type(e).__name__
+
+
+def check_composes(config_name: str, overrides: list[str]) -> None:
+    """Raise :class:`ConfigError` (one line) if ``overrides`` do not compose with ``config_name``."""
+    try:
+        compose(config_name, overrides)
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        raise ConfigError(compose_error(e)) from None
+
+
+def user_path(p: str | Path) -> Path:
+    """A path from a config: absolute, or relative to where the command was run (hydra.job.chdir is false,
+    so the working directory is the user's)."""
+    return Path(str(p)).expanduser()

@@ -67,8 +67,8 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
 
 
 def atomic_save_image(x, path: str | os.PathLike, quality: int = 95) -> Path:
-    """:func:`stylenet.images.save_image` (format from the extension), written atomically."""
-    from stylenet.images import save_image
+    """:func:`stylenet.data.images.save_image` (format from the extension), written atomically."""
+    from stylenet.data.images import save_image
 
     with atomic_path(path) as tmp:
         save_image(x, tmp, quality=quality)

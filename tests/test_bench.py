@@ -7,11 +7,11 @@ import importlib.util
 import pytest
 import torch
 
-from stylenet.bench import main, run, variant_overrides
+from stylenet.cli.bench import main, run, variant_overrides
 from stylenet.config import compose
-from stylenet.loss import gram_matrix
-from stylenet.training import build
-from stylenet.vgg import VGGEncoder
+from stylenet.perceptual.loss import gram_matrix
+from stylenet.perceptual.vgg import VGGEncoder
+from stylenet.training.build import build
 
 # Tiny and offline: random VGG weights (conf/bench.yaml's default), 8-channel one-block net, 32 px, no workers.
 TINY = ["model.base_channels=8", "model.num_residual_blocks=1", "data.image_size=32", "data.batch_size=2",

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from stylenet.config import CONFIG_DIR, compose
-from stylenet.transformer_net import TransformerNet
-from stylenet.training import build
+from stylenet.networks.transformer import TransformerNet
+from stylenet.training.build import build
 
 GROUPS = ["style", "model", "loss", "data", "trainer", "callbacks", "logger", "experiment", "debug", "paths"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIG_DIR / g).glob("*.yaml"))]

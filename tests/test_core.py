@@ -6,15 +6,14 @@ import os
 
 import pytest
 import torch
+from conftest import SHARED_WEIGHTS, tiny_meta
 from PIL import Image
 
-from stylenet.checkpoint import CheckpointError, atomic_save, load_network, read_checkpoint
-from stylenet.images import ImageError, load_image, open_image, save_image
-from stylenet.loss import build_perceptual_loss, gram_matrix, total_variation
-from stylenet.transformer_net import TransformerNet, run_any_size
-from stylenet.vgg import LAYER_INDEX, VGGEncoder, VGGWeightsError
-
-from conftest import SHARED_WEIGHTS, tiny_meta
+from stylenet.data.images import ImageError, load_image, open_image, save_image
+from stylenet.networks.checkpoint import CheckpointError, atomic_save, load_network, read_checkpoint
+from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.perceptual.loss import build_perceptual_loss, gram_matrix, total_variation
+from stylenet.perceptual.vgg import LAYER_INDEX, VGGEncoder, VGGWeightsError
 
 
 @pytest.mark.parametrize("size", [(256, 256), (64, 48), (1, 1), (3, 5), (17, 31), (101, 7)])

@@ -19,14 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
-from stylenet.data import (
-    SKIPPED_FILE,
-    ContentImageDataModule,
-    DataError,
-    EpochSampler,
-    ResumableLoader,
-    list_images,
-)
+from stylenet.data.datamodule import SKIPPED_FILE, ContentImageDataModule, DataError, EpochSampler, ResumableLoader, list_images
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
@@ -204,7 +197,7 @@ def fit(dm, tmp_path, ckpt_path=None, callbacks=(), **trainer_kw) -> Recorder:
 def test_bad_files_are_skipped_and_each_reported_while_training_goes_on(tmp_path, caplog):
     good, bad = make_mixed_folder(tmp_path / "photos")
     dm = datamodule(tmp_path / "photos", num_workers=2, log_dir=str(tmp_path / "logs"), random_crop=False)
-    with caplog.at_level(logging.WARNING, logger="stylenet.data"):
+    with caplog.at_level(logging.WARNING, logger="stylenet.data.datamodule"):
         model = fit(dm, tmp_path, max_epochs=2)
     seen = colors(torch.cat(model.images))
     assert seen == good  # only good photos, every one of them (the tiny one upscaled)

@@ -1,4 +1,4 @@
-"""Scoring a network against the Gatys teacher (stylenet/evaluate.py) and its training callback."""
+"""Scoring a network against the Gatys teacher (stylenet/teacher/evaluate.py) and its training callback."""
 
 from __future__ import annotations
 
@@ -10,22 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from stylenet.checkpoint import atomic_save
-from stylenet.errors import StylenetError
-from stylenet.evaluate import (
-    CURVE_COLUMNS,
-    effective_loss_config,
-    format_equiv,
-    score_photo,
-    spread,
-    teacher_equivalent,
-)
-from stylenet.images import save_image
-from stylenet.loss import build_perceptual_loss
-from stylenet.transformer_net import TransformerNet
-
 from conftest import ROOT, tiny_meta
+
+from stylenet.cli.evaluate import effective_loss_config
+from stylenet.data.images import save_image
+from stylenet.errors import StylenetError
+from stylenet.networks.checkpoint import atomic_save
+from stylenet.networks.transformer import TransformerNet
+from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.teacher.evaluate import CURVE_COLUMNS, format_equiv, score_photo, teacher_equivalent
+from stylenet.teacher.report import spread
+
 LOSS = {"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"],
         "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e3, "tv_weight": 1.0, "single_pass": False}
 
@@ -82,7 +77,7 @@ def test_score_photo_is_consistent_with_the_teacher_curve():
 
 def _evaluate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "stylenet.evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "stylenet", "evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture()
@@ -150,8 +145,8 @@ def test_a_bad_photo_fails_alone(setup):
 
 
 def evaluate_in_process(tmp: Path, *overrides: str) -> int:
+    from stylenet.cli.evaluate import run
     from stylenet.config import compose
-    from stylenet.evaluate import run
 
     return run(compose("evaluate", list(overrides)))
 
@@ -183,7 +178,7 @@ def test_loss_overrides_replace_only_the_keys_given(setup, monkeypatch):
 def test_teacher_score_callback_logs_during_a_real_validation(tmp_path):
     import lightning as L
 
-    from stylenet.callbacks_teacher import TeacherScoreCallback
+    from stylenet.training.teacher_callback import TeacherScoreCallback
 
     class Tiny(L.LightningModule):
         def __init__(self):

@@ -1,4 +1,4 @@
-"""Export (stylenet/export.py, infer.py --export): ONNX and TorchScript agree with PyTorch on a real photo."""
+"""Export (stylenet/inference/export.py, infer.py --export): ONNX and TorchScript agree with PyTorch on a real photo."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, tiny_meta
 from PIL import Image
 
-from stylenet.checkpoint import atomic_save, load_network
-from stylenet.export import MIN_SIDE, export_onnx, export_torchscript, onnx_parity, reference_output, torchscript_parity
-from stylenet.images import load_image
-from stylenet.infer_cli import main
-from stylenet.transformer_net import TransformerNet
-
-from conftest import ROOT, tiny_meta
+from stylenet.cli.infer import main
+from stylenet.data.images import load_image
+from stylenet.inference.export import MIN_SIDE, export_onnx, export_torchscript, onnx_parity, reference_output, torchscript_parity
+from stylenet.networks.checkpoint import atomic_save, load_network
+from stylenet.networks.transformer import TransformerNet
 
 PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
 ort = pytest.importorskip("onnxruntime")
@@ -72,7 +71,7 @@ def test_torchscript_matches_pytorch_on_a_real_photo_at_any_size(exported):
 
 
 def test_exported_graph_is_the_stylizers_result(exported):
-    from stylenet.stylize import Stylizer
+    from stylenet.inference.stylizer import Stylizer
 
     net, onnx_path, _ = exported
     x = load_image(PHOTO, size=80)

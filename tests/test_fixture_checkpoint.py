@@ -5,7 +5,6 @@ random VGG); the expected pixels were computed by the code that wrote it."""
 from __future__ import annotations
 
 import torch
-
 from conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30.ckpt"
@@ -13,7 +12,7 @@ EXPECTED = ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30_coffee48.pt"
 
 
 def test_the_2026_11_30_checkpoint_stylises_as_it_did():
-    from stylenet.stylize import Stylizer
+    from stylenet.inference.stylizer import Stylizer
 
     expected = torch.load(EXPECTED, weights_only=True)
     stylizer = Stylizer.from_checkpoint(FIXTURE, device="cpu", backend="torch")
@@ -24,7 +23,7 @@ def test_the_2026_11_30_checkpoint_stylises_as_it_did():
 
 def test_the_2026_11_30_checkpoint_resumes(tmp_path):
     from stylenet.config import compose
-    from stylenet.training import train
+    from stylenet.training.build import train
 
     cfg = compose("train", [
         "debug=default", "loss.weights=random", "model.base_channels=8", "model.num_residual_blocks=1",

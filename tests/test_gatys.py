@@ -1,4 +1,4 @@
-"""The Gatys teacher (stylenet/gatys.py) and the colour helpers it shares with inference (stylenet/color.py)."""
+"""The Gatys teacher (stylenet/teacher/gatys.py) and the colour helpers it shares with inference (stylenet/perceptual/color.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from stylenet.color import luminance, preserve_color, rgb_to_yuv, yuv_to_rgb
-from stylenet.gatys import TeacherDiverged, make_init, scale_sides, stylise
-from stylenet.images import load_image, save_image
-from stylenet.loss import build_perceptual_loss
-
 from conftest import ROOT, SHARED_WEIGHTS, requires_shared_weights
+
+from stylenet.data.images import load_image, save_image
+from stylenet.perceptual.color import luminance, preserve_color, rgb_to_yuv, yuv_to_rgb
+from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.teacher.gatys import TeacherDiverged, make_init, scale_sides, stylise
 
 
 def small_loss(**kw) -> torch.nn.Module:
@@ -128,7 +127,7 @@ def test_divergence_is_reported_not_returned():
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "stylenet.gatys", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "stylenet", "gatys", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_command_writes_the_image_and_intermediates(tmp_path):
@@ -145,9 +144,9 @@ def test_command_writes_the_image_and_intermediates(tmp_path):
 
 
 def test_command_stops_with_one_line_for_missing_style_or_photo(tmp_path, monkeypatch):
+    from stylenet.cli.gatys import run
     from stylenet.config import compose
     from stylenet.errors import StylenetError
-    from stylenet.gatys import run
 
     monkeypatch.chdir(tmp_path)
     save_image(images()[0], tmp_path / "photo.png")
@@ -172,8 +171,9 @@ def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_pat
 
 
 def _teacher_paints(overrides: list[str]) -> None:
-    from stylenet.config import compose
     from omegaconf import OmegaConf
+
+    from stylenet.config import compose
 
     cfg = compose("gatys", ["content=x", *overrides])
     loss = build_perceptual_loss(**OmegaConf.to_container(cfg.loss, resolve=True))

@@ -1,4 +1,4 @@
-"""Inference: the Stylizer API (stylenet/stylize.py) and the infer.py command (stylenet/infer_cli.py)."""
+"""Inference: the Stylizer API (stylenet/inference/stylizer.py) and the infer.py command (stylenet/cli/infer.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, tiny_meta
 from PIL import Image
 
-from stylenet.checkpoint import atomic_save, export_weights
-from stylenet.color import rgb_to_yuv
-from stylenet.inference_net import InferenceNet
-from stylenet.infer_cli import main
-from stylenet.stylize import InferenceError, Stylizer
-from stylenet.transformer_net import TransformerNet, run_any_size
-
-from conftest import ROOT, tiny_meta
+from stylenet.cli.infer import main
+from stylenet.inference.stylizer import InferenceError, Stylizer
+from stylenet.networks.checkpoint import atomic_save, export_weights
+from stylenet.networks.inference import InferenceNet
+from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.perceptual.color import rgb_to_yuv
+from stylenet.runtime import DeviceError
 
 PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
 
@@ -168,7 +168,7 @@ def test_onnxruntime_backend_matches_torch_whole_and_tiled():
 
 def test_absent_cuda_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(InferenceError, match="CUDA is not available"):
+    with pytest.raises(DeviceError, match="CUDA is not available"):
         Stylizer(tiny_net(), device="cuda")
 
 
@@ -359,7 +359,7 @@ def test_exported_weights_and_lightning_style_checkpoints_both_load(tmp_path, ca
 def test_checkpoint_from_training_stylises_a_photo_end_to_end(tmp_path, capsys):
     """train.py's real checkpoint → infer.py → an image of the photo's size (the train→infer round trip)."""
     from stylenet.config import compose
-    from stylenet.training import train
+    from stylenet.training.build import train
 
     cfg = compose("train", ["debug=default", "loss.weights=random", "model.base_channels=8", "model.num_residual_blocks=1",
                             "data.image_size=32", "data.num_workers=0", "style.size=64",

@@ -1,4 +1,4 @@
-"""Tiled stylisation (stylenet/tiling.py): shared instance-norm statistics, seamless blending."""
+"""Tiled stylisation (stylenet/inference/tiling.py): shared instance-norm statistics, seamless blending."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from contextlib import nullcontext
 
 import pytest
 import torch
-
-import stylenet.tiling as tiling
-from stylenet.images import load_image
-from stylenet.inference_net import InferenceNet
-from stylenet.tiling import frozen_instance_norm, record_instance_norm_stats, stylize_tiled, tile_spans
-from stylenet.transformer_net import TransformerNet, run_any_size
-
 from conftest import ROOT
+
+import stylenet.inference.tiling as tiling
+from stylenet.data.images import load_image
+from stylenet.inference.tiling import frozen_instance_norm, record_instance_norm_stats, stylize_tiled, tile_spans
+from stylenet.networks.inference import InferenceNet
+from stylenet.networks.transformer import TransformerNet, run_any_size
 
 PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
 

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image
 
-from stylenet.checkpoint import load_network, read_checkpoint
 from stylenet.config import compose
 from stylenet.errors import StylenetError
-from stylenet.training import train
-
-from conftest import ROOT
+from stylenet.networks.checkpoint import load_network, read_checkpoint
+from stylenet.training.build import train
 
 # Tiny, fast, offline: random VGG weights, 32 px crops, no workers.
 TINY = [
@@ -206,9 +205,9 @@ def test_short_training_with_the_shipped_weights_stylises_a_held_out_photo(tmp_p
     flat colour. With the weights tuned on the edge-detection VGG16 (style 0.3) this barely stylised."""
     import shutil
 
-    from stylenet.images import load_image
-    from stylenet.loss import build_perceptual_loss
-    from stylenet.transformer_net import run_any_size
+    from stylenet.data.images import load_image
+    from stylenet.networks.transformer import run_any_size
+    from stylenet.perceptual.loss import build_perceptual_loss
 
     sample = ROOT / "assets" / "sample"
     held_out = sample / "chelsea.jpg"

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import stylenet.vgg as vgg
-from stylenet.config import compose
-from stylenet.errors import StylenetError
-from stylenet.images import load_image
-from stylenet.loss import build_perceptual_loss, gram_matrix
-from stylenet.vgg import VGGConfigError, VGGEncoder, VGGWeightsError, layer_names
-
 from conftest import ROOT
+
+import stylenet.perceptual.vgg as vgg
+from stylenet.config import compose
+from stylenet.data.images import load_image
+from stylenet.errors import StylenetError
+from stylenet.perceptual.loss import build_perceptual_loss, gram_matrix
+from stylenet.perceptual.vgg import VGGConfigError, VGGEncoder, VGGWeightsError, layer_names
 
 
 def test_vgg19_has_its_own_layer_names_and_is_cut_after_the_deepest():
@@ -124,7 +123,7 @@ def test_bad_network_layer_or_weights_are_one_line_errors(tmp_path):
     (["loss=vgg16", "loss.weights=embedded"], "set loss.network=vgg19"),
 ])
 def test_training_config_errors_stop_before_work(tmp_path, overrides, match):
-    from stylenet.training import build
+    from stylenet.training.build import build
 
     cfg = compose("train", ["debug=default", "loss=vgg19", f"paths.checkpoints={tmp_path}", f"paths.logs={tmp_path}", *overrides])
     with pytest.raises(StylenetError, match=match):

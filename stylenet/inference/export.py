@@ -1,7 +1,7 @@
 """Export a trained network for other runtimes (ONNX, TorchScript), each checked against PyTorch.
 
 The exported graph is :class:`StylizeGraph`: the network in its fast inference form
-(:class:`~stylenet.inference_net.InferenceNet`) wrapped so that it takes and returns what a user has —
+(:class:`~stylenet.networks.inference.InferenceNet`) wrapped so that it takes and returns what a user has —
 
 * input ``image``: float32, N×3×H×W, RGB in [0, 1], any H and W of at least 5 px (dynamic axes);
 * output ``stylized``: the same shape, RGB in [0, 1] (clamped).
@@ -26,8 +26,7 @@ from torch import nn
 
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_bytes
-from stylenet.inference_net import InferenceNet
-from stylenet.transformer_net import TransformerNet
+from stylenet.networks.inference import InferenceNet
 
 ONNX_OPSET = 17
 MIN_SIDE = 5  # smallest H or W the exported graphs accept (the 9×9 reflection pad needs > 4 px once padded to ×4)
@@ -58,7 +57,7 @@ class FrozenStatsGraph(nn.Module):
     """:class:`StylizeGraph` whose instance norms take their statistics as inputs, for tiled inference.
 
     Inputs: ``image`` and, per InstanceNorm2d in module order, ``scale{i}`` and ``shift{i}`` (1×C×1×1,
-    from :func:`stylenet.tiling.frozen_affines`): each norm computes ``x * scale + shift``.
+    from :func:`stylenet.inference.tiling.frozen_affines`): each norm computes ``x * scale + shift``.
     """
 
     def __init__(self, net: nn.Module):

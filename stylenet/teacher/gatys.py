@@ -4,14 +4,14 @@
 descent on the image itself, usually with L-BFGS (as in jcjohnson/neural-style). It is slow — one VGG
 forward and backward per iteration, hundreds of iterations — but it is the reference: Johnson et al.
 (2016, §4.1) score their feed-forward network by the L-BFGS iteration whose loss it matches. This
-module is that reference, with exactly the loss of training (:mod:`stylenet.loss`, one implementation).
+module is that reference, with exactly the loss of training (:mod:`stylenet.perceptual.loss`, one implementation).
 
 Command (Hydra, conf/gatys.yaml; see docs/gatys.md)::
 
-    python -m stylenet.gatys style=wave content=photo.jpg [out=...] [size=512] [iterations=500] ...
+    python -m stylenet gatys style=wave content=photo.jpg [out=...] [size=512] [iterations=500] ...
 
 Library: :func:`stylise` runs the optimisation and returns the image plus the loss curve (one row
-per iteration with the wall-clock time at which that image existed) — what :mod:`stylenet.evaluate`
+per iteration with the wall-clock time at which that image existed) — what :mod:`stylenet.teacher.evaluate`
 needs to find the teacher-equivalent iteration count.
 """
 
@@ -22,14 +22,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from stylenet.color import luminance, match_luminance, preserve_color
+from stylenet.data.images import long_side_hw, resize_tensor
 from stylenet.errors import StylenetError
-from stylenet.loss import PerceptualLoss
+from stylenet.perceptual.color import luminance, match_luminance, preserve_color
+from stylenet.perceptual.loss import PerceptualLoss
+from stylenet.runtime import synchronize
 
 TERMS = ("content", "style", "tv", "total")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -55,14 +55,6 @@ class TeacherResult:
         return {k: self.history[-1][k] for k in TERMS}
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall-clock timings measure the computation and not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def scale_sides(size: int, scales: int) -> list[int]:
     """Long sides of the coarse-to-fine pyramid, coarsest first: size/2^(scales-1), ..., size.
 
@@ -76,25 +68,13 @@ def scale_sides(size: int, scales: int) -> list[int]:
     return kept or [size]
 
 
-def _resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(hw):
-        return x
-    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
-
-
-def _fit(size_hw: tuple[int, int], long_side: int) -> tuple[int, int]:
-    h, w = size_hw
-    s = long_side / max(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
-
-
 def make_init(init: str | torch.Tensor, content: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
     """The starting image: ``"content"`` (the photo, as Johnson et al. compare against), ``"noise"``
     (white noise in [0, 1], Gatys et al.'s start; reproducible through ``seed``) or a given image
     (resized to the photo). Always a fresh contiguous tensor: the caller's is never touched."""
     if isinstance(init, torch.Tensor):
         x = init if init.dim() == 4 else init.unsqueeze(0)
-        return _resize(x.to(content.device, torch.float32), tuple(content.shape[-2:])).clone(memory_format=torch.contiguous_format)
+        return resize_tensor(x.to(content.device, torch.float32), tuple(content.shape[-2:])).clone(memory_format=torch.contiguous_format)
     if init == "content":
         return content.detach().float().clone(memory_format=torch.contiguous_format)
     if init == "noise":
@@ -187,13 +167,13 @@ def stylise(
     step_done = 0
     try:
         for level, side in enumerate(sides):
-            hw = tuple(photo.shape[-2:]) if side == sides[-1] else _fit(tuple(photo.shape[-2:]), side)
-            level_target = _resize(target, hw)
+            hw = tuple(photo.shape[-2:]) if side == sides[-1] else long_side_hw(tuple(photo.shape[-2:]), side)
+            level_target = resize_tensor(target, hw)
             if style_list is not None and (level == 0 or style_scale is not None):
                 imgs = [s.to(device, torch.float32) for s in style_list]
                 imgs = [s if s.dim() == 4 else s.unsqueeze(0) for s in imgs]
                 if style_scale is not None:
-                    imgs = [_resize(s, _fit(tuple(s.shape[-2:]), max(1, round(style_scale * side)))) for s in imgs]
+                    imgs = [resize_tensor(s, long_side_hw(tuple(s.shape[-2:]), max(1, round(style_scale * side)))) for s in imgs]
                 loss.set_style(imgs, blend_weights)
             if start is None:
                 # The clock starts once the style is set: Gram targets are a per-style cost, paid once by
@@ -206,7 +186,7 @@ def stylise(
                 if preserve_colors and not (isinstance(init, str) and init == "content"):
                     start_img = luminance(start_img)
             else:
-                start_img = _resize(x.detach(), hw)
+                start_img = resize_tensor(x.detach(), hw)
             x = start_img.clone(memory_format=torch.contiguous_format).requires_grad_(True)
             opt = _make_optimizer(optimizer, x, lr, history_size, line_search)
             evals: list[dict[str, torch.Tensor]] = []
@@ -268,163 +248,3 @@ def stylise(
     if preserve_colors:
         image = preserve_color(photo, image)
     return TeacherResult(image=image, history=history, seconds=time.perf_counter() - start - recording)
-
-
-# ---- command ------------------------------------------------------------------------------------
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise StylenetError(f"device={name} asked for but no CUDA GPU is available; use device=cpu or device=auto")
-    return dev
-
-
-def user_path(p: str | Path) -> Path:
-    """A path from the config: absolute, or relative to where the command was run (hydra.job.chdir is
-    false, so the working directory is the user's)."""
-    return Path(str(p)).expanduser()
-
-
-def resolve_style_entry(entry: str, cfg) -> Path:
-    """One entry of ``styles=[...]``: an image path, or the name of a conf/style/<name>.yaml."""
-    from omegaconf import OmegaConf
-
-    from stylenet.config import CONFIG_DIR
-
-    path = user_path(entry)
-    if path.is_file():
-        return path
-    yaml = CONFIG_DIR / "style" / f"{entry}.yaml"
-    if yaml.is_file():
-        merged = OmegaConf.merge({"paths": cfg.paths}, {"style": OmegaConf.load(yaml)})
-        return user_path(merged.style.image)
-    names = sorted(p.stem for p in (CONFIG_DIR / "style").glob("*.yaml"))
-    raise StylenetError(f"style {entry!r} is neither an image file nor a style name (known: {', '.join(names)})")
-
-
-def default_out(content: Path, style_name: str) -> Path:
-    return Path(f"{content.stem}_{style_name}_gatys.png")
-
-
-def run(cfg) -> Path:
-    """The command behind ``python -m stylenet.gatys``; returns the written image's path."""
-    from omegaconf import OmegaConf
-
-    from stylenet.files import atomic_save_image
-    from stylenet.images import ImageError, is_image_path, load_image
-    from stylenet.loss import build_perceptual_loss
-    from stylenet.vgg import VGGWeightsError
-
-    if cfg.optimizer not in OPTIMIZERS:
-        raise StylenetError(f"optimizer={cfg.optimizer} is not one of {', '.join(OPTIMIZERS)}")
-    if cfg.line_search not in (None, "strong_wolfe"):
-        raise StylenetError(f"line_search={cfg.line_search} must be null or strong_wolfe")
-    if int(cfg.iterations) < 0 or int(cfg.size) < 1 or int(cfg.scales) < 1 or int(cfg.save_every) < 0:
-        raise StylenetError("iterations and save_every must be >= 0, size and scales >= 1")
-    if OmegaConf.is_missing(cfg, "content") or not cfg.content:
-        raise StylenetError("give the photo: python -m stylenet.gatys style=wave content=path/to/photo.jpg")
-    content_path = user_path(cfg.content)
-    # Every input is checked before any work (one clear line each).
-    if cfg.styles:
-        style_paths = [resolve_style_entry(str(e), cfg) for e in cfg.styles]
-        style_name = "+".join(p.stem for p in style_paths)
-    else:
-        style_paths = [user_path(cfg.style.image)]
-        style_name = str(cfg.style.name)
-    blend = [float(w) for w in cfg.blend] if cfg.blend else None
-    if blend is not None and (len(blend) != len(style_paths) or any(w < 0 for w in blend) or sum(blend) <= 0):
-        raise StylenetError(f"blend needs one non-negative weight per style ({len(style_paths)}), not all zero; got {blend}")
-    for p in style_paths:
-        if not p.is_file():
-            raise StylenetError(f"style image not found: {p}; pick style=<name> from conf/style/ or styles=[path,...]")
-    try:
-        photo = load_image(content_path, size=int(cfg.size))
-        style_size = None if cfg.style_scale is not None else (int(cfg.style.size) if cfg.style.get("size") else None)
-        styles = [load_image(p, size=style_size) for p in style_paths]
-        init: str | torch.Tensor = str(cfg.init)
-        if init not in ("content", "noise"):
-            if not is_image_path(init) and not user_path(init).is_file():
-                raise StylenetError(f"init={init} is not content, noise or an image file")
-            init = load_image(user_path(init))
-    except ImageError as e:
-        raise StylenetError(str(e)) from None
-    out = user_path(cfg.out) if cfg.out else default_out(content_path, style_name)
-    if not is_image_path(out):
-        raise StylenetError(f"out={out} needs an image extension (.png, .jpg, ...)")
-    device = resolve_device(str(cfg.device))
-
-    loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)
-    if cfg.style.get("style_weight") is not None and not cfg.styles:
-        loss_cfg["style_weight"] = float(cfg.style.style_weight)  # a style's own weight, as in training
-    try:
-        loss = build_perceptual_loss(**loss_cfg).to(device)
-    except VGGWeightsError as e:
-        raise StylenetError(str(e)) from None
-
-    writer = None
-    if cfg.tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(user_path(cfg.tensorboard)))
-    save_every = int(cfg.save_every)
-
-    def on_iteration(row: dict[str, float], image: torch.Tensor) -> None:
-        it = int(row["iteration"])
-        if writer is not None:
-            for k in TERMS:
-                writer.add_scalar(f"gatys/{k}", row[k], it)
-        if save_every and it > 0 and it % save_every == 0:
-            img = image.clamp(0, 1)
-            if cfg.preserve_color:
-                img = preserve_color(photo.to(img.device), img)
-            atomic_save_image(img, out.with_name(f"{out.stem}_iter{it:05d}{out.suffix}"))
-            if writer is not None:
-                writer.add_image("gatys/image", img[0].cpu(), it)
-
-    try:
-        result = stylise(
-            loss, photo.to(device),
-            styles=[s.to(device) for s in styles], blend_weights=blend,
-            style_scale=None if cfg.style_scale is None else float(cfg.style_scale),
-            iterations=int(cfg.iterations), optimizer=str(cfg.optimizer),
-            lr=None if cfg.lr is None else float(cfg.lr), history_size=int(cfg.history_size),
-            line_search=cfg.line_search or None,
-            init=init if isinstance(init, str) else init.to(device), seed=cfg.seed, scales=int(cfg.scales),
-            preserve_colors=bool(cfg.preserve_color), on_iteration=on_iteration, progress=bool(cfg.progress),
-        )
-    finally:
-        if writer is not None:
-            writer.close()
-    atomic_save_image(result.image, out)
-    first, last = result.history[0], result.history[-1]
-    print(
-        f"wrote {out} ({result.image.shape[-1]}x{result.image.shape[-2]}): total loss {first['total']:.4g} -> {last['total']:.4g} "
-        f"(content {last['content']:.4g}, style {last['style']:.4g}, tv {last['tv']:.4g}) in {int(last['iteration'])} "
-        f"iterations, {result.seconds:.1f}s on {device}"
-    )
-    return out
-
-
-def main() -> None:
-    import hydra
-    from omegaconf import DictConfig
-
-    import stylenet.config  # noqa: F401  (registers the ${stylenet_root:} resolver before Hydra composes)
-    from stylenet.config import CONFIG_DIR
-
-    @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="gatys")
-    def _main(cfg: DictConfig) -> None:
-        try:
-            run(cfg)
-        except StylenetError as e:  # TeacherDiverged included: reported, nothing saved
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(1)
-
-    _main()
-
-
-if __name__ == "__main__":
-    main()

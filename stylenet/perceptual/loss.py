@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenet.vgg import VGGEncoder
+from stylenet.perceptual.vgg import VGGEncoder
 
 
 class _SymmetricGram(torch.autograd.Function):

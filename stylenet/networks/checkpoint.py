@@ -32,7 +32,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_path
-from stylenet.transformer_net import TransformerNet
+from stylenet.networks.transformer import TransformerNet
 
 FORMAT_VERSION = 1
 META_KEY = "stylenet"

@@ -15,10 +15,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from torchvision.utils import make_grid
 
-from stylenet.data import list_images
+from stylenet.data.datamodule import list_images
+from stylenet.data.images import ImageError, load_image
 from stylenet.files import atomic_save_image
-from stylenet.images import ImageError, load_image
-from stylenet.transformer_net import run_any_size
+from stylenet.networks.transformer import run_any_size
 
 log = logging.getLogger(__name__)
 

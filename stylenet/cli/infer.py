@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from stylenet.cli.entry import run_argv
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_save_image
 
@@ -92,7 +93,7 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
     folder, are skipped, so re-running into a sub-folder never stylises earlier results). A file named
     explicitly is taken whatever its extension; a glob keeps only image files.
     """
-    from stylenet.images import is_image_path
+    from stylenet.data.images import is_image_path
 
     found: list[tuple[Path, Path]] = []
     missing: list[tuple[str, str]] = []
@@ -181,9 +182,9 @@ def _say(quiet: bool, msg: str) -> None:
 def run_export(args, net, meta, ckpt: Path) -> int:
     import torch
 
-    from stylenet import export
-    from stylenet.checkpoint import export_weights, load_network
-    from stylenet.images import load_image
+    from stylenet.data.images import load_image
+    from stylenet.inference import export
+    from stylenet.networks.checkpoint import export_weights, load_network
 
     formats = list(dict.fromkeys(args.export))
     out = Path(args.output) if args.output else Path(".")
@@ -236,7 +237,7 @@ def _parity_photo(inputs: Sequence[str]) -> Path | None:
 
 def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
     """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
-    from stylenet.images import ImageError, open_image
+    from stylenet.data.images import ImageError, open_image
 
     batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
     window = max(2, 2 * batch_size)  # images decoded ahead of the network
@@ -357,7 +358,7 @@ def _one_by_one(stylizer, ready, kw, failures):
 
 # ---- main ---------------------------------------------------------------------------------------------
 def _validate(args) -> None:
-    from stylenet.stylize import check_strength
+    from stylenet.inference.stylizer import check_strength
 
     check_strength(args.strength)
     if args.size is not None and args.size < 1:
@@ -375,7 +376,7 @@ def _validate(args) -> None:
             raise UsageError(f"--tile takes a size in pixels, 0 or auto, got {args.tile!r}") from None
         if args.tile != 0 and args.tile < 64:
             raise UsageError(f"--tile must be at least 64 px (or 0 to disable tiling), got {args.tile}")
-    from stylenet.stylize import DEFAULT_TILE
+    from stylenet.inference.stylizer import DEFAULT_TILE
 
     tile = DEFAULT_TILE if args.tile in ("auto", 0) else args.tile
     if args.overlap is not None and not 0 <= args.overlap < tile // 2:
@@ -386,39 +387,40 @@ def _validate(args) -> None:
         raise UsageError("give at least one INPUT (file, folder or glob), or --export")
 
 
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    _validate(args)
+    ckpt = Path(args.ckpt)
+
+    from stylenet.inference.stylizer import Stylizer
+    from stylenet.networks.checkpoint import load_network
+    from stylenet.runtime import resolve_device
+
+    device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
+    check_checkpoint_file(ckpt)
+    net, meta = load_network(ckpt)
+    if args.export:
+        return run_export(args, net, meta, ckpt)
+
+    style = _style_label(meta, ckpt)
+    out = Path(args.output) if args.output else Path(DEFAULT_OUT)
+    out_is_file = args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not out.is_dir()
+    found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
+    if not found:
+        raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
+    if out_is_file and len(found) > 1:
+        raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
+    jobs = plan_outputs(found, out, out_is_file, style, args.ext)
+    inputs = {src.resolve(): src for src, _ in found}
+    for job in jobs:
+        if job.dst.resolve() in inputs:
+            raise UsageError(f"the output {job.dst} would overwrite the input {inputs[job.dst.resolve()]}; choose another -o or --ext")
+    for folder in dict.fromkeys(j.dst.parent for j in jobs):
+        check_writable(folder)
+
+    stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
+    return run_stylize(args, stylizer, jobs, failures, str(out))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        _validate(args)
-        ckpt = Path(args.ckpt)
-
-        from stylenet.checkpoint import load_network
-        from stylenet.stylize import Stylizer, resolve_device
-
-        device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
-        check_checkpoint_file(ckpt)
-        net, meta = load_network(ckpt)
-        if args.export:
-            return run_export(args, net, meta, ckpt)
-
-        style = _style_label(meta, ckpt)
-        out = Path(args.output) if args.output else Path(DEFAULT_OUT)
-        out_is_file = args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not out.is_dir()
-        found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
-        if not found:
-            raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
-        if out_is_file and len(found) > 1:
-            raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
-        jobs = plan_outputs(found, out, out_is_file, style, args.ext)
-        inputs = {src.resolve(): src for src, _ in found}
-        for job in jobs:
-            if job.dst.resolve() in inputs:
-                raise UsageError(f"the output {job.dst} would overwrite the input {inputs[job.dst.resolve()]}; choose another -o or --ext")
-        for folder in dict.fromkeys(j.dst.parent for j in jobs):
-            check_writable(folder)
-
-        stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
-        return run_stylize(args, stylizer, jobs, failures, str(out))
-    except StylenetError as e:  # CheckpointError, ImageError, InferenceError, UsageError, ExportError
-        print(f"infer.py: error: {e}", file=sys.stderr)
-        return 2
+    return run_argv(_main, sys.argv[1:] if argv is None else argv, prog="infer.py", usage_code=2)

@@ -1,4 +1,4 @@
-"""A faster, numerically equivalent form of :class:`~stylenet.transformer_net.TransformerNet` for inference.
+"""A faster, numerically equivalent form of :class:`~stylenet.networks.transformer.TransformerNet` for inference.
 
 Same weights, same maths, different arithmetic order (outputs agree to ~1e-5); two rewrites, each chosen
 by profiling the network on CPU (oneDNN and onnxruntime), where these two layers cost the most:
@@ -16,8 +16,8 @@ by profiling the network on CPU (oneDNN and onnxruntime), where these two layers
   input channels on a quarter of the positions (the kernel becomes ``ceil((9+1)/2) = 5`` wide), which
   the kernels handle efficiently for ~1.2× the multiply-adds.
 
-Instance-norm layers are the original modules, so :mod:`stylenet.tiling` can freeze their statistics.
-The input height and width must be multiples of 4 (:func:`~stylenet.transformer_net.run_any_size` pads).
+Instance-norm layers are the original modules, so :mod:`stylenet.inference.tiling` can freeze their statistics.
+The input height and width must be multiples of 4 (:func:`~stylenet.networks.transformer.run_any_size` pads).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenet.transformer_net import ConvLayer, ConvNormReLU, TransformerNet
+from stylenet.networks.transformer import ConvLayer, ConvNormReLU, TransformerNet
 
 
 class SubPixelUpConv(nn.Module):

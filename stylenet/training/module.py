@@ -8,11 +8,11 @@ from typing import Any
 import lightning as L
 import torch
 
-from stylenet.checkpoint import FORMAT_VERSION, META_KEY, NET_PREFIX
+from stylenet.data.images import load_image
 from stylenet.errors import StylenetError
-from stylenet.images import load_image
-from stylenet.loss import build_perceptual_loss
-from stylenet.transformer_net import TransformerNet
+from stylenet.networks.checkpoint import FORMAT_VERSION, META_KEY, NET_PREFIX
+from stylenet.networks.transformer import TransformerNet
+from stylenet.perceptual.loss import build_perceptual_loss
 
 LOSS_PREFIX = "loss."
 

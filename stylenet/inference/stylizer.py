@@ -7,7 +7,7 @@
 
 Whatever the input size, the output has the input's size (the network's multiple-of-4 padding is
 cropped back; an alpha plane is carried through unchanged). Images over :data:`AUTO_TILE_PIXELS` are
-stylised in tiles with shared instance-norm statistics (:mod:`stylenet.tiling`), so an 8000-pixel scan
+stylised in tiles with shared instance-norm statistics (:mod:`stylenet.inference.tiling`), so an 8000-pixel scan
 fits in a laptop's memory. The network runs in its faster, equivalent :class:`InferenceNet` form under
 ``torch.inference_mode``; on a GPU in half precision by default; on the CPU through onnxruntime when
 it is installed (faster there; ``backend="torch"`` to opt out).
@@ -25,12 +25,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from stylenet.color import preserve_color as _preserve_color
+from stylenet.data.images import resize_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
-from stylenet.images import resize_long_side, tensor_to_pil, to_rgb
-from stylenet.inference_net import InferenceNet
-from stylenet.tiling import frozen_affines, frozen_instance_norm, stylize_tiled
-from stylenet.transformer_net import TransformerNet, run_any_size
+from stylenet.inference.tiling import frozen_affines, frozen_instance_norm, stylize_tiled
+from stylenet.networks.inference import InferenceNet
+from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.perceptual.color import preserve_color as _preserve_color
+from stylenet.runtime import resolve_device
 
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128  # > 2 × the 54 px the Johnson network sees on each side of a pixel (its receptive field)
@@ -41,35 +42,6 @@ _ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported
 
 class InferenceError(StylenetError, ValueError):
     """A user-fixable problem with an inference request (device, option values)."""
-
-
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` → CUDA, else Apple MPS, else CPU; an explicit device that is absent is a clear error."""
-    name = str(name)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InferenceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InferenceError(
-                f"--device {name}: CUDA is not available here (no NVIDIA GPU/driver, or a CPU-only torch); "
-                "use --device cpu or --device auto"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InferenceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif device.type == "mps":
-        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
-            raise InferenceError(f"--device {name}: Apple MPS is not available here; use --device cpu or --device auto")
-    elif device.type != "cpu":
-        raise InferenceError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
-    return device
 
 
 def check_strength(strength: float) -> float:
@@ -125,14 +97,14 @@ class Stylizer:
         self._source = source
         self._threads = threads or torch.get_num_threads()
         if backend == "onnxruntime":
-            from stylenet.export import onnx_bytes, onnx_session
+            from stylenet.inference.export import onnx_bytes, onnx_session
 
             self._ort = onnx_session(onnx_bytes(source), threads=self._threads)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Stylizer":
         """Load a Lightning checkpoint from train.py or a light weights file (``torch.load(weights_only=True)``)."""
-        from stylenet.checkpoint import load_network
+        from stylenet.networks.checkpoint import load_network
 
         net, meta = load_network(path)
         return cls(net, meta, **kwargs)
@@ -250,7 +222,7 @@ class Stylizer:
             with frozen_instance_norm(self.net, stats):
                 return self._run_torch(x)
         if self._ort_tiles is None:  # built on first use: most runs never tile
-            from stylenet.export import onnx_bytes, onnx_session
+            from stylenet.inference.export import onnx_bytes, onnx_session
 
             self._ort_tiles = onnx_session(onnx_bytes(self._source, frozen_stats=True), threads=self._threads)
         feeds = {"image": x.detach().float().cpu().numpy()}
@@ -293,7 +265,7 @@ class Stylizer:
     ) -> list[Image.Image]:
         """Stylise several images, running same-size ones ``batch_size`` at a time. Order is kept.
 
-        Items are PIL images or ``(rgb, alpha)`` pairs as :func:`stylenet.images.open_image` returns them.
+        Items are PIL images or ``(rgb, alpha)`` pairs as :func:`stylenet.data.images.open_image` returns them.
         Batching changes nothing in the result (instance norm is per image); it only fills a GPU better.
         """
         strength = check_strength(strength)

@@ -1,7 +1,7 @@
 """Image I/O and the one pixel convention of stylenet.
 
 Every tensor image in stylenet is float, B×C×H×W (or C×H×W for one image), RGB, values in [0, 1].
-Normalisation for VGG happens inside :class:`stylenet.vgg.VGGEncoder`, nowhere else.
+Normalisation for VGG happens inside :class:`stylenet.perceptual.vgg.VGGEncoder`, nowhere else.
 
 ``open_image`` turns any file Pillow can read (every mode: L, LA, P, RGBA, CMYK, I;16, ...) into RGB
 (plus an optional alpha plane), honouring EXIF orientation, and refuses decompression bombs with a
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from stylenet.errors import StylenetError
@@ -128,12 +129,30 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
     return pil_to_tensor(img).unsqueeze(0)
 
 
+def long_side_hw(hw: tuple[int, int], size: int) -> tuple[int, int]:
+    """(H, W) scaled so the long side is ``size``, aspect kept, no side under 1: the one rule every resize
+    to a long side follows (PIL images, tensors, the teacher's coarse scales)."""
+    h, w = hw
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_long_side(img: Image.Image, size: int) -> Image.Image:
-    w, h = img.size
-    scale = size / max(w, h)
-    if scale == 1:
-        return img
-    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    """A PIL image with its long side at ``size`` (Lanczos)."""
+    h, w = long_side_hw((img.height, img.width), size)
+    return img if (w, h) == img.size else img.resize((w, h), Image.Resampling.LANCZOS)
+
+
+def resize_tensor(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """A B×C×H×W float tensor at ``hw`` (bilinear, antialiased when shrinking); unchanged if already there."""
+    if tuple(x.shape[-2:]) == tuple(hw):
+        return x
+    return F.interpolate(x.float(), size=tuple(hw), mode="bilinear", align_corners=False, antialias=True)
+
+
+def resize_tensor_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A B×C×H×W float tensor with its long side at ``size``."""
+    return resize_tensor(x, long_side_hw(tuple(x.shape[-2:]), size))
 
 
 def save_image(x: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95) -> None:

@@ -2,8 +2,8 @@
 
 Johnson et al. (2016, §4.1) report their network by the L-BFGS iteration count whose loss it matches;
 this callback logs that number on a few fixed validation photos after validation, so a run shows the
-network climbing the teacher's curve. Same computation as ``python -m stylenet.evaluate``
-(:func:`stylenet.evaluate.score_photo`), with a small budget K and an early stop once the teacher
+network climbing the teacher's curve. Same computation as ``python -m stylenet evaluate``
+(:func:`stylenet.teacher.evaluate.score_photo`), with a small budget K and an early stop once the teacher
 reaches the network's loss.
 
 Logged (medians over the photos):
@@ -22,8 +22,10 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from stylenet.callbacks import eval_mode
-from stylenet.evaluate import score_photo, warm_up
+from stylenet.data.images import resize_tensor_long_side
+from stylenet.data.listing import list_photos
+from stylenet.teacher.evaluate import score_photo, warm_up
+from stylenet.training.callbacks import eval_mode
 
 
 class TeacherScoreCallback(L.Callback):
@@ -58,8 +60,7 @@ class TeacherScoreCallback(L.Callback):
 
     def _load_photos(self, trainer: L.Trainer) -> list[torch.Tensor]:
         if self._images is None:
-            from stylenet.evaluate import list_photos
-            from stylenet.images import load_image
+            from stylenet.data.images import load_image
 
             if self.photos is not None:
                 self._images = [load_image(p, size=self.size) for p in list_photos(self.photos)[: self.num_photos]]
@@ -67,7 +68,7 @@ class TeacherScoreCallback(L.Callback):
                 dm = getattr(trainer, "datamodule", None)
                 batch = dm.val_images(self.num_photos) if dm is not None and hasattr(dm, "val_images") else None
                 self._images = [] if batch is None else [b if b.dim() == 4 else b.unsqueeze(0) for b in batch[: self.num_photos]]
-                self._images = [_resize_long(img, self.size) for img in self._images]
+                self._images = [resize_tensor_long_side(img, self.size) for img in self._images]
         return self._images
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -103,12 +104,3 @@ class TeacherScoreCallback(L.Callback):
             "val/teacher_reached": sum(s.equiv is not None for s in scores) / len(scores),
         }
         pl_module.log_dict(metrics, sync_dist=False, rank_zero_only=True)
-
-
-def _resize_long(img: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = img.shape[-2:]
-    s = size / max(h, w)
-    if s == 1:
-        return img
-    return torch.nn.functional.interpolate(img.float(), size=(max(1, round(h * s)), max(1, round(w * s))),
-                                           mode="bilinear", align_corners=False, antialias=True)

@@ -15,11 +15,11 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import stylenet.config  # noqa: F401  (registers the ${stylenet_root:} resolver)
-from stylenet.checkpoint import AtomicCheckpointIO, read_checkpoint
+from stylenet.data.images import open_image
 from stylenet.errors import StylenetError
 from stylenet.files import is_temporary
-from stylenet.images import open_image
-from stylenet.module import StyleTransferModule
+from stylenet.networks.checkpoint import AtomicCheckpointIO, read_checkpoint
+from stylenet.training.module import StyleTransferModule
 
 log = logging.getLogger(__name__)
 # The VGG encoder is frozen in eval mode on purpose (VGGEncoder.train is a no-op).

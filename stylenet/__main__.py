@@ -1,0 +1,39 @@
+"""``python -m stylenet COMMAND [args]``: every command in one place.
+
+    python -m stylenet train style=wave          # = python train.py style=wave
+    python -m stylenet infer --ckpt C photo.jpg  # = python infer.py --ckpt C photo.jpg
+    python -m stylenet gatys style=wave content=photo.jpg
+    python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR
+    python -m stylenet bench model=johnson_half
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "train a network (Hydra: conf/train.yaml)",
+    "infer": "stylise images with a checkpoint, or export it (flags: --help)",
+    "gatys": "stylise one photo with the Gatys et al. teacher (Hydra: conf/gatys.yaml)",
+    "evaluate": "score a network against the teacher (Hydra: conf/evaluate.yaml)",
+    "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        print("usage: python -m stylenet COMMAND [args]\n\n" + "\n".join(f"  {c:<{width}}  {h}" for c, h in COMMANDS.items()))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+            return 2
+        return 0
+    command, rest = argv[0], argv[1:]
+    sys.argv = [f"{sys.argv[0]} {command}", *rest]
+    return importlib.import_module(f"stylenet.cli.{command}").main(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Speed and memory measurements of training, inference and data loading, and their report (python -m stylenet bench)."""

@@ -1,0 +1,1 @@
+"""The commands: one module each (train, infer, gatys, evaluate, bench), all entered through stylenet.cli.entry."""

@@ -1,0 +1,110 @@
+"""The one way a command starts and ends: its error line, its exit code and its logging.
+
+Every command (train, infer, gatys, evaluate, bench) runs through :func:`run_argv` (argparse-style or
+plain argv) or :func:`hydra_command` (a Hydra task). A :class:`~stylenet.errors.StylenetError` is one line on
+stderr and an exit code, never a traceback; anything else is a bug and keeps its traceback.
+
+Exit codes follow the parser the command's users know: argparse exits 2 on a bad command line, so infer.py
+does too; Hydra exits 1 on its errors, so the Hydra commands do too. 1 also means "some inputs failed";
+130 an interrupt.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from hydra.errors import InstantiationException
+
+from stylenet.config import ConfigError, check_composes
+from stylenet.errors import StylenetError, first_line
+
+INTERRUPTED = 130
+
+
+def report(e: BaseException, prog: str | None = None) -> None:
+    """The error line: ``[prog: ]error: message``."""
+    print(f"{prog + ': ' if prog else ''}error: {e}", file=sys.stderr, flush=True)
+
+
+def user_error(e: BaseException) -> StylenetError | None:
+    """``e`` as the user error it is, or None for a bug. Hydra's "Error in call to target" wraps what the
+    target refused (``optimizer.lr=-1``, ``trainer.max_steps=-5``, ``trainer=gpu`` with no GPU): its
+    cause's first line, named by the config node, is the message."""
+    if isinstance(e, StylenetError):
+        return e
+    if isinstance(e, InstantiationException):
+        cause = e.__cause__
+        if isinstance(cause, StylenetError):
+            return cause
+        target = str(e).split("'")[1] if str(e).count("'") >= 2 else "a config node"
+        return ConfigError(f"{target.rsplit('.', 1)[-1]}: {first_line(cause or e)}")
+    return None
+
+
+def run_argv(main: Callable[[list[str]], int | None], argv: Sequence[str], *, prog: str | None, usage_code: int) -> int:
+    """Run ``main(argv)``; a user error is one line and ``usage_code``. Returns the exit code."""
+    try:
+        return int(main(list(argv)) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except (StylenetError, InstantiationException) as e:
+        err = user_error(e)
+        if err is None:
+            raise
+        report(err, prog)
+        return usage_code
+
+
+def _plain_overrides(argv: list[str]) -> list[str] | None:
+    """The overrides of a plain run (no flags), to compose before Hydra does; None when Hydra must see
+    the command line itself (help, --cfg, multirun sweeps, another config)."""
+    return None if any(a.startswith("-") for a in argv) else argv
+
+
+def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None = None) -> None:
+    """Run ``task(cfg)`` as a Hydra app on conf/<config_name>.yaml and exit like every stylenet command.
+
+    A config that does not compose is one line before Hydra starts (Hydra would print a traceback for
+    some, such as ``logger=null``); ``task`` returning a non-zero int is the exit code; any other value
+    goes back to Hydra (a sweeper's objective)."""
+    import hydra
+
+    from stylenet.config import CONFIG_DIR
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = _plain_overrides(argv)
+    if overrides is not None:
+        try:
+            check_composes(config_name, overrides)
+        except ConfigError as e:
+            report(e)
+            sys.exit(1)
+
+    @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)
+    def _task(cfg):
+        # Lightning adds its own console handler; Hydra's root handler already prints (and files) its records.
+        logging.getLogger("lightning.pytorch").propagate = False
+        try:
+            result = task(cfg)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(INTERRUPTED)
+        except (StylenetError, InstantiationException) as e:
+            err = user_error(e)
+            if err is None:
+                raise
+            report(err)
+            sys.exit(1)
+        if isinstance(result, int) and not isinstance(result, bool) and result != 0:
+            sys.exit(result)
+        return result
+
+    saved = sys.argv
+    sys.argv = [saved[0], *argv]
+    try:
+        _task()
+    finally:
+        sys.argv = saved

@@ -1,0 +1,44 @@
+"""``python train.py [overrides]``: train a fast style-transfer network (conf/train.yaml).
+
+    python train.py style=wave                          # conf/train.yaml + overrides
+    python train.py experiment=quick style=udnie        # a CPU-sized recipe
+    python train.py -m style=wave,udnie loss.style_weight=1,3  # a sweep, one folder per job
+    python train.py style=wave ckpt_path=last           # resume exactly where the run stopped
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from stylenet.cli.entry import hydra_command
+from stylenet.training.build import train
+
+
+def swept_overrides(job_overrides: list[str], argv: list[str]) -> str:
+    """This job's values of the keys the command line sweeps (``a=1,2``, ``range(...)``), style aside."""
+    parser = OverridesParser.create()
+    cli = [a for a in argv if not a.startswith("-")]
+    swept = {o.get_key_element() for o in parser.parse_overrides(cli) if o.is_sweep_override()} - {"style"}
+    return ",".join(o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in swept)
+
+
+def task(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN and (swept := swept_overrides(hc.overrides.task, sys.argv[1:])):
+        with open_dict(cfg):  # sweeps: checkpoints/<style>/<swept values>/ so jobs never overwrite each other
+            cfg.run_name = f"{cfg.style.name}/{swept}"
+    metrics, _ = train(cfg)
+    return metrics.get("val/total")  # for Hydra sweepers that optimise a value
+
+
+def main(argv: list[str] | None = None) -> None:
+    hydra_command("train", task, argv)
+
+
+if __name__ == "__main__":
+    main()

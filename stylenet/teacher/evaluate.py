@@ -1,0 +1,204 @@
+"""Score a trained network against the Gatys teacher, the way Johnson et al. (2016, §4.1, Fig. 5/Tab. 1)
+did: "our network reaches the loss that L-BFGS reaches after N iterations, ~1000× faster".
+
+For every photo:
+
+1. the network stylises it; its loss terms are computed with the *training* loss (the PerceptualLoss
+   rebuilt from the checkpoint's meta, the style image and size it was trained with), on its raw output
+   as in training;
+2. the teacher (:func:`stylenet.teacher.gatys.stylise`, same loss object) optimises pixels for up to K
+   iterations from each start in ``init``: from seeded noise first (the paper's protocol: Johnson et al.
+   ran jcjohnson/neural-style, whose default start is noise), then from the photo itself;
+3. teacher-equivalent iterations = the first iteration whose total loss is ≤ the network's
+   (``> K`` when none is); speed ratio = teacher time to that iteration / network forward time.
+
+Teacher-equivalence alone cannot tell a network that barely stylises (a still-noisy teacher image
+matches its loss early, and from the photo the teacher starts with zero content loss), so each photo
+also reports the network's content loss and its style loss relative to the photo's own: how much of
+the photo-to-painting gap the network closes.
+
+Command (conf/evaluate.yaml, docs/gatys.md)::
+
+    python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR [iterations=200] [size=256] [out=DIR]
+
+Writes ``<out>/<photo>_<start>.csv`` (the teacher's curve from each start: iteration, time, content,
+style, tv, total), ``<out>/<photo>.png`` (photo | network | teacher at the equivalent iteration, per
+start | style), ``<out>/scores.csv`` (one row per photo) and ``<out>/summary.md`` (median and spread).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from stylenet.errors import StylenetError
+from stylenet.networks.transformer import run_any_size
+from stylenet.perceptual.loss import PerceptualLoss
+from stylenet.runtime import synchronize
+from stylenet.teacher.gatys import TERMS, stylise
+
+CURVE_COLUMNS = ("iteration", "time", "content", "style", "tv", "total")
+
+
+def teacher_equivalent(totals: Sequence[float], target: float) -> int | None:
+    """Index of the first loss in ``totals`` (the teacher's total loss after 0, 1, 2, ... iterations)
+    that is ≤ ``target`` (the network's total loss), or None when the curve never gets there."""
+    for i, v in enumerate(totals):
+        if v <= target:
+            return i
+    return None
+
+
+def format_equiv(equiv: int | None, iterations: int) -> str:
+    return f"> {iterations}" if equiv is None else str(equiv)
+
+
+@dataclass
+class PhotoScore:
+    name: str
+    net_terms: dict[str, float]
+    net_seconds: float
+    iterations: int  # K, the teacher's budget
+    equiv: int | None  # teacher-equivalent iterations; None = not reached within K
+    teacher_seconds: float  # teacher time to `equiv` (to K when not reached)
+    history: list[dict[str, float]] = field(default_factory=list, repr=False)
+    init: str = "content"  # the teacher's start
+    photo_style: float = math.nan  # the photo's own (weighted) style loss: the gap to the painting
+
+    @property
+    def style_vs_photo(self) -> float:
+        """The network's style loss / the photo's: 1 = no closer to the painting than the photo, 0 = all the way."""
+        return self.net_terms["style"] / self.photo_style if self.photo_style > 0 else math.nan
+
+    @property
+    def speed_ratio(self) -> float:
+        """Teacher time to the network's loss / network time (a lower bound when not reached)."""
+        return self.teacher_seconds / self.net_seconds if self.net_seconds > 0 else math.inf
+
+
+START_NAMES = {"noise": "noise", "content": "the photo"}
+
+
+def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
+    """One photo's CSV row: the network's terms once, then the teacher's figures for each start."""
+    first = scores[0]
+    row: dict[str, Any] = {
+        "photo": first.name,
+        **{f"net_{k}": first.net_terms[k] for k in TERMS},
+        "photo_style": first.photo_style,
+        "style_vs_photo": first.style_vs_photo,
+        "net_seconds": first.net_seconds,
+    }
+    for sc in scores:
+        row |= {
+            f"equiv_iters_from_{sc.init}": format_equiv(sc.equiv, sc.iterations),
+            f"teacher_seconds_from_{sc.init}": sc.teacher_seconds,
+            f"speed_ratio_from_{sc.init}": ("> " if sc.equiv is None else "") + f"{sc.speed_ratio:.4g}",
+            f"teacher_final_total_from_{sc.init}": sc.history[-1]["total"] if sc.history else math.nan,
+        }
+    return row
+
+
+@torch.no_grad()
+def time_network(net: torch.nn.Module, photo: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, float]:
+    """The network's raw output for ``photo`` and its forward time (median of ``repeats`` runs after one
+    warm-up run, so one-off allocation/cuDNN autotuning is not billed; CUDA synchronised)."""
+    device = photo.device
+    out = run_any_size(net, photo)  # warm-up
+    synchronize(device)
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = run_any_size(net, photo)
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return out, statistics.median(times)
+
+
+def warm_up(net: torch.nn.Module, loss: PerceptualLoss, device: torch.device) -> None:
+    """Run both sides once on a small image before anything is timed: the first optimiser step pays
+    one-off costs (lazy imports inside torch.optim, allocator and cuDNN set-up) that would otherwise be
+    billed to the first photo's teacher."""
+    x = torch.rand(1, 3, 32, 32, device=device)
+    with torch.no_grad():
+        run_any_size(net, x)
+    stylise(loss, x, iterations=2)
+
+
+def score_photo(
+    net: torch.nn.Module,
+    loss: PerceptualLoss,
+    photo: torch.Tensor,
+    name: str = "photo",
+    *,
+    iterations: int = 200,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    init: str = "content",
+    seed: int | None = 0,
+    repeats: int = 3,
+    full_curve: bool = True,
+    progress: bool = False,
+) -> tuple[PhotoScore, torch.Tensor, torch.Tensor]:
+    """Score one photo against the teacher from one start (``init``); see :func:`score_photo_starts`."""
+    scores, net_img, teacher_imgs = score_photo_starts(
+        net, loss, photo, name, inits=(init,), iterations=iterations, optimizer=optimizer, lr=lr, seed=seed,
+        repeats=repeats, full_curve=full_curve, progress=progress,
+    )
+    return scores[0], net_img, teacher_imgs[0]
+
+
+def score_photo_starts(
+    net: torch.nn.Module,
+    loss: PerceptualLoss,
+    photo: torch.Tensor,
+    name: str = "photo",
+    *,
+    inits: Sequence[str] = ("noise", "content"),
+    iterations: int = 200,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    seed: int | None = 0,
+    repeats: int = 3,
+    full_curve: bool = True,
+    progress: bool = False,
+) -> tuple[list[PhotoScore], torch.Tensor, list[torch.Tensor]]:
+    """Score one photo (1×3×H×W in [0, 1], on the loss's device; style already set on ``loss``) against
+    the teacher started from each of ``inits`` ("noise", seeded by ``seed``, or "content", the photo).
+
+    The network runs (and is timed) once. Returns one score per start, the network's output (clamped)
+    and, per start, the teacher's image at the equivalent iteration (its last image when not reached).
+    ``full_curve=False`` stops each teacher as soon as it reaches the network's loss (cheaper, same score).
+    """
+    if not loss.has_style:
+        raise ValueError("loss.set_style(...) must be called before scoring")
+    net_out, net_seconds = time_network(net, photo, repeats)
+    with torch.no_grad():
+        net_terms = {k: float(v) for k, v in loss(net_out, photo).items()}
+        photo_style = float(loss(photo, photo)["style"])
+    if not math.isfinite(net_terms["total"]):
+        raise StylenetError(f"{name}: the network's loss is not finite ({net_terms['total']}); the checkpoint is broken")
+    scores, images = [], []
+    for init in inits:
+        kept: dict[str, torch.Tensor] = {}
+
+        def keep(row: dict[str, float], image: torch.Tensor) -> None:
+            # The image at the first iteration reaching the network's loss, for the side-by-side figure.
+            if "equiv" not in kept and row["total"] <= net_terms["total"]:
+                kept["equiv"] = image.clamp(0, 1)
+
+        result = stylise(
+            loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
+            stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
+        )
+        equiv = teacher_equivalent([r["total"] for r in result.history], net_terms["total"])
+        teacher_seconds = result.history[equiv]["time"] if equiv is not None else result.history[-1]["time"]
+        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, result.history, str(init), photo_style))
+        images.append(kept.get("equiv", result.image))
+    return scores, net_out.clamp(0, 1), images

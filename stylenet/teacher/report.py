@@ -1,0 +1,135 @@
+"""What an evaluation writes: the teacher's curves and the scores as CSV, the summary as markdown, and
+the side-by-side figure per photo (:mod:`stylenet.teacher.evaluate` computes them)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from PIL import Image, ImageDraw
+
+from stylenet.data.images import tensor_to_pil
+from stylenet.teacher.evaluate import CURVE_COLUMNS, START_NAMES, PhotoScore, format_equiv, photo_row
+from stylenet.teacher.gatys import TERMS
+
+
+def curve_csv(history: Sequence[dict[str, float]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CURVE_COLUMNS)
+    for r in history:
+        w.writerow([int(r["iteration"]), f"{r['time']:.6f}", *(f"{r[k]:.8g}" for k in TERMS)])
+    return buf.getvalue()
+
+
+def scores_csv(photos: Sequence[Sequence[PhotoScore]]) -> str:
+    """One row per photo; ``photos`` holds each photo's scores, one per teacher start."""
+    buf = io.StringIO()
+    if photos:
+        w = csv.DictWriter(buf, fieldnames=list(photo_row(photos[0])), lineterminator="\n")
+        w.writeheader()
+        for scores in photos:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in photo_row(scores).items()})
+    return buf.getvalue()
+
+
+def _quartiles(values: Sequence[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def spread(values: Sequence[float], iterations: int | None = None) -> dict[str, str]:
+    """Median, quartiles and range as text; with ``iterations``, values > K (never reached) print "> K"."""
+
+    def fmt(v: float) -> str:
+        if iterations is not None and v > iterations:
+            return f"> {iterations}"
+        if not math.isfinite(v):
+            return "inf"
+        return f"{v:g}" if iterations is not None else f"{v:.4g}"
+
+    vals = sorted(values)
+    q1, q3 = _quartiles(vals)
+    return {"median": fmt(statistics.median(vals)), "q1": fmt(q1), "q3": fmt(q3), "min": fmt(vals[0]), "max": fmt(vals[-1])}
+
+
+def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[tuple[str, str]], info: dict[str, Any]) -> str:
+    """``photos`` holds each photo's scores, one per teacher start, in the order of ``info["inits"]``."""
+    k = info["iterations"]
+    starts = " and ".join(
+        f"from {START_NAMES.get(i, i)}" + (f" (seed {info['seed']})" if i == "noise" else "") for i in info["inits"]
+    )
+    lines = [
+        "# Teacher score",
+        "",
+        f"Checkpoint `{info['ckpt']}` (style `{info['style']}`, trained {info['global_step']} steps), "
+        f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
+        f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, same loss as training "
+        f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
+        f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",
+        "Teacher-equivalent iterations: first teacher iteration whose total loss ≤ the network's. "
+        "Speed ratio: teacher time to that iteration / network forward time (a lower bound, `>`, when not reached). "
+        "Style vs photo: the network's style loss / the photo's own (1 = no nearer the painting than the photo; "
+        "the gap closed is 1 minus it).",
+        "",
+    ]
+    if photos:
+        lines += ["| across photos | median | quartiles | range |", "|---|---|---|---|"]
+        for j, init in enumerate(info["inits"]):
+            col = [p[j] for p in photos]
+            e = spread([float(s.equiv) if s.equiv is not None else float(k + 1) for s in col], k)
+            r = spread([s.speed_ratio for s in col])
+            reached = sum(s.equiv is not None for s in col)
+            where = START_NAMES.get(init, init)
+            lines += [
+                f"| teacher-equivalent iterations from {where} ({reached}/{len(col)} reached) | {e['median']} | {e['q1']} – {e['q3']} | {e['min']} – {e['max']} |",
+                f"| speed ratio (×) from {where} | {r['median']} | {r['q1']} – {r['q3']} | {r['min']} – {r['max']} |",
+            ]
+        first = [p[0] for p in photos]
+        for label, values in (
+            ("network style loss / photo's own", [s.style_vs_photo for s in first]),
+            ("network content loss", [s.net_terms["content"] for s in first]),
+            ("network total loss", [s.net_terms["total"] for s in first]),
+            ("network time (s)", [s.net_seconds for s in first]),
+        ):
+            v = spread(values)
+            lines.append(f"| {label} | {v['median']} | {v['q1']} – {v['q3']} | {v['min']} – {v['max']} |")
+        heads = " | ".join(f"iters from {START_NAMES.get(i, i)}" for i in info["inits"])
+        lines += [
+            "",
+            f"| photo | net content | net style | style vs photo | net tv | net total | {heads} | net s |",
+            "|---|---|---|---|---|---|" + "---|" * len(info["inits"]) + "---|",
+        ]
+        for p in photos:
+            t = p[0].net_terms
+            iters = " | ".join(format_equiv(s.equiv, k) for s in p)
+            lines.append(
+                f"| {p[0].name} | {t['content']:.4g} | {t['style']:.4g} | {p[0].style_vs_photo:.3g} | {t['tv']:.4g} | "
+                f"{t['total']:.4g} | {iters} | {p[0].net_seconds:.3g} |"
+            )
+    if failures:
+        lines += ["", "## Failed", ""] + [f"- `{name}`: {msg}" for name, msg in failures]
+    return "\n".join(lines) + "\n"
+
+
+def side_by_side(panels: Sequence[torch.Tensor], labels: Sequence[str], height: int | None = None):
+    """Panels (1×3×H×W in [0, 1]) resized to one height, side by side, each captioned below."""
+    imgs = [tensor_to_pil(p.detach().cpu()) for p in panels]
+    h = height or imgs[0].height
+    imgs = [im.resize((max(1, round(im.width * h / im.height)), h), Image.Resampling.LANCZOS) for im in imgs]
+    caption, gap = 16, 4
+    canvas = Image.new("RGB", (sum(im.width for im in imgs) + gap * (len(imgs) - 1), h + caption), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for im, label in zip(imgs, labels):
+        canvas.paste(im, (x, 0))
+        draw.text((x + 2, h + 2), label, fill="black")
+        x += im.width + gap
+    return canvas

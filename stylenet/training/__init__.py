@@ -1,0 +1,1 @@
+"""Training: the LightningModule, its callbacks, and build/train from a composed Hydra config."""
