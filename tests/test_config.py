@@ -14,6 +14,8 @@ from stylenet.networks.transformer import TransformerNet
 from stylenet.training.build import build
 
 GROUPS = ["style", "model", "loss", "data", "trainer", "callbacks", "logger", "experiment", "debug", "paths"]
+
+
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIG_DIR / g).glob("*.yaml"))]
 
 

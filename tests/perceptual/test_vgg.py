@@ -1,17 +1,80 @@
-"""The loss networks: VGG16 and VGG19, the embedded (shipped) ImageNet VGG19, and their one-line errors."""
+"""Units of the core: the transform network, the VGG encoder, the perceptual loss, checkpoints.
+
+The loss networks: VGG16 and VGG19, the embedded (shipped) ImageNet VGG19, and their one-line errors."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, SHARED_WEIGHTS
 
 import stylenet.perceptual.vgg as vgg
 from stylenet.config import compose
 from stylenet.data.images import load_image
 from stylenet.errors import StylenetError
 from stylenet.perceptual.loss import build_perceptual_loss, gram_matrix
-from stylenet.perceptual.vgg import VGGConfigError, VGGEncoder, VGGWeightsError, layer_names
+from stylenet.perceptual.vgg import LAYER_INDEX, VGGConfigError, VGGEncoder, VGGWeightsError, layer_names
+
+
+@pytest.fixture()
+def fresh_embedded():
+    vgg.load_embedded_vgg19.cache_clear()
+    yield
+    vgg.load_embedded_vgg19.cache_clear()
+
+
+def test_encoder_names_layers_and_stops_at_the_deepest():
+    enc = VGGEncoder(["relu1_2", "relu3_3"], weights="random")
+    feats = enc(torch.rand(1, 3, 64, 64))
+    assert set(feats) == {"relu1_2", "relu3_3"}
+    assert feats["relu1_2"].shape == (1, 64, 64, 64)
+    assert feats["relu3_3"].shape == (1, 256, 16, 16)
+    assert len(enc.features) == LAYER_INDEX["relu3_3"] + 1  # nothing after relu3_3 is built
+    assert not any(p.requires_grad for p in enc.parameters())
+    enc.train()
+    assert not enc.training
+
+
+def test_encoder_normalises_inside_without_touching_the_caller_tensor():
+    enc = VGGEncoder(["relu1_1"], weights="random")
+    x = torch.rand(1, 3, 16, 16)
+    x0 = x.clone()
+    enc(x)
+    assert torch.equal(x, x0)
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    h = (grey - enc.mean) / enc.std
+    assert torch.allclose(h[0, :, 0, 0], torch.tensor([(0.5 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0.5 - 0.406) / 0.225]))
+
+
+def test_encoder_rejects_unknown_layers():
+    with pytest.raises(ValueError, match="relu9_9"):
+        VGGEncoder(["relu9_9"], weights="random")
+
+
+def test_missing_weights_file_names_the_way_out(tmp_path):
+    with pytest.raises(VGGWeightsError, match="loss.weights="):
+        VGGEncoder(["relu1_1"], weights=str(tmp_path / "nope.pth"))
+
+
+def test_offline_imagenet_weights_fail_with_a_clear_message(monkeypatch):
+    def offline(*args, **kwargs):
+        import urllib.error
+
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(VGGWeightsError) as e:
+        VGGEncoder(["relu1_1"], weights="IMAGENET1K_V1")
+    msg = str(e.value)
+    assert "IMAGENET1K_V1" in msg and "loss.weights=" in msg and "\n" not in msg
+    assert "loss=vgg19" in msg and "embedded" in msg  # the way out that needs no download
+
+
+@pytest.mark.skipif(not SHARED_WEIGHTS.exists(), reason="needs ../shared/weights/vgg16_features_hed_bsds500.pth")
+def test_real_weights_load_into_the_encoder():
+    enc = VGGEncoder(["relu4_3"], weights=str(SHARED_WEIGHTS))
+    feats = enc(torch.rand(1, 3, 32, 32))["relu4_3"]
+    assert feats.shape == (1, 512, 4, 4) and feats.abs().sum() > 0
 
 
 def test_vgg19_has_its_own_layer_names_and_is_cut_after_the_deepest():
@@ -63,13 +126,6 @@ def test_embedded_features_have_the_layer_statistics_of_a_classification_network
 def test_embedded_weights_are_dequantised_once():
     a, b = vgg.load_embedded_vgg19(), vgg.load_embedded_vgg19()
     assert a is b and len(a) == 32 and a["0.weight"].shape == (64, 3, 3, 3)
-
-
-@pytest.fixture()
-def fresh_embedded():
-    vgg.load_embedded_vgg19.cache_clear()
-    yield
-    vgg.load_embedded_vgg19.cache_clear()
 
 
 @pytest.mark.parametrize("content", [None, b"", b"\x00" * 100, "a dict with the wrong keys"])

@@ -19,9 +19,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
-from stylenet.data.datamodule import SKIPPED_FILE, ContentImageDataModule, DataError, EpochSampler, ResumableLoader, list_images
+from stylenet.data.datamodule import SKIPPED_FILE, ContentImageDataModule, DataError
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+
 
 pytestmark = [  # Lightning's notes about the tiny test module, not about the data
     pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`"),
@@ -84,60 +85,11 @@ def colors(images: torch.Tensor) -> set[tuple[int, ...]]:
     return {tuple(5 * round(c / 5) for c in (img.mean((1, 2)) * 255).tolist()) for img in images}
 
 
-# ------------------------------------------------------------------------------------ image modes
-
-
 MODES = {  # mode → (file name, save kwargs)
     "L": ("l.png", {}), "LA": ("la.png", {}), "P": ("p.png", {}), "RGBA": ("rgba.png", {}),
     "1": ("one.png", {}), "I;16": ("i16.png", {}), "I": ("i.tif", {}), "F": ("f.tif", {}),
     "CMYK": ("cmyk.jpg", {"quality": 95}), "RGB": ("rgb.webp", {}), "YCbCr": ("ycbcr.jpg", {}),
 }
-
-
-@pytest.mark.parametrize("mode", list(MODES))
-def test_every_pillow_mode_loads_as_float_rgb_in_unit_range(tmp_path, mode):
-    name, save = MODES[mode]
-    if mode in ("I;16", "I", "F"):
-        dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
-        arr = np.full((20, 24), 40000 if mode != "F" else 200.0, dtype=dtype)
-        img = Image.fromarray(arr)
-        if mode == "I;16":
-            img = img.convert("I;16") if img.mode != "I;16" else img
-        (tmp_path / "d").mkdir()
-        img.save(tmp_path / "d" / name)
-    else:
-        solid(tmp_path / "d" / name, (200, 100, 50), mode=mode, **save)
-    dm = datamodule(tmp_path / "d", batch_size=1)
-    (x,) = batches(dm)
-    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.float32
-    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.1  # [0, 1], never 0-255, not black
-    assert not dm.skipped
-
-
-def test_exif_orientation_is_honoured(tmp_path):
-    # Stored 64×32, top half red / bottom half blue; orientation 6 = display rotated 90° clockwise:
-    # 32×64 with blue on the left and red on the right.
-    img = Image.new("RGB", (64, 32), RED)
-    img.paste(BLUE, (0, 16, 64, 32))
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    (tmp_path / "d").mkdir()
-    img.save(tmp_path / "d" / "rotated.jpg", exif=exif, quality=95)
-    (x,) = batches(datamodule(tmp_path / "d", image_size=32, batch_size=1, random_crop=False))
-    left, right = x[0, :, :, :12].mean((1, 2)), x[0, :, :, 20:].mean((1, 2))
-    assert left[2] > 0.8 and left[0] < 0.2, "left half should be blue"
-    assert right[0] > 0.8 and right[2] < 0.2, "right half should be red"
-
-
-def test_small_photos_are_upscaled_to_the_crop_and_big_ones_reduced(tmp_path):
-    solid(tmp_path / "d" / "tiny.png", GREEN, size=(5, 3))
-    solid(tmp_path / "d" / "big.png", BLUE, size=(400, 300))
-    x = torch.cat(batches(datamodule(tmp_path / "d", image_size=32, resize=40)))
-    assert x.shape == (2, 3, 32, 32)
-    assert colors(x) == {GREEN, BLUE}
-
-
-# ------------------------------------------------------------------------------------- bad files
 
 
 def make_mixed_folder(root: Path) -> tuple[set, set]:
@@ -194,6 +146,64 @@ def fit(dm, tmp_path, ckpt_path=None, callbacks=(), **trainer_kw) -> Recorder:
     return model
 
 
+class RankRecorder(Recorder):
+    """Under DDP each rank is a process: write what it sees to a file per rank."""
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out = out
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        with open(self.out / f"rank{self.global_rank}.jsonl", "a") as f:
+            means = [round(m, 6) for m in batch.mean((1, 2, 3)).tolist()]  # one number per photo
+            f.write(json.dumps([self.global_step, self.seen[self.global_step], means]) + "\n")
+        return loss
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_pillow_mode_loads_as_float_rgb_in_unit_range(tmp_path, mode):
+    name, save = MODES[mode]
+    if mode in ("I;16", "I", "F"):
+        dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
+        arr = np.full((20, 24), 40000 if mode != "F" else 200.0, dtype=dtype)
+        img = Image.fromarray(arr)
+        if mode == "I;16":
+            img = img.convert("I;16") if img.mode != "I;16" else img
+        (tmp_path / "d").mkdir()
+        img.save(tmp_path / "d" / name)
+    else:
+        solid(tmp_path / "d" / name, (200, 100, 50), mode=mode, **save)
+    dm = datamodule(tmp_path / "d", batch_size=1)
+    (x,) = batches(dm)
+    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.1  # [0, 1], never 0-255, not black
+    assert not dm.skipped
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    # Stored 64×32, top half red / bottom half blue; orientation 6 = display rotated 90° clockwise:
+    # 32×64 with blue on the left and red on the right.
+    img = Image.new("RGB", (64, 32), RED)
+    img.paste(BLUE, (0, 16, 64, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    (tmp_path / "d").mkdir()
+    img.save(tmp_path / "d" / "rotated.jpg", exif=exif, quality=95)
+    (x,) = batches(datamodule(tmp_path / "d", image_size=32, batch_size=1, random_crop=False))
+    left, right = x[0, :, :, :12].mean((1, 2)), x[0, :, :, 20:].mean((1, 2))
+    assert left[2] > 0.8 and left[0] < 0.2, "left half should be blue"
+    assert right[0] > 0.8 and right[2] < 0.2, "right half should be red"
+
+
+def test_small_photos_are_upscaled_to_the_crop_and_big_ones_reduced(tmp_path):
+    solid(tmp_path / "d" / "tiny.png", GREEN, size=(5, 3))
+    solid(tmp_path / "d" / "big.png", BLUE, size=(400, 300))
+    x = torch.cat(batches(datamodule(tmp_path / "d", image_size=32, resize=40)))
+    assert x.shape == (2, 3, 32, 32)
+    assert colors(x) == {GREEN, BLUE}
+
+
 def test_bad_files_are_skipped_and_each_reported_while_training_goes_on(tmp_path, caplog):
     good, bad = make_mixed_folder(tmp_path / "photos")
     dm = datamodule(tmp_path / "photos", num_workers=2, log_dir=str(tmp_path / "logs"), random_crop=False)
@@ -209,17 +219,6 @@ def test_bad_files_are_skipped_and_each_reported_while_training_goes_on(tmp_path
     report = (tmp_path / "logs" / SKIPPED_FILE).read_text()
     assert report.startswith(f"{len(bad)} unreadable") and all(p in report for p in bad)
     assert dm.skipped_report().splitlines()[1:] == report.strip().splitlines()[1:]
-
-
-def test_nested_folders_are_listed_sorted_without_hidden_or_non_image_files(tmp_path):
-    for rel in ["z.jpg", "a/b/c/deep.png", "a/x.JPEG", "m/n.webp"]:
-        solid(tmp_path / rel)
-    (tmp_path / "a" / "notes.md").write_text("x")
-    solid(tmp_path / ".hidden" / "h.png")
-    solid(tmp_path / "a" / "._x.jpg")
-    files, ignored = list_images(tmp_path)
-    assert files == sorted(str(tmp_path / r) for r in ["z.jpg", "a/b/c/deep.png", "a/x.JPEG", "m/n.webp"])
-    assert ignored == 3
 
 
 def test_empty_missing_or_unreadable_folders_fail_before_training_with_one_line(tmp_path):
@@ -242,53 +241,6 @@ def test_empty_missing_or_unreadable_folders_fail_before_training_with_one_line(
         datamodule(tmp_path / "ok", val_path=str(tmp_path / "badval")).setup("fit")
     with pytest.raises(DataError, match="smaller than data.image_size"):
         datamodule(tmp_path / "ok", image_size=64, resize=32)
-
-
-# ---------------------------------------------------------------------------------------- sources
-
-
-def png_bytes(color=None, seed=0) -> bytes:
-    """A solid colour, or noise (so that crop positions change the pixels) when no colour is given."""
-    buf = io.BytesIO()
-    if color is None:
-        Image.fromarray(np.random.default_rng(seed).integers(0, 256, (18, 20, 3), dtype=np.uint8)).save(buf, "PNG")
-    else:
-        Image.new("RGB", (20, 18), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def test_hf_source_loads_a_local_imagefolder_through_load_dataset(tmp_path):
-    for i, c in enumerate([RED, GREEN, BLUE, YELLOW]):
-        solid(tmp_path / "ds" / "train" / f"{i}.png", c)
-    dm = datamodule(tmp_path / "ds", source="hf", split="train", cache_dir=str(tmp_path / "cache"))
-    x = torch.cat(batches(dm))
-    assert x.shape == (4, 3, 16, 16) and colors(x) == {RED, GREEN, BLUE, YELLOW}
-
-
-def test_hf_source_skips_and_reports_bad_rows_of_a_saved_dataset(tmp_path):
-    rows = [{"bytes": png_bytes(c), "path": f"{i}.png"} for i, c in enumerate([RED, GREEN, BLUE])]
-    rows.insert(1, {"bytes": b"not a png", "path": "junk.png"})
-    features = datasets.Features({"image": datasets.Image(), "caption": datasets.Value("string")})
-    ds = datasets.Dataset.from_dict({"image": rows, "caption": ["a", "b", "c", "d"]}, features=features)
-    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "saved"))
-    dm = datamodule(tmp_path / "saved", source="hf", random_crop=False)
-    x = torch.cat(batches(dm))
-    assert colors(x) <= {RED, GREEN, BLUE} and len(x) == 4
-    assert list(dm.skipped) == ["junk.png"]
-    with pytest.raises(DataError, match="no split 'test'"):
-        datamodule(tmp_path / "saved", source="hf", split="test").setup("fit")
-    with pytest.raises(DataError, match="no column 'photo'"):
-        datamodule(tmp_path / "saved", source="hf", image_column="photo").setup("fit")
-
-
-def test_hf_hub_id_offline_is_one_clear_line_naming_the_way_out():
-    dm = datamodule("someone/photos-that-need-network", source="hf")
-    with pytest.raises(DataError, match="cannot reach Hugging Face dataset.*data=folder") as e:
-        dm.setup("fit")
-    assert "\n" not in str(e.value)
-
-
-# ------------------------------------------------------------------------------ order and splits
 
 
 def test_order_and_crops_are_a_function_of_seed_and_epoch(tmp_path):
@@ -323,29 +275,6 @@ def test_val_split_is_deterministic_disjoint_and_val_images_are_fixed(tmp_path):
         datamodule(tmp_path / "d", val_split=10).setup("fit")
 
 
-class Echo(torch.utils.data.Dataset):
-    def __len__(self):
-        return 10
-
-    def __getitem__(self, key):
-        return key[0]
-
-
-def test_ddp_ranks_split_each_epoch_and_resume_at_the_same_global_position():
-    ranks = [EpochSampler(10, num_replicas=2, rank=r, seed=3) for r in range(2)]
-    shards = [[i for i, _, _ in s] for s in ranks]
-    assert sorted(shards[0] + shards[1]) == list(range(10))
-    # each of 2 ranks consumed 2 batches of 2 (8 photos in all): one process resumes after those 8
-    loader = ResumableLoader(Echo(), sampler=EpochSampler(10, seed=3), batch_size=2, drop_last=True)
-    loader.load_state_dict({"kind": "map", "epoch": 0, "seen": 4, "world_size": 2, "size": 10, "seed": 3})
-    rest = torch.cat(list(loader)).tolist()
-    assert sorted(rest) == sorted(set(range(10)) - set(shards[0][:4] + shards[1][:4]))
-    assert loader.state_dict()["epoch"] == 0 and len(torch.cat(list(loader))) == 10  # next pass: epoch 1
-
-
-# ------------------------------------------------------------------------------------ exact resume
-
-
 @pytest.mark.parametrize(
     "num_workers,trainer_kw",
     [(0, {"max_epochs": 2}), (0, {"max_epochs": -1, "max_steps": 10}), (2, {"max_epochs": 2})],
@@ -365,37 +294,6 @@ def test_resume_from_checkpoint_sees_the_batches_an_uninterrupted_run_sees(tmp_p
     for name, step in [("step=3", 3), ("step=5", 5), ("step=7", 7), ("epoch=0", 5)]:
         resumed = fit(make(), tmp_path, ckpt_path=tmp_path / "ckpt" / f"{name}.ckpt", **trainer_kw).seen
         assert resumed == {s: h for s, h in full.items() if s >= step}, f"resumed from {name}"
-
-
-def test_streaming_hf_dataset_trains_and_resumes_at_its_position(tmp_path):
-    rows = [{"bytes": png_bytes(seed=i), "path": f"{i}.png"} for i in range(10)]
-    rows.insert(4, {"bytes": b"broken", "path": "broken.png"})
-    ds = datasets.Dataset.from_dict({"image": rows}, features=datasets.Features({"image": datasets.Image()}))
-    ds.save_to_disk(str(tmp_path / "saved"))
-    make = lambda: datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0)
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
-    full = fit(make(), tmp_path, callbacks=[ckpt], max_epochs=-1, max_steps=8).seen
-    assert len(full) == 8 and len(set(full.values())) == 8  # 5 batches per pass: goes on into a 2nd pass
-    dm = make()
-    resumed = fit(dm, tmp_path, ckpt_path=tmp_path / "ckpt" / "step=3.ckpt", max_epochs=-1, max_steps=8).seen
-    assert resumed == {s: h for s, h in full.items() if s >= 3}
-    assert dm.val_images(2).shape == (2, 3, 16, 16)
-    assert list(dm.skipped) == ["broken.png"]
-
-
-class RankRecorder(Recorder):
-    """Under DDP each rank is a process: write what it sees to a file per rank."""
-
-    def __init__(self, out: Path):
-        super().__init__()
-        self.out = out
-
-    def training_step(self, batch, batch_idx):
-        loss = super().training_step(batch, batch_idx)
-        with open(self.out / f"rank{self.global_rank}.jsonl", "a") as f:
-            means = [round(m, 6) for m in batch.mean((1, 2, 3)).tolist()]  # one number per photo
-            f.write(json.dumps([self.global_step, self.seen[self.global_step], means]) + "\n")
-        return loss
 
 
 @pytest.mark.slow
@@ -422,16 +320,3 @@ def test_ddp_ranks_see_disjoint_photos_and_resume_exactly(tmp_path):
     resumed = run("resumed", ckpt_path=tmp_path / "ckpt" / "step=2.ckpt")
     for r in (0, 1):
         assert resumed[r] == {s: v for s, v in full[r].items() if s >= 2}
-
-
-def test_streaming_ddp_ranks_read_disjoint_parts_of_the_stream(tmp_path):
-    rows = [{"bytes": png_bytes((i * 20, 0, 0)), "path": f"{i}.png"} for i in range(10)]
-    ds = datasets.Dataset.from_dict({"image": rows}, features=datasets.Features({"image": datasets.Image()}))
-    ds.save_to_disk(str(tmp_path / "saved"))
-    dm = datamodule(tmp_path / "saved", source="hf", streaming=True, shuffle_buffer=0)
-    dm.setup("fit")
-    parts = []
-    for rank in (0, 1):
-        stream = iter(dm.train_set.for_rank(rank, 2))
-        parts.append({5 * round(next(stream)["image"][0].mean().item() * 255 / 5) for _ in range(5)})
-    assert not parts[0] & parts[1] and parts[0] | parts[1] == {i * 20 for i in range(10)}

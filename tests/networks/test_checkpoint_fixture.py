@@ -8,6 +8,8 @@ import torch
 from conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30.ckpt"
+
+
 EXPECTED = ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30_coffee48.pt"
 
 

@@ -16,7 +16,11 @@ from stylenet.training.build import build
 # Tiny and offline: random VGG weights (conf/bench.yaml's default), 8-channel one-block net, 32 px, no workers.
 TINY = ["model.base_channels=8", "model.num_residual_blocks=1", "data.image_size=32", "data.batch_size=2",
         "data.num_workers=0", "style.size=64"]
+
+
 BACKENDS = ["eager", "torch"] + (["onnxruntime"] if importlib.util.find_spec("onnxruntime") else [])
+
+
 QUICK = ["bench.warmup=1", "bench.steps=2", "bench.infer_sizes=[32,48]", "bench.infer_warmup=1", "bench.infer_runs=2",
          "bench.data_warmup=1", "bench.data_batches=2"]
 
@@ -42,6 +46,35 @@ def table_rows(report: str, heading: str) -> list[list[str]]:
         elif rows:
             break
     return rows[2:]  # header and separator
+
+
+def tiny_modules(*overrides: str):
+    """The real module (training.build) without and with ``overrides``, with identical weights."""
+    ref_cfg = compose("bench", TINY)
+    alt_cfg = compose("bench", [*TINY, *overrides])
+    _, ref, _ = build(ref_cfg)
+    _, alt, _ = build(alt_cfg)
+    alt.load_state_dict(ref.state_dict())  # same transform net and same (random) VGG weights
+    ref.setup("fit")
+    alt.setup("fit")
+    return ref, alt
+
+
+def terms_and_grads(module, x):
+    module.net.zero_grad(set_to_none=True)
+    terms = module._terms(x)
+    terms["total"].backward()
+    return {k: v.detach() for k, v in terms.items()}, {n: p.grad.clone() for n, p in module.net.named_parameters()}
+
+
+def assert_same_gradients(g_alt, g_ref, rel: float, what: str) -> None:
+    flat_ref, flat_alt = torch.cat([g.flatten() for g in g_ref.values()]), torch.cat([g.flatten() for g in g_alt.values()])
+    assert (flat_alt - flat_ref).norm() <= rel * flat_ref.norm(), f"{what} changes the gradient"
+    # Per tensor, against the largest gradient: conv biases ahead of instance norm have a zero gradient
+    # in exact arithmetic, so theirs is rounding noise of either computation.
+    atol = 10 * rel * flat_ref.abs().max().item()
+    for n in g_ref:
+        torch.testing.assert_close(g_alt[n], g_ref[n], rtol=10 * rel, atol=atol, msg=f"{what} changes grad {n}")
 
 
 def test_bench_prints_training_inference_and_data_tables_and_writes_the_same_file(tmp_path, capsys):
@@ -94,38 +127,6 @@ def test_variant_joins_switches_and_raw_overrides_in_order():
     switches = {"bf16": ["trainer.precision=bf16-mixed"], "compile": ["compile=true", "compile_loss=true"]}
     assert variant_overrides("bf16+compile+data.num_workers=8", switches) == [
         "trainer.precision=bf16-mixed", "compile=true", "compile_loss=true", "data.num_workers=8"]
-
-
-# ---- speed switches leave the results unchanged ------------------------------------------------------
-
-
-def tiny_modules(*overrides: str):
-    """The real module (training.build) without and with ``overrides``, with identical weights."""
-    ref_cfg = compose("bench", TINY)
-    alt_cfg = compose("bench", [*TINY, *overrides])
-    _, ref, _ = build(ref_cfg)
-    _, alt, _ = build(alt_cfg)
-    alt.load_state_dict(ref.state_dict())  # same transform net and same (random) VGG weights
-    ref.setup("fit")
-    alt.setup("fit")
-    return ref, alt
-
-
-def terms_and_grads(module, x):
-    module.net.zero_grad(set_to_none=True)
-    terms = module._terms(x)
-    terms["total"].backward()
-    return {k: v.detach() for k, v in terms.items()}, {n: p.grad.clone() for n, p in module.net.named_parameters()}
-
-
-def assert_same_gradients(g_alt, g_ref, rel: float, what: str) -> None:
-    flat_ref, flat_alt = torch.cat([g.flatten() for g in g_ref.values()]), torch.cat([g.flatten() for g in g_alt.values()])
-    assert (flat_alt - flat_ref).norm() <= rel * flat_ref.norm(), f"{what} changes the gradient"
-    # Per tensor, against the largest gradient: conv biases ahead of instance norm have a zero gradient
-    # in exact arithmetic, so theirs is rounding noise of either computation.
-    atol = 10 * rel * flat_ref.abs().max().item()
-    for n in g_ref:
-        torch.testing.assert_close(g_alt[n], g_ref[n], rtol=10 * rel, atol=atol, msg=f"{what} changes grad {n}")
 
 
 @pytest.mark.parametrize("switch", ["channels_last=true", "loss.single_pass=true"])

@@ -20,6 +20,8 @@ from stylenet.networks.checkpoint import atomic_save, load_network
 from stylenet.networks.transformer import TransformerNet
 
 PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
+
+
 ort = pytest.importorskip("onnxruntime")
 
 
@@ -38,6 +40,14 @@ def exported(tmp_path_factory):
     net = tiny_net()
     meta = tiny_meta()
     return net, export_onnx(net, folder / "wave.onnx", meta=meta), export_torchscript(net, folder / "wave.torchscript.pt")
+
+
+@pytest.fixture
+def ckpt(tmp_path) -> Path:
+    path = tmp_path / "last.ckpt"
+    net = tiny_net()
+    atomic_save({"stylenet": tiny_meta(), "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "global_step": 3}, path)
+    return path
 
 
 def test_onnx_matches_pytorch_on_a_real_photo_at_any_size(exported):
@@ -89,14 +99,6 @@ def test_the_onnx_snippet_in_the_docs_runs(exported, tmp_path, monkeypatch):
     exec(compile(snippet, "docs/inference.md", "exec"), {})
     out = Image.open(tmp_path / "photo_wave.png")
     assert out.size == Image.open(PHOTO).size
-
-
-@pytest.fixture
-def ckpt(tmp_path) -> Path:
-    path = tmp_path / "last.ckpt"
-    net = tiny_net()
-    atomic_save({"stylenet": tiny_meta(), "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "global_step": 3}, path)
-    return path
 
 
 def test_cli_exports_every_format_and_reports_the_parity(tmp_path, ckpt, capsys):

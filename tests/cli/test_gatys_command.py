@@ -1,0 +1,70 @@
+"""The Gatys teacher (stylenet/teacher/gatys.py) and the colour helpers it shares with inference (stylenet/perceptual/color.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+
+from stylenet.data.images import load_image, save_image
+
+
+def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    # A smooth photo-like content and a high-contrast striped style.
+    y = torch.linspace(0, 1, hw[0]).view(1, 1, -1, 1)
+    x = torch.linspace(0, 1, hw[1]).view(1, 1, 1, -1)
+    content = torch.cat([y.expand(1, 1, *hw), x.expand(1, 1, *hw), (0.5 + 0.1 * torch.rand(1, 1, *hw, generator=g))], 1)
+    stripes = (torch.arange(48).view(1, 1, 1, -1) // 4 % 2).float().expand(1, 3, 48, 48).clone()
+    stripes[:, 1] *= 0.2
+    return content.contiguous(), stripes
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "stylenet", "gatys", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_command_writes_the_image_and_intermediates(tmp_path):
+    photo = tmp_path / "photo.png"
+    save_image(images(hw=(40, 48))[0], photo)
+    r = _cli("style=wave", "content=photo.png", "out=res/out.png", "size=48", "iterations=4", "save_every=2",
+             "loss.weights=random", "progress=false", "style.size=64", "tensorboard=tb", cwd=tmp_path)  # relative to the user's cwd
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "res" / "out.png").is_file()
+    assert (tmp_path / "res" / "out_iter00002.png").is_file() and (tmp_path / "res" / "out_iter00004.png").is_file()
+    assert load_image(tmp_path / "res" / "out.png").shape[-2:] == (40, 48)
+    assert "total loss" in r.stdout
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_command_stops_with_one_line_for_missing_style_or_photo(tmp_path, monkeypatch):
+    from stylenet.cli.gatys import run
+    from stylenet.config import compose
+    from stylenet.errors import StylenetError
+
+    monkeypatch.chdir(tmp_path)
+    save_image(images()[0], tmp_path / "photo.png")
+    base = ["loss.weights=random", "iterations=1"]
+    with pytest.raises(StylenetError, match="style image not found: nowhere.jpg"):
+        run(compose("gatys", ["style.image=nowhere.jpg", "content=photo.png", *base]))
+    with pytest.raises(StylenetError, match="missing.jpg: no such file"):
+        run(compose("gatys", ["content=missing.jpg", *base]))
+    with pytest.raises(StylenetError, match="neither an image file nor a style name"):
+        run(compose("gatys", ["content=photo.png", "styles=[wave,nonsense]", *base]))
+    with pytest.raises(StylenetError, match="give the photo"):
+        run(compose("gatys", base))
+    assert not list(tmp_path.glob("*_gatys.png"))
+
+
+def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_path):
+    save_image(images()[0], tmp_path / "photo.png")
+    r = _cli("content=photo.png", "out=o.png", "optimizer=adam", "lr=inf", "iterations=3", "size=40",
+             "style.size=48", "loss.weights=random", "progress=false", cwd=tmp_path)
+    assert r.returncode == 1 and "diverged" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.png").exists()
