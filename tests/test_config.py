@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 from stylenet.config import CONFIG_DIR, compose
@@ -16,7 +17,12 @@ from stylenet.training.build import build
 GROUPS = ["style", "model", "loss", "data", "trainer", "callbacks", "logger", "experiment", "debug", "paths"]
 
 
-OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIG_DIR / g).glob("*.yaml"))]
+# A file whose name starts with `_` is the shared base of its group's options (data/_base.yaml,
+# style/_base.yaml), not an option.
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIG_DIR / g).glob("*.yaml")) if not p.stem.startswith("_")]
+# Groups whose options are deltas on one base: each states only the keys where it differs from it.
+BASES = {"trainer": "default", "data": "_base", "style": "_base"}
+DELTAS = [(g, p.stem) for g in BASES for p in sorted((CONFIG_DIR / g).glob("*.yaml")) if p.stem != BASES[g]]
 
 
 def test_every_group_has_options():
@@ -53,3 +59,17 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
     x = torch.rand(1, 3, 32, 32)
     terms = module.loss(module.net(x), x)
     assert set(terms) == {"content", "style", "tv", "total"} and torch.isfinite(terms["total"])
+
+
+@pytest.mark.parametrize("group,option", DELTAS, ids=[f"{g}={o}" for g, o in DELTAS])
+def test_options_are_deltas_on_their_base(group, option):
+    """trainer/cpu.yaml etc. extend their group's base and set exactly the keys where they differ from it:
+    a key restated with the base's value, or a difference the file does not state, fails."""
+    own = OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml")
+    assert list(own.get("defaults", [])) == [BASES[group], "_self_"], f"{group}/{option}.yaml must extend {BASES[group]}"
+    stated = set(own) - {"defaults"}
+    base = OmegaConf.to_container(compose("train", [f"{group}={BASES[group]}"])[group], resolve=False)
+    composed = OmegaConf.to_container(compose("train", [f"{group}={option}"])[group], resolve=False)
+    assert set(base) <= set(composed)
+    differ = {k for k in set(base) | set(composed) if k not in base or base[k] != composed[k]}
+    assert differ == stated
