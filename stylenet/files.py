@@ -7,11 +7,17 @@ sees the old complete file or the new complete file, never half of one.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from stylenet.errors import StylenetError
 
 # mkstemp creates 0600 files; outputs get the usual permissions (0666 minus the umask). The umask is read
 # once, at import, because reading it means setting it, which is not thread-safe later.
@@ -48,10 +54,47 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         pass
 
 
+# atomic_path's names: "." + stem + "." + mkstemp's 8 random characters + suffix + ".tmp" + suffix. Matched
+# exactly, because leftovers are deleted from folders that also hold the user's own (hidden) files.
+_TEMPORARY = re.compile(r"\..*\.[a-z0-9_]{8}((?:\.[^.]*)?)\.tmp\1")
+
+
 def is_temporary(path: str | os.PathLike) -> bool:
     """A leftover of :func:`atomic_path` (a writer killed before its rename)."""
-    name = Path(path).name
-    return name.startswith(".") and ".tmp" in name
+    return _TEMPORARY.fullmatch(Path(path).name) is not None
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 600) -> int:
+    """Delete :func:`atomic_path` leftovers in ``folder`` untouched for ``older_than`` seconds (a writer still
+    running, e.g. another process writing into the same folder, keeps touching its file); returns how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if (is_temporary(entry.name) and entry.is_file(follow_symlinks=False)
+                    and time.time() - entry.stat(follow_symlinks=False).st_mtime > older_than):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:  # gone meanwhile, or not ours to delete: leave it
+            pass
+    return removed
+
+
+def not_a_regular_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read as a file, or None for a regular file. Checked before opening, because
+    open() on a FIFO (or some devices) named x.jpg blocks until a writer comes, i.e. forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return {errno.ENOENT: "no such file", errno.ELOOP: "a symbolic link loop"}.get(e.errno, e.strerror or str(e))
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, device or socket), so it is not read"
+    return None
 
 
 def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
@@ -73,3 +116,20 @@ def atomic_save_image(x, path: str | os.PathLike, quality: int = 95) -> Path:
     with atomic_path(path) as tmp:
         save_image(x, tmp, quality=quality)
     return Path(path)
+
+
+class UnwritableError(StylenetError, OSError):
+    """An output place that cannot be written; found before any work, so none is lost."""
+
+
+def ensure_writable_dir(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create ``folder`` if needed and prove a file can be written in it, before hours of work are spent on
+    results that could not be saved (checkpoints, the teacher's image, evaluation reports)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UnwritableError(f"cannot write to the {what} {folder} ({e.strerror or e}); choose another") from None
+    return folder

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,22 +23,38 @@ requires_shared_weights = pytest.mark.skipif(
 
 def tiny_meta(base_channels: int = 8, num_residual_blocks: int = 1, style: str = "wave") -> dict:
     """The metadata a stylenet checkpoint carries, for a tiny network made in a test."""
-    return {
-        "format_version": 1,
-        "arch": {"name": "TransformerNet", "base_channels": base_channels, "num_residual_blocks": num_residual_blocks},
-        "style": {"name": style, "image": str(ROOT / "assets" / "styles" / f"{style}.jpg"), "size": 64},
-        "loss": {
-            "weights": "random",
-            "content_layers": ["relu2_2"],
-            "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
-            "style_layer_weights": None,
-            "content_weight": 1e5,
-            "style_weight": 1e10,
-            "tv_weight": 1e2,
-            "single_pass": False,
-        },
-        "train": {"image_size": 32, "global_step": 0},
-    }
+    from stylenet.networks.checkpoint import CheckpointMeta
+
+    return CheckpointMeta(
+        arch={"name": "TransformerNet", "base_channels": base_channels, "num_residual_blocks": num_residual_blocks},
+        style={"name": style, "image": str(ROOT / "assets" / "styles" / f"{style}.jpg"), "size": 64},
+        loss={"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+              "style_layer_weights": None, "content_weight": 1e5, "style_weight": 1e10, "tv_weight": 1e2, "single_pass": False},
+        train={"image_size": 32, "global_step": 0},
+    ).to_dict()
+
+
+def without_blocking(fn, fifo, seconds: float = 10.0):
+    """``fn()`` in a thread, its result or error returned here. If it is still blocked (on opening ``fifo``)
+    after ``seconds``, a writer that closes at once releases it with an EOF, and the test fails."""
+    out: list = []
+
+    def target():
+        try:
+            out.append(fn())
+        except BaseException as e:  # re-raised in the test's thread
+            out.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(seconds)
+        pytest.fail(f"blocked on the FIFO {fifo}")
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,13 @@
-"""Units of the core: the transform network, the VGG encoder, the perceptual loss, checkpoints."""
+"""Atomic writes (stylenet/files.py) and the file checks shared by the readers."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
+from stylenet.files import atomic_path, is_temporary, not_a_regular_file
 from stylenet.networks.checkpoint import atomic_save
 
 
@@ -22,3 +25,25 @@ def test_atomic_save_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch)
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["c.pth"]  # no temporary left behind
+
+
+def test_only_the_temporaries_of_atomic_path_count_as_leftovers(tmp_path):
+    names = []
+    for target in ["photo_wave.jpg", "last.ckpt", "README"]:
+        with atomic_path(tmp_path / target) as tmp:
+            names.append(tmp.name)
+    assert all(is_temporary(n) for n in names), names
+    # a user's hidden files in an output folder are not ours to delete
+    for other in [".notes.tmp", ".tmp", ".bashrc", "x.tmp.jpg", ".cache.tmpdir", ".a.b.tmp.png", "photo_wave.jpg"]:
+        assert not is_temporary(other), other
+
+
+def test_not_a_regular_file_says_why(tmp_path):
+    (tmp_path / "ok.jpg").write_bytes(b"x")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    assert not_a_regular_file(tmp_path / "ok.jpg") is None
+    assert not_a_regular_file(tmp_path / "pipe.jpg").startswith("not a regular file")
+    assert not_a_regular_file(tmp_path / "loop.jpg") == "a symbolic link loop"
+    assert not_a_regular_file(tmp_path) == "a folder, not a file"
+    assert not_a_regular_file(tmp_path / "missing.jpg") == "no such file"

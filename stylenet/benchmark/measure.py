@@ -12,11 +12,16 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
+import lightning as L
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from stylenet.errors import StylenetError
+from stylenet.inference.stylizer import Stylizer
 from stylenet.runtime import Timing, measure, reset_peaks, synchronize, timing
+from stylenet.training.build import build
+from stylenet.training.module import batch_images
 
 SECTIONS = ("train", "step", "infer", "data")
 PAPER_STEPS = 40_000  # Johnson et al. 2016: 40k iterations of batch 4 at 256 px (~4 h on a Titan X)
@@ -61,8 +66,6 @@ def lightning_quiet() -> None:
 
 
 def _step_timer():
-    import lightning as L
-
     class StepTimer(L.Callback):
         """Wall time between consecutive ends of training steps (the whole step: data, compute, loop)."""
 
@@ -108,8 +111,6 @@ def _bench_config(cfg: DictConfig, warmup: int, steps: int, root_dir: str) -> Di
 
 
 def _prepare(cfg: DictConfig) -> None:
-    import lightning as L
-
     L.seed_everything(cfg.seed, verbose=False)
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
@@ -117,8 +118,6 @@ def _prepare(cfg: DictConfig) -> None:
 
 def bench_fit(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[float], torch.device]:
     """Time ``steps`` steps of the real ``trainer.fit`` after ``warmup`` steps."""
-    from stylenet.training.build import build
-
     if warmup < 1 or steps < 1:
         raise BenchError("bench.warmup and bench.steps must be at least 1 (the first step includes lazy initialisation)")
     with tempfile.TemporaryDirectory(prefix="stylenet-bench-") as root:
@@ -133,8 +132,6 @@ def bench_fit(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[fl
 
 def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[float], torch.device]:
     """Time the module's step (forward, PerceptualLoss, backward, optimiser) on one batch already on the device."""
-    from stylenet.training.build import build
-
     with tempfile.TemporaryDirectory(prefix="stylenet-bench-") as root:
         cfg = _bench_config(cfg, warmup, steps, root)
         _prepare(cfg)
@@ -194,8 +191,6 @@ def _eager_backend(net: torch.nn.Module, device: torch.device, cfg: DictConfig) 
 
 def _stylizer_backend(backend: str) -> Callable[..., Callable[[torch.Tensor], Any]]:
     def make(net: torch.nn.Module, device: torch.device, cfg: DictConfig) -> Callable[[torch.Tensor], Any]:
-        from stylenet.inference.stylizer import Stylizer
-
         stylizer = Stylizer(net, device=device if backend == "torch" else "cpu", backend=backend)
         return lambda x: stylizer.stylize_tensor(x, tile=None)
 
@@ -212,8 +207,6 @@ INFER_BACKENDS: dict[str, tuple[Callable[..., Callable[[torch.Tensor], Any]], st
 
 def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows of (backend, size, timing), and the backends skipped with the reason."""
-    from hydra.utils import instantiate
-
     b = cfg.bench
     rows, skipped = [], {}
     for name in b.infer_backends:
@@ -224,7 +217,7 @@ def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, A
             skipped[name] = "runs on the CPU only; its figures belong to a CPU table"
             continue
         if name == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
-            skipped[name] = "not installed (pip install 'stylenet[onnx]')"
+            skipped[name] = "not installed (a stylenet dependency: pip install onnxruntime)"
             continue
         torch.manual_seed(cfg.seed)
         net = instantiate(cfg.model).eval().requires_grad_(False).to(device)
@@ -241,10 +234,6 @@ def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, A
 
 def bench_data(cfg: DictConfig) -> dict[str, Any]:
     """Images/s of the real train_dataloader on its own (after warm-up batches that start the workers)."""
-    from hydra.utils import instantiate
-
-    from stylenet.training.module import batch_images
-
     b = cfg.bench
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")

@@ -3,7 +3,7 @@
     python -m stylenet bench                                        # conf/bench.yaml defaults, table on stdout
     python -m stylenet bench model=johnson_half data.image_size=128 out=docs/bench.md
     python -m stylenet bench experiment=johnson2016 trainer=gpu bench.variants=[base,bf16,bf16+compile]
-    python -m stylenet bench bench.sections=[infer] bench.infer_backends=[torch,inference_net]
+    python -m stylenet bench bench.sections=[infer] bench.infer_backends=[eager,torch]
 
 Arguments are Hydra overrides of conf/bench.yaml, i.e. conf/train.yaml plus a ``bench`` section, so every
 training option (model, data, trainer, speed switches) means what it means to ``train.py``.
@@ -42,11 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from stylenet.benchmark.measure import SECTIONS, BenchError, bench_data, bench_fit, bench_infer, bench_step, lightning_quiet
 from stylenet.benchmark.report import config_summary, device_name, render
 from stylenet.cli.entry import run_argv
+from stylenet.config import compose
 from stylenet.errors import first_line
 from stylenet.files import atomic_write_text
 from stylenet.runtime import load_average, rss_mb, set_threads
@@ -69,10 +71,6 @@ def variant_overrides(variant: str, switches: dict[str, Sequence[str]]) -> list[
 
 
 def _compose(overrides: list[str]) -> DictConfig:
-    from hydra.errors import HydraException
-
-    from stylenet.config import compose
-
     try:
         return compose("bench", overrides)
     except HydraException as e:

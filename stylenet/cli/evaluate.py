@@ -18,7 +18,7 @@ from stylenet.config import user_path
 from stylenet.data.images import ImageError, load_image
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, atomic_write_text
+from stylenet.files import atomic_save_image, atomic_write_text, ensure_writable_dir
 from stylenet.networks.checkpoint import load_network
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
@@ -61,6 +61,9 @@ def run(cfg) -> int:
     iterations = int(cfg.iterations)
     if iterations < 0:
         raise StylenetError(f"iterations must be >= 0, got {iterations}")
+    for key in ("size", "repeats", "limit", "style_size"):  # null means "the default"; 0 used to mean it silently
+        if cfg.get(key) is not None and int(cfg[key]) < 1:
+            raise StylenetError(f"{key}={cfg[key]} must be at least 1 (or null for the default)")
     ckpt = user_path(cfg.ckpt)
     net, meta = load_network(ckpt)
     style_meta = meta.get("style") or {}
@@ -83,7 +86,7 @@ def run(cfg) -> int:
     loss.set_style(style.to(device))
     net = net.to(device)
     out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / f"{ckpt.parent.name}_{ckpt.stem}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after
     warm_up(net, loss, device)
 
     scores: list[list[PhotoScore]] = []

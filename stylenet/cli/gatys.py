@@ -3,7 +3,7 @@
     python -m stylenet gatys style=wave content=photo.jpg [out=...] [size=512] [iterations=500] ...
     python -m stylenet gatys styles=[wave,painting.jpg] blend=[0.7,0.3] content=photo.jpg
 
-The optimisation itself is :func:`stylenet.teacher.gatys.stylise`; docs/gatys.md has every option.
+The optimisation itself is :func:`stylenet.teacher.gatys.stylize`; docs/gatys.md has every option.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from stylenet.cli.entry import hydra_command
 from stylenet.config import CONFIG_DIR, user_path
 from stylenet.data.images import is_image_path, load_image
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image
+from stylenet.files import atomic_save_image, ensure_writable_dir
 from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
-from stylenet.teacher.gatys import OPTIMIZERS, TERMS, stylise
+from stylenet.teacher.gatys import OPTIMIZERS, TERMS, stylize
 
 
 def resolve_style_entry(entry: str, cfg) -> Path:
@@ -30,10 +30,10 @@ def resolve_style_entry(entry: str, cfg) -> Path:
     if path.is_file():
         return path
     yaml = CONFIG_DIR / "style" / f"{entry}.yaml"
-    if yaml.is_file():
+    if yaml.is_file() and not entry.startswith("_"):  # _base.yaml is what the styles share, not a style
         merged = OmegaConf.merge({"paths": cfg.paths}, {"style": OmegaConf.load(yaml)})
         return user_path(merged.style.image)
-    names = sorted(p.stem for p in (CONFIG_DIR / "style").glob("*.yaml"))
+    names = sorted(p.stem for p in (CONFIG_DIR / "style").glob("*.yaml") if not p.stem.startswith("_"))
     raise StylenetError(f"style {entry!r} is neither an image file nor a style name (known: {', '.join(names)})")
 
 
@@ -76,6 +76,7 @@ def run(cfg) -> Path:
     out = user_path(cfg.out) if cfg.out else default_out(content_path, style_name)
     if not is_image_path(out):
         raise StylenetError(f"out={out} needs an image extension (.png, .jpg, ...)")
+    ensure_writable_dir(out.parent, "folder of out=")  # before the optimisation, not after it
     device = resolve_device(str(cfg.device))
 
     loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)
@@ -104,7 +105,7 @@ def run(cfg) -> Path:
                 writer.add_image("gatys/image", img[0].cpu(), it)
 
     try:
-        result = stylise(
+        result = stylize(
             loss, photo.to(device),
             styles=[s.to(device) for s in styles], blend_weights=blend,
             style_scale=None if cfg.style_scale is None else float(cfg.style_scale),
@@ -112,7 +113,7 @@ def run(cfg) -> Path:
             lr=None if cfg.lr is None else float(cfg.lr), history_size=int(cfg.history_size),
             line_search=cfg.line_search or None,
             init=init if isinstance(init, str) else init.to(device), seed=cfg.seed, scales=int(cfg.scales),
-            preserve_colors=bool(cfg.preserve_color), on_iteration=on_iteration, progress=bool(cfg.progress),
+            preserve_color=bool(cfg.preserve_color), on_iteration=on_iteration, progress=bool(cfg.progress),
         )
     finally:
         if writer is not None:

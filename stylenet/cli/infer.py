@@ -17,7 +17,6 @@ import argparse
 import glob
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from typing import Sequence
 
 from stylenet.cli.entry import run_argv
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import atomic_save_image
+from stylenet.files import atomic_save_image, ensure_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.inference.tiling import check_tiling
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_OUT = "stylized"
@@ -78,16 +78,18 @@ class Job:
     dst: Path
 
 
+def _real(path: Path) -> Path:
+    # os.path.realpath, not Path.resolve: that raises RuntimeError on a symlink loop (Python < 3.13)
+    return Path(os.path.realpath(path))
+
+
 def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+    return _real(path).is_relative_to(_real(folder))
 
 
 def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """``(file, relative path for the output)`` for every input, and ``(input, reason)`` for those that match nothing.
+    """``(file, relative path for the output)`` for every input, and ``(input, reason)`` for those that match
+    nothing or are not regular files (a FIFO, device or socket would block the reader; a symlink loop).
 
     Folders are searched recursively for image files (hidden folders and ``exclude``, the output
     folder, are skipped, so re-running into a sub-folder never stylises earlier results). A file named
@@ -100,10 +102,14 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
     seen: set[Path] = set()
 
     def add(path: Path, rel: Path) -> None:
-        key = path.resolve()
+        key = _real(path)
         if key not in seen:
             seen.add(key)
-            found.append((path, rel))
+            why = not_a_regular_file(path)
+            if why:
+                missing.append((str(path), why))
+            else:
+                found.append((path, rel))
 
     def add_folder(folder: Path) -> int:
         n = 0
@@ -121,19 +127,19 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
         if path.is_dir():
             if add_folder(path) == 0:
                 missing.append((arg, "no image files in this folder"))
-        elif path.is_file():
-            add(path, Path(path.name))
-        elif _GLOB_CHARS & set(arg):
+        elif _GLOB_CHARS & set(arg) and not os.path.lexists(arg):
             matches = sorted(glob.glob(arg, recursive=True))
             n = 0
             for m in map(Path, matches):
                 if m.is_dir():
                     n += add_folder(m)
-                elif m.is_file() and is_image_path(m):
+                elif is_image_path(m):
                     add(m, Path(m.name))
                     n += 1
             if n == 0:
                 missing.append((arg, "no image files match"))
+        elif os.path.lexists(arg):
+            add(path, Path(path.name))
         else:
             missing.append((arg, "no such file or folder"))
     return found, missing
@@ -151,21 +157,12 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
             dst = out / rel.parent / f"{rel.stem}_{style}{suffix}"
             n = 2
             base = dst
-            while dst.resolve() in taken:  # two inputs with the same name (from different folders)
+            while _real(dst) in taken:  # two inputs with the same name (from different folders)
                 dst = base.with_name(f"{base.stem}-{n}{base.suffix}")
                 n += 1
-        taken.add(dst.resolve())
+        taken.add(_real(dst))
         jobs.append(Job(src, dst))
     return jobs
-
-
-def check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise UsageError(f"cannot write to the output folder {folder} ({e.strerror or e}); choose another with -o") from None
 
 
 def _style_label(meta: dict, ckpt: Path) -> str:
@@ -194,9 +191,10 @@ def run_export(args, net, meta, ckpt: Path) -> int:
     targets = {}
     for fmt in formats:
         targets[fmt] = out if single_file else out / f"{_style_label(meta, ckpt)}{export.SUFFIXES[fmt]}"
-        if targets[fmt].resolve() == ckpt.resolve():
+        if _real(targets[fmt]) == _real(ckpt):
             raise UsageError(f"{targets[fmt]} is the checkpoint itself; choose another -o")
-    check_writable((out.parent if single_file else out) or Path("."))
+    ensure_writable_dir((out.parent if single_file else out) or Path("."), "output folder (-o)")
+    remove_stale_temporaries((out.parent if single_file else out) or Path("."))
     photo_path = _parity_photo(args.inputs)
     photo = load_image(photo_path, size=args.size or 512) if photo_path else None
     for fmt, target in targets.items():
@@ -237,7 +235,8 @@ def _parity_photo(inputs: Sequence[str]) -> Path | None:
 
 def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
     """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
-    from stylenet.data.images import ImageError, open_image
+    from stylenet.data import images
+    from stylenet.data.images import ImageError, long_side_hw, open_image
 
     batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
     window = max(2, 2 * batch_size)  # images decoded ahead of the network
@@ -255,7 +254,13 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
               overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
 
     def load(job: Job):
-        return open_image(job.src, with_alpha=True)
+        rgb, alpha = open_image(job.src, with_alpha=True)
+        if args.size:  # the resized image must pass the same pixel limit as a file
+            h, w = long_side_hw((rgb.height, rgb.width), args.size)
+            if h * w > images.MAX_PIXELS:
+                raise ImageError(f"{job.src}: --size {args.size} makes it {w}x{h} = {h * w:,} pixels, over the "
+                                 f"{images.MAX_PIXELS:,}-pixel limit; give a smaller --size")
+        return rgb, alpha
 
     def save(img, job: Job) -> None:
         if img.mode == "RGBA" and job.dst.suffix.lower() in (".jpg", ".jpeg"):
@@ -295,6 +300,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
                         bar.update(1)
                 pending = []
         except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)  # only the files being read or written are finished
             if bar is not None:
                 bar.close()
             print(f"interrupted: {done} of {len(jobs)} images written to {out_label}", file=sys.stderr)
@@ -323,35 +329,18 @@ def _reason(e: Exception, src: Path) -> str:
     return msg[len(str(src)) + 2:] if msg.startswith(f"{src}: ") else msg
 
 
-def check_checkpoint_file(path: Path) -> None:
-    """Recognise an image or other foreign file given as --ckpt before torch.load tries to unpickle it.
-
-    torch.save writes a zip archive (``PK``) or, in the legacy format, a pickle (first byte 0x80); anything
-    else cannot be a checkpoint, and saying what it looks like is more useful than an unpickling error.
-    """
-    if not path.is_file():
-        return  # missing / folder: read_checkpoint says so
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        return
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            kind = f"a {im.format} image"
-    except (UnidentifiedImageError, OSError):
-        kind = "not a torch file" if head else "an empty file"
-    raise UsageError(f"{path} is not a stylenet checkpoint ({kind}); give --ckpt a .ckpt from train.py or a file from --export weights")
-
-
 def _one_by_one(stylizer, ready, kw, failures):
     outs = []
     for job, img in ready:
         try:
             outs.append(stylizer.stylize_many([img], **kw)[0])
         except (RuntimeError, MemoryError) as e:
-            failures.append((str(job.src), f"{first_line(e)} (try --tile 512 or a smaller --size)"))
+            size = kw["size"]
+            if size and size > max(img[0].size):  # the enlarged image itself does not fit: tiles cannot help
+                hint = f"--size {size} enlarges it; give a smaller --size"
+            else:
+                hint = "try --tile 512 or a smaller --size"
+            failures.append((str(job.src), f"{first_line(e)} ({hint})"))
             outs.append(None)
     return outs
 
@@ -374,15 +363,7 @@ def _validate(args) -> None:
             args.tile = int(args.tile)
         except ValueError:
             raise UsageError(f"--tile takes a size in pixels, 0 or auto, got {args.tile!r}") from None
-        if args.tile != 0 and args.tile < 64:
-            raise UsageError(f"--tile must be at least 64 px (or 0 to disable tiling), got {args.tile}")
-    from stylenet.inference.stylizer import DEFAULT_TILE
-
-    tile = DEFAULT_TILE if args.tile in ("auto", 0) else args.tile
-    if args.overlap is not None and not 0 <= args.overlap < tile // 2:
-        raise UsageError(f"--overlap must be between 0 and {tile // 2 - 1} (under half the tile), got {args.overlap}")
-    if args.stats_size is not None and args.stats_size < 16:
-        raise UsageError(f"--stats-size must be at least 16 px, got {args.stats_size}")
+    check_tiling(0 if args.tile == "auto" else args.tile, args.overlap, args.stats_size, names=("--tile", "--overlap", "--stats-size"))
     if not args.export and not args.inputs:
         raise UsageError("give at least one INPUT (file, folder or glob), or --export")
 
@@ -397,7 +378,6 @@ def _main(argv: list[str]) -> int:
     from stylenet.runtime import resolve_device
 
     device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
-    check_checkpoint_file(ckpt)
     net, meta = load_network(ckpt)
     if args.export:
         return run_export(args, net, meta, ckpt)
@@ -411,12 +391,17 @@ def _main(argv: list[str]) -> int:
     if out_is_file and len(found) > 1:
         raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
     jobs = plan_outputs(found, out, out_is_file, style, args.ext)
-    inputs = {src.resolve(): src for src, _ in found}
-    for job in jobs:
-        if job.dst.resolve() in inputs:
-            raise UsageError(f"the output {job.dst} would overwrite the input {inputs[job.dst.resolve()]}; choose another -o or --ext")
+    inputs = {_real(src): src for src, _ in found}
+    for job in jobs:  # every output that cannot be written is found before any work
+        if _real(job.dst) in inputs:
+            raise UsageError(f"the output {job.dst} would overwrite the input {inputs[_real(job.dst)]}; choose another -o or --ext")
+        if job.dst.is_dir():
+            raise UsageError(f"the output {job.dst} is a folder; move it away or choose another -o")
+        if job.dst.exists() and not os.access(job.dst, os.W_OK):
+            raise UsageError(f"the output {job.dst} exists and is read-only; make it writable, remove it or choose another -o")
     for folder in dict.fromkeys(j.dst.parent for j in jobs):
-        check_writable(folder)
+        ensure_writable_dir(folder, "output folder (-o)")
+        remove_stale_temporaries(folder)  # left by a run killed while writing
 
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
     return run_stylize(args, stylizer, jobs, failures, str(out))

@@ -47,7 +47,7 @@ def decode_cell(value: Any, name: str) -> Image.Image:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _open_bytes(value, name)
     if isinstance(value, Image.Image):  # a column someone decoded already
-        return to_rgb(value)[0]
+        return to_rgb(value, name)[0]
     raise ImageError(f"{name}: not an image ({type(value).__name__})")
 
 

@@ -3,9 +3,10 @@
 Every tensor image in stylenet is float, B×C×H×W (or C×H×W for one image), RGB, values in [0, 1].
 Normalisation for VGG happens inside :class:`stylenet.perceptual.vgg.VGGEncoder`, nowhere else.
 
-``open_image`` turns any file Pillow can read (every mode: L, LA, P, RGBA, CMYK, I;16, ...) into RGB
-(plus an optional alpha plane), honouring EXIF orientation, and refuses decompression bombs with a
-clear error instead of exhausting memory.
+``open_image`` turns any file Pillow can read (every mode: L, LA, P, RGBA, CMYK, I;16, I, F, ...) into RGB
+(plus an optional alpha plane), honouring EXIF orientation, and refuses decompression bombs, files too small
+for the size they declare and non-regular files (a FIFO named x.jpg) with a clear error instead of
+exhausting memory or blocking.
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from stylenet.errors import StylenetError
+from stylenet.files import not_a_regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 # Pillow warns at 89 Mpx and raises at twice that (its decompression-bomb guard). We keep its hard
 # limit (~179 Mpx: a 12000×14000 scan still loads, a zip bomb does not) and turn it into one clear line.
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+# A header can declare any size and Pillow zero-fills what the data does not cover, so 181 bytes can pass for
+# a black 13000x13000 image. Deflate compresses at most ~1032:1, so even a flat-colour 8-bit PNG holds about
+# 1000 pixels per byte, and photos hold 2-50; above 4 Mpx we refuse more than that. Small images (icons,
+# masks) are never refused.
+MAX_PIXELS_PER_BYTE = 1000
+MIN_PIXELS_CHECKED = 4_000_000
 
 
 class ImageError(StylenetError, ValueError):
@@ -36,20 +44,33 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
-def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """Convert any Pillow mode to 8-bit RGB, returning the alpha plane separately (or None)."""
+def to_rgb(img: Image.Image, name: str = "image") -> tuple[Image.Image, Image.Image | None]:
+    """Convert any Pillow mode to 8-bit RGB, returning the alpha plane separately (or None).
+
+    16/32-bit integer and float grey is scaled from its bit depth to 8 bit, not clipped at 255: I;16 from
+    65535; I and F from 255 when every value fits in 8 bits, else from 65535 when they fit in 16, else from
+    2**n - 1 for the n bits the largest value needs (a 32-bit or a 20-bit scan spans black to white); F in
+    [0, 1] from 1. NaN and infinite pixels are black; an image with no finite pixel raises :class:`ImageError`
+    naming ``name``.
+    """
     img = ImageOps.exif_transpose(img)
     alpha = None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         alpha = img.getchannel("A")
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16/32-bit grey: scale the real range to 8 bit instead of clipping at 255.
         arr = np.asarray(img, dtype=np.float64)
-        if img.mode == "F" and arr.size and arr.max() <= 1.0:
+        finite = np.isfinite(arr)
+        if not finite.any():
+            raise ImageError(f"{name}: no finite pixel values (every pixel is NaN or infinite); re-export it")
+        arr = np.where(finite, arr, 0.0)
+        top = arr.max()
+        if img.mode.startswith("I;16"):
+            hi = 65535.0
+        elif img.mode == "F" and top <= 1.0:
             hi = 1.0  # float images are usually [0, 1]
         else:
-            hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+            hi = 255.0 if top <= 255 else 65535.0 if top <= 65535 else 2.0 ** int(top).bit_length() - 1
         img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, L, P, 1, RGBA (alpha already kept) all land here
@@ -64,19 +85,33 @@ def open_image(path, with_alpha: bool = False):
     """
     if hasattr(path, "read"):
         path = _NamedStream(path)
+        start = path.tell()
+        size = path.seek(0, os.SEEK_END) - start
+        path.seek(start)
     else:
         path = Path(path)
+        why = not_a_regular_file(path)
+        if why:
+            raise ImageError(f"{path}: {why}")
+        size = path.stat().st_size
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                if im.width * im.height > MAX_PIXELS:
+                pixels = im.width * im.height
+                if pixels > MAX_PIXELS:
                     raise ImageError(
                         f"{path}: {im.width}x{im.height} is over the {MAX_PIXELS:,}-pixel limit "
                         "(decompression-bomb guard); downscale it first"
                     )
+                if pixels > max(MIN_PIXELS_CHECKED, MAX_PIXELS_PER_BYTE * size):
+                    raise ImageError(
+                        f"{path}: declares {im.width}x{im.height} ({pixels / 1e6:.0f} Mpx) in only {size:,} bytes, "
+                        f"over {MAX_PIXELS_PER_BYTE} pixels per byte: truncated or crafted, or a single flat colour; "
+                        "re-export it"
+                    )
                 im.load()  # decode now so truncated files fail here, not later
-                rgb, alpha = to_rgb(im)
+                rgb, alpha = to_rgb(im, str(path))
     except ImageError:
         raise
     except FileNotFoundError:
@@ -84,6 +119,8 @@ def open_image(path, with_alpha: bool = False):
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: over the {MAX_PIXELS:,}-pixel limit (decompression-bomb guard); downscale it first") from None
     except (OSError, ValueError, SyntaxError) as e:
+        if "truncated" in str(e):
+            raise ImageError(f"{path}: truncated (the file ends before its image data does); copy or export it again") from None
         raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     return (rgb, alpha) if with_alpha else rgb
 

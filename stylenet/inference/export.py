@@ -14,23 +14,25 @@ supports (>= 2.3) and needs no ``onnxscript``. See docs/inference.md for running
 
 from __future__ import annotations
 
+import copy
 import io
+import json
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_bytes
+from stylenet.inference.instance_norm import norms_as_affine
 from stylenet.networks.inference import InferenceNet
+from stylenet.networks.transformer import SIZE_MULTIPLE, pad_to_multiple
 
 ONNX_OPSET = 17
 MIN_SIDE = 5  # smallest H or W the exported graphs accept (the 9×9 reflection pad needs > 4 px once padded to ×4)
-FORMATS = ("onnx", "torchscript", "weights")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "weights": ".weights.pt"}
 
 
@@ -44,12 +46,12 @@ class StylizeGraph(nn.Module):
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net if isinstance(net, InferenceNet) else InferenceNet(net)
+        self.multiple = SIZE_MULTIPLE  # an attribute: TorchScript cannot read module globals
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[2], image.shape[3]
-        pad_h = (4 - h % 4) % 4
-        pad_w = (4 - w % 4) % 4
-        y = self.net(F.pad(image, [0, pad_w, 0, pad_h], mode="reflect"))
+        # Reflection always: a traced graph cannot choose its padding per size (run_any_size does, below 16 px).
+        y = self.net(pad_to_multiple(image, self.multiple, 0, "reflect"))
         return y[:, :, :h, :w].clamp(0, 1)
 
 
@@ -57,7 +59,7 @@ class FrozenStatsGraph(nn.Module):
     """:class:`StylizeGraph` whose instance norms take their statistics as inputs, for tiled inference.
 
     Inputs: ``image`` and, per InstanceNorm2d in module order, ``scale{i}`` and ``shift{i}`` (1×C×1×1,
-    from :func:`stylenet.inference.tiling.frozen_affines`): each norm computes ``x * scale + shift``.
+    from :func:`stylenet.inference.instance_norm.frozen_affines`): each norm computes ``x * scale + shift``.
     """
 
     def __init__(self, net: nn.Module):
@@ -66,19 +68,11 @@ class FrozenStatsGraph(nn.Module):
         self._norms = [m for m in self.graph.modules() if isinstance(m, nn.InstanceNorm2d)]
 
     def forward(self, image: torch.Tensor, *affines: torch.Tensor) -> torch.Tensor:
-        try:
-            for i, m in enumerate(self._norms):
-                scale, shift = affines[2 * i], affines[2 * i + 1]
-                m.forward = lambda z, scale=scale, shift=shift: torch.addcmul(shift, z, scale)
+        with norms_as_affine(self._norms, zip(affines[0::2], affines[1::2])):
             return self.graph(image)
-        finally:
-            for m in self._norms:
-                m.__dict__.pop("forward", None)
 
 
 def _graph(net: nn.Module) -> StylizeGraph:
-    import copy
-
     return StylizeGraph(copy.deepcopy(net).float().cpu().eval()).eval().requires_grad_(False)
 
 
@@ -122,8 +116,6 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, meta: dict | None = Non
     """Write the ONNX file atomically; the style metadata goes into the model's metadata_props."""
     data = onnx_bytes(net)
     if meta:
-        import json
-
         import onnx
 
         model = onnx.load_from_string(data)
@@ -150,7 +142,7 @@ def onnx_session(model: bytes | str | os.PathLike, threads: int | None = None):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ExportError("onnxruntime is not installed; pip install 'stylenet[onnx]' (or onnxruntime)") from None
+        raise ExportError("onnxruntime is not installed (a stylenet dependency); pip install onnxruntime") from None
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:

@@ -27,17 +27,14 @@ from torch import nn
 
 from stylenet.data.images import resize_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
-from stylenet.inference.tiling import frozen_affines, frozen_instance_norm, stylize_tiled
-from stylenet.networks.inference import InferenceNet
-from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.inference.backends import BACKENDS, OnnxBackend, TorchBackend, has_onnxruntime
+from stylenet.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, stylize_tiled
+from stylenet.networks.checkpoint import load_network
+from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.runtime import resolve_device
 
-DEFAULT_TILE = 1024
-DEFAULT_OVERLAP = 128  # > 2 × the 54 px the Johnson network sees on each side of a pixel (its receptive field)
 AUTO_TILE_PIXELS = 2048 * 2048  # above this, tile="auto" tiles (about 4 GB of activations untiled on CPU)
-BACKENDS = ("auto", "torch", "onnxruntime")
-_ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
 
 
 class InferenceError(StylenetError, ValueError):
@@ -79,7 +76,7 @@ class Stylizer:
         if backend not in BACKENDS:
             raise InferenceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if backend == "auto":
-            backend = "onnxruntime" if self.device.type == "cpu" and _has_onnxruntime() else "torch"
+            backend = "onnxruntime" if self.device.type == "cpu" and has_onnxruntime() else "torch"
         if backend == "onnxruntime" and self.device.type != "cpu":
             raise InferenceError("the onnxruntime backend runs on the CPU; use --device cpu or --backend torch")
         if threads is not None:
@@ -90,22 +87,15 @@ class Stylizer:
         self.config = dict(net.config)
         self.dtype = torch.float16 if self.half else torch.float32
         source = copy.deepcopy(net).float().cpu().eval()
-        self.net: nn.Module = InferenceNet(source).to(self.device, self.dtype).eval().requires_grad_(False)
+        self.runner = (OnnxBackend(source, threads or torch.get_num_threads()) if backend == "onnxruntime"
+                       else TorchBackend(source, self.device, self.dtype))
+        self.net: nn.Module = self.runner.net
         self.backend = backend
         self.tiled_images = 0  # how many images went through the tiled path
-        self._ort = self._ort_tiles = None
-        self._source = source
-        self._threads = threads or torch.get_num_threads()
-        if backend == "onnxruntime":
-            from stylenet.inference.export import onnx_bytes, onnx_session
-
-            self._ort = onnx_session(onnx_bytes(source), threads=self._threads)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Stylizer":
         """Load a Lightning checkpoint from train.py or a light weights file (``torch.load(weights_only=True)``)."""
-        from stylenet.networks.checkpoint import load_network
-
         net, meta = load_network(path)
         return cls(net, meta, **kwargs)
 
@@ -121,17 +111,6 @@ class Stylizer:
         )
 
     # ---- the network on one batch -----------------------------------------------------------------
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw network output for ``x`` (B×3×h×w float on the device), any size, float32."""
-        if self._ort is not None and min(x.shape[-2:]) >= _ORT_MIN_SIDE:
-            # The exported graph pads exactly as run_any_size does for sides >= 16 and clamps (as _finish does).
-            return torch.from_numpy(self._ort.run(None, {"image": x.detach().float().cpu().numpy()})[0])
-        return self._run_torch(x)
-
-    def _run_torch(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return run_any_size(self.net, x.to(self.device, self.dtype)).float()
-
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.device, torch.float32, non_blocking=True)
 
@@ -151,8 +130,7 @@ class Stylizer:
         if tile == "auto":
             return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else None
         tile = int(tile)
-        if tile < 64:
-            raise InferenceError(f"tile must be at least 64 px (or 0 to disable tiling), got {tile}")
+        check_tiling(tile)
         return tile if max(h, w) > tile else None
 
     # ---- public API -------------------------------------------------------------------------------
@@ -185,8 +163,8 @@ class Stylizer:
         tile_size = self._tile_size(h, w, tile)
         if tile_size is not None and overlap is None:
             overlap = min(DEFAULT_OVERLAP, tile_size // 2 - 1)
-        if tile_size is not None and not 0 <= overlap < tile_size // 2:
-            raise InferenceError(f"overlap must be between 0 and {tile_size // 2 - 1} (under half the tile), got {overlap}")
+        if tile_size is not None:
+            check_tiling(tile_size, overlap)
         if strength == 0.0:  # the photo itself; no need to run the network
             photo = batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float().clone()
             return photo if x.dim() == 4 else photo[0]
@@ -195,7 +173,7 @@ class Stylizer:
             photo = self._to_device(batch)
             if batch.dtype == torch.uint8:
                 photo = photo / 255.0
-            outs.append(self._finish(self._run(photo), photo, strength, preserve_color).to(home))
+            outs.append(self._finish(self.runner.run(photo), photo, strength, preserve_color).to(home))
         else:
             for i in range(batch.shape[0]):
                 outs.append(self._stylize_tiled(batch[i:i + 1].cpu(), tile_size, overlap, stats_size, strength, preserve_color).to(home))
@@ -205,7 +183,7 @@ class Stylizer:
     def _stylize_tiled(self, image, tile, overlap, stats_size, strength, preserve_color) -> torch.Tensor:
         self.tiled_images += 1
         return stylize_tiled(
-            run=self._run_torch,
+            run=self.runner.run_eager,  # the statistics pass: eager, its hooks record them
             net=self.net,
             image=image,
             tile=tile,
@@ -213,22 +191,8 @@ class Stylizer:
             stats_size=stats_size,
             to_input=self._to_device,
             finish=lambda y, photo: self._finish(y, photo, strength, preserve_color),
-            run_tile=self._run_tile_ort if self._ort is not None else None,
+            run_tile=self.runner.run_frozen,
         )
-
-    def _run_tile_ort(self, x: torch.Tensor, stats) -> torch.Tensor:
-        """One tile through onnxruntime, instance norms frozen to ``stats`` (graph inputs)."""
-        if min(x.shape[-2:]) < _ORT_MIN_SIDE:
-            with frozen_instance_norm(self.net, stats):
-                return self._run_torch(x)
-        if self._ort_tiles is None:  # built on first use: most runs never tile
-            from stylenet.inference.export import onnx_bytes, onnx_session
-
-            self._ort_tiles = onnx_session(onnx_bytes(self._source, frozen_stats=True), threads=self._threads)
-        feeds = {"image": x.detach().float().cpu().numpy()}
-        for i, (scale, shift) in enumerate(frozen_affines(self.net, stats)):
-            feeds[f"scale{i}"], feeds[f"shift{i}"] = scale.cpu().numpy(), shift.cpu().numpy()
-        return torch.from_numpy(self._ort_tiles.run(None, feeds)[0])
 
     def stylize(
         self,
@@ -314,9 +278,3 @@ class Stylizer:
 def _u8(img: Image.Image) -> torch.Tensor:
     """8-bit RGB PIL → uint8 3×H×W tensor (a quarter of float32's memory; converted per tile/batch)."""
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
-
-
-def _has_onnxruntime() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None

@@ -23,86 +23,39 @@ With the statistics of the full-size image, tiled and untiled results agree to o
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager, nullcontext
-from typing import Callable, Iterator
+from contextlib import nullcontext
+from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-Stats = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
+from stylenet.data.images import resize_tensor_long_side
+from stylenet.errors import StylenetError
+from stylenet.inference.instance_norm import Stats, frozen_instance_norm, record_instance_norm_stats
+
+# One set of limits for every caller (Stylizer, infer.py): a tile smaller than 64 px is mostly border
+# (the network sees 54 px around each pixel); statistics from under 16 px would come from 1×1 feature maps.
+DEFAULT_TILE = 1024
+DEFAULT_OVERLAP = 128  # > 2 × the 54 px the Johnson network sees on each side of a pixel (its receptive field)
+MIN_TILE = 64
+MIN_STATS_SIZE = 16
 
 
-def _instance_norms(net: nn.Module) -> list[nn.InstanceNorm2d]:
-    return [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+class TilingError(StylenetError, ValueError):
+    """Tile, overlap or statistics sizes that cannot work; the message gives the allowed range."""
 
 
-@contextmanager
-def record_instance_norm_stats(net: nn.Module) -> Iterator[Stats]:
-    """While active, every forward pass stores each InstanceNorm2d's input mean/variance (1×C×1×1, float32)."""
-    stats: Stats = {}
-
-    def hook(module, args):
-        x = args[0]
-        if x.shape[0] != 1:
-            raise ValueError("record the statistics on a single image (batch of 1)")
-        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-        stats[module] = (mean, var)
-
-    handles = [m.register_forward_pre_hook(hook) for m in _instance_norms(net)]
-    try:
-        yield stats
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def _frozen_forward(scale: torch.Tensor, shift: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
-
-    return forward
-
-
-def frozen_affines(net: nn.Module, stats: Stats) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per InstanceNorm2d of ``net`` (module order), ``(scale, shift)`` with ``norm(x) = x * scale + shift``.
-
-    The affine ``(x - mean) / sqrt(var + eps) * weight + bias`` with frozen ``mean``/``var`` folds
-    into one multiply-add (float32, 1×C×1×1).
-    """
-    norms = _instance_norms(net)
-    missing = [m for m in norms if m not in stats]
-    if missing:
-        raise ValueError(f"no recorded statistics for {len(missing)} of {len(norms)} instance-norm layers")
-    out = []
-    for m in norms:
-        mean, var = stats[m]
-        scale = torch.rsqrt(var + m.eps)
-        if m.affine:
-            scale = scale * m.weight.detach().float().view(1, -1, 1, 1)
-        shift = -mean * scale
-        if m.affine:
-            shift = shift + m.bias.detach().float().view(1, -1, 1, 1)
-        out.append((scale, shift))
-    return out
-
-
-@contextmanager
-def frozen_instance_norm(net: nn.Module, stats: Stats) -> Iterator[None]:
-    """Make every InstanceNorm2d of ``net`` normalise with ``stats`` instead of its input's own statistics.
-
-    Implemented by shadowing ``forward`` on the instances (restored on exit), so it works on any module
-    tree that contains the norms (TransformerNet, InferenceNet) and needs no change to the network code.
-    """
-    norms = _instance_norms(net)
-    affines = frozen_affines(net, stats)
-    try:
-        for m, (scale, shift) in zip(norms, affines):
-            m.forward = _frozen_forward(scale, shift)  # instance attribute shadows the class method
-        yield
-    finally:
-        for m in norms:
-            m.__dict__.pop("forward", None)
+def check_tiling(tile: int, overlap: int | None = None, stats_size: int | None = None,
+                 names: tuple[str, str, str] = ("tile", "overlap", "stats_size")) -> None:
+    """Refuse, in one line, tiling options no image can be stylised with (``tile`` 0 = no tiling).
+    ``names``: what the caller calls the three options (infer.py: ``--tile``, ...)."""
+    if tile != 0 and tile < MIN_TILE:
+        raise TilingError(f"{names[0]} must be at least {MIN_TILE} px (or 0 to disable tiling), got {tile}")
+    size = tile or DEFAULT_TILE
+    if overlap is not None and not 0 <= overlap < size // 2:
+        raise TilingError(f"{names[1]} must be between 0 and {size // 2 - 1} (under half the tile), got {overlap}")
+    if stats_size is not None and stats_size < MIN_STATS_SIZE:
+        raise TilingError(f"{names[2]} must be at least {MIN_STATS_SIZE} px, got {stats_size}")
 
 
 def tile_spans(length: int, tile: int, overlap: int, multiple: int = 4) -> list[tuple[int, int]]:
@@ -166,10 +119,7 @@ def stylize_tiled(
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError(f"stylize_tiled takes one image as 1×C×H×W, got {tuple(image.shape)}")
-    if not 16 <= tile:
-        raise ValueError(f"tile must be at least 16 px, got {tile}")
-    if not 0 <= overlap < tile // 2:
-        raise ValueError(f"overlap must be between 0 and half the tile ({tile // 2 - 1}), got {overlap}")
+    check_tiling(tile, overlap, stats_size)
     to_input = to_input or (lambda t: t)
     _, c, h, w = image.shape
 
@@ -178,11 +128,9 @@ def stylize_tiled(
 
     # 1. statistics from the whole image, downscaled so that its long side is stats_size.
     stats_size = stats_size or tile
-    scale = min(1.0, stats_size / max(h, w))
     small = as_float(image)  # a copy for uint8 input; float input is only read
-    if scale < 1.0:
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        small = F.interpolate(small, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+    if stats_size < max(h, w):
+        small = resize_tensor_long_side(small, stats_size).clamp_(0, 1)
     with record_instance_norm_stats(net) as stats:
         run(to_input(small))
     del small

@@ -1,4 +1,4 @@
-"""Self-describing, safely loaded, atomically written checkpoints.
+"""Self-describing, validated, safely loaded, atomically written checkpoints.
 
 Two kinds of file hold a stylenet network, both loadable with ``torch.load(weights_only=True)``:
 
@@ -6,41 +6,108 @@ Two kinds of file hold a stylenet network, both loadable with ``torch.load(weigh
   (optimiser, schedulers, loops, callbacks: everything ``ckpt_path=`` needs to resume) plus
   ``checkpoint["stylenet"]``; its ``state_dict`` holds the transform network under ``net.`` and **no
   VGG weights** (they are dropped on save and are not needed to stylise);
-* a light export (``stylenet export`` / :func:`export_weights`): ``{"stylenet": meta, "state_dict": ...}``
-  with the network's own keys, a few MB.
+* a light export (``infer.py --export weights`` / :func:`export_weights`): ``{"stylenet": meta,
+  "state_dict": ...}`` with the network's own keys, a few MB.
 
-``meta`` is plain Python types only::
-
-    {"format_version": 1,
-     "arch": {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5},
-     "style": {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512},
-     "loss": {"network": "vgg16", "weights": "IMAGENET1K_V1", "content_weight": ..., "style_weight": ...,
-              "tv_weight": ..., "content_layers": [...], "style_layers": [...], "style_layer_weights": [...],
-              "normalize": true, "single_pass": false},   # no "network" (older files): vgg16
-     "train": {"image_size": 256, "global_step": 1234}}
+``meta`` is :class:`CheckpointMeta` as plain Python types; that class is the one place that writes,
+reads, validates and documents it. A file is untrusted input: every number that sizes an allocation is
+bounded before a network is built, so a crafted file cannot make the loader allocate tens of GB.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from PIL import Image, UnidentifiedImageError
 
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_path
 from stylenet.networks.transformer import TransformerNet
 
-FORMAT_VERSION = 1
+# 2: TransformerNet's parts renamed encoder/decoder → downsample/upsample (VGGEncoder is the encoder);
+# version-1 files load through V1_KEYS.
+FORMAT_VERSION = 2
 META_KEY = "stylenet"
 NET_PREFIX = "net."
+V1_KEYS = {"encoder.": "downsample.", "decoder.": "upsample."}
+# Bounds on what a file may ask for. The paper's network is 32 channels and 5 blocks; these allow 16× the
+# width (256× the parameters) and 12× the depth, far beyond any useful network, and still fit in memory.
+MAX_BASE_CHANNELS = 512
+MAX_RESIDUAL_BLOCKS = 64
+MAX_SIDE = 16384  # style.size, train.image_size: evaluation loads images at these sizes
+ARCH_NAME = "TransformerNet"
 
 
 class CheckpointError(StylenetError, ValueError):
     """A file that is not a usable stylenet checkpoint; the message says which and why."""
+
+
+def _int(value: Any, what: str, low: int, high: int, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CheckpointError(f"{source}: {what}={value!r} is not a whole number in [{low}, {high}]; the file is damaged or not stylenet's")
+    return value
+
+
+def _dict(value: Any, what: str, source: str) -> dict:
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{source}: '{what}' is {type(value).__name__}, not a mapping; the file is damaged or not stylenet's")
+    return value
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """Everything inference needs besides the weights (``checkpoint["stylenet"]``)::
+
+        format_version: 2
+        arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}
+        style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None
+        loss:  the perceptual loss's settings (stylenet.perceptual.loss.build_perceptual_loss's
+               arguments: network, weights, layers, weights of the terms, ...); no "network" (older
+               files): vgg16
+        train: {"image_size": 256, "global_step": 1234, "style_warmup_steps": 500}
+    """
+
+    arch: dict
+    style: dict
+    loss: dict
+    train: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format_version": self.format_version, "arch": dict(self.arch), "style": dict(self.style),
+                "loss": dict(self.loss), "train": dict(self.train)}
+
+    @classmethod
+    def from_dict(cls, meta: Any, source: str = "checkpoint") -> CheckpointMeta:
+        """Validate what a file says; one :class:`CheckpointError` line for anything out of bounds."""
+        meta = _dict(meta, META_KEY, source)
+        version = meta.get("format_version", 1)
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise CheckpointError(f"{source} was written by a newer stylenet (format {version}); upgrade stylenet")
+        version = _int(version, "format_version", 1, FORMAT_VERSION, source)
+        arch = _dict(meta.get("arch"), "arch", source)
+        if arch.get("name", ARCH_NAME) != ARCH_NAME:
+            raise CheckpointError(f"{source}: unknown architecture {arch.get('name')!r}; this stylenet builds {ARCH_NAME}")
+        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks"})
+        if extra:
+            raise CheckpointError(f"{source}: unknown arch settings {extra}; the file is damaged or from another program")
+        arch = {"name": ARCH_NAME,
+                "base_channels": _int(arch.get("base_channels"), "arch.base_channels", 1, MAX_BASE_CHANNELS, source),
+                "num_residual_blocks": _int(arch.get("num_residual_blocks"), "arch.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, source)}
+        style = dict(_dict(meta.get("style", {}), "style", source))
+        if style.get("size") is not None:
+            _int(style["size"], "style.size", 1, MAX_SIDE, source)
+        train = dict(_dict(meta.get("train", {}), "train", source))
+        if train.get("image_size") is not None:
+            _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
+        loss = dict(_dict(meta.get("loss", {}), "loss", source))
+        return cls(arch=arch, style=style, loss=loss, train=train, format_version=version)
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -59,13 +126,34 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_save(checkpoint, path)
 
 
+def _kind_of_file(path: Path) -> str | None:
+    """What a file that cannot be a torch file looks like, or None if it could be one. torch.save writes a
+    zip archive ("PK") or, in the legacy format, a pickle (first byte 0x80)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return None
+    try:
+        with Image.open(path) as im:
+            return f"a {im.format} image"
+    except (UnidentifiedImageError, OSError):
+        return "not a torch file" if head else "an empty file"
+
+
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a stylenet file with ``weights_only=True``; clear one-line errors for everything else."""
+    """Load a stylenet file with ``weights_only=True`` and validate its metadata (:class:`CheckpointMeta`);
+    one clear line for everything else. ``ckpt["stylenet"]`` is the validated metadata as a dict."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'last.ckpt'}")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not a regular file; give a checkpoint file")
+    kind = _kind_of_file(path)
+    if kind is not None:
+        what = "a stylenet checkpoint" if kind.endswith("image") else "a readable checkpoint"
+        raise CheckpointError(f"{path} is not {what} ({kind}); give a .ckpt from train.py or a file from --export weights")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -74,14 +162,30 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                 f"{path} holds objects that are not plain tensors and types; refusing to unpickle it (weights_only=True)"
             ) from None
         raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file)") from None
-    except Exception as e:  # truncated zip, plain text, a JPEG renamed .ckpt, ...
+    except Exception as e:  # truncated zip, a damaged archive, ...
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file: {first_line(e)})") from None
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a stylenet checkpoint (no '{META_KEY}' metadata); train one with train.py")
-    meta = ckpt[META_KEY]
-    if not isinstance(meta, dict) or meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer stylenet (format {meta.get('format_version')}); upgrade stylenet")
+    ckpt[META_KEY] = CheckpointMeta.from_dict(ckpt[META_KEY], str(path)).to_dict()
+    sd = _dict(ckpt["state_dict"], "state_dict", str(path))
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise CheckpointError(f"{path}: the state_dict holds entries that are not named tensors; the file is damaged")
+    if ckpt[META_KEY]["format_version"] == 1:  # from here on it holds today's keys: say so
+        ckpt["state_dict"] = upgrade_v1_keys(sd)
+        ckpt[META_KEY]["format_version"] = FORMAT_VERSION
     return ckpt
+
+
+def upgrade_v1_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Format 1's TransformerNet keys (``[net.]encoder.*``, ``[net.]decoder.*``) under today's names."""
+    out = {}
+    for k, v in sd.items():
+        prefix, rest = (NET_PREFIX, k[len(NET_PREFIX):]) if k.startswith(NET_PREFIX) else ("", k)
+        for old, new in V1_KEYS.items():
+            if rest.startswith(old):
+                rest = new + rest[len(old):]
+        out[prefix + rest] = v
+    return out
 
 
 def network_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -94,10 +198,9 @@ def network_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def build_network(meta: dict[str, Any]) -> TransformerNet:
+    """The (untrained) network a validated ``meta`` describes."""
     arch = dict(meta["arch"])
-    name = arch.pop("name", "TransformerNet")
-    if name != "TransformerNet":
-        raise CheckpointError(f"unknown architecture {name!r} in checkpoint")
+    arch.pop("name", None)
     return TransformerNet(**arch)
 
 

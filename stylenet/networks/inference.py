@@ -99,10 +99,10 @@ class InferenceNet(nn.Module):
     def __init__(self, net: TransformerNet):
         super().__init__()
         self.config = dict(net.config)
-        self.encoder = net.encoder
+        self.downsample = net.downsample
         self.residuals = net.residuals
         blocks: list[nn.Module] = []
-        for block in net.decoder:
+        for block in net.upsample:
             if isinstance(block, ConvNormReLU) and isinstance(block[0], nn.Upsample):
                 _, conv_layer, norm, relu = block
                 blocks += [SubPixelUpConv(conv_layer[1]), norm, relu]
@@ -110,7 +110,7 @@ class InferenceNet(nn.Module):
                 blocks.append(SpaceToDepthConv(block))
             else:
                 blocks.append(block)
-        self.decoder = nn.Sequential(*blocks)
+        self.upsample = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.residuals(self.encoder(x)))
+        return self.upsample(self.residuals(self.downsample(x)))

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+SIZE_MULTIPLE = 4  # two stride-2 stages: sizes that are multiples of 4 come back unchanged
+
 
 class ConvLayer(nn.Sequential):
     """Reflection-padded convolution (reflection avoids the dark borders zero padding leaves)."""
@@ -67,19 +69,19 @@ class TransformerNet(nn.Module):
     ``base_channels=16`` is the half-width variant (Johnson's instance-norm models use half the filters
     "without sacrificing quality")."""
 
-    size_multiple = 4
+    size_multiple = SIZE_MULTIPLE
 
     def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5):
         super().__init__()
         c = base_channels
         self.config = {"base_channels": int(base_channels), "num_residual_blocks": int(num_residual_blocks)}
-        self.encoder = nn.Sequential(
+        self.downsample = nn.Sequential(
             ConvNormReLU(3, c, 9),
             ConvNormReLU(c, 2 * c, 3, stride=2),
             ConvNormReLU(2 * c, 4 * c, 3, stride=2),
         )
         self.residuals = nn.Sequential(*[ResidualBlock(4 * c) for _ in range(num_residual_blocks)])
-        self.decoder = nn.Sequential(
+        self.upsample = nn.Sequential(
             ConvNormReLU(4 * c, 2 * c, 3, upsample=2),
             ConvNormReLU(2 * c, c, 3, upsample=2),
             ConvLayer(c, 3, 9),
@@ -87,20 +89,30 @@ class TransformerNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.residuals(self.encoder(x)))
+        return self.upsample(self.residuals(self.downsample(x)))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE, min_size: int = 0,
+                    mode: str | None = None) -> torch.Tensor:
+    """Pad the bottom and right of ``x`` so H and W are multiples of ``multiple`` and at least ``min_size``:
+    the one padding rule of :func:`run_any_size` and the exported graphs. ``mode`` None: reflection where
+    the image is big enough to reflect, replication where it is not."""
+    h, w = x.shape[-2], x.shape[-1]
+    ph, pw = (multiple - h % multiple) % multiple, (multiple - w % multiple) % multiple
+    if min_size:
+        ph, pw = max(ph, min_size - h), max(pw, min_size - w)
+    if mode is None:
+        if ph == 0 and pw == 0:
+            return x
+        mode = "reflect" if pw < w and ph < h else "replicate"
+    return nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def run_any_size(net: nn.Module, x: torch.Tensor, multiple: int = TransformerNet.size_multiple, min_size: int = 16) -> torch.Tensor:
     """Apply ``net`` to an image of any size (1×1 included) and return the same size.
 
-    Pads to a multiple of ``multiple`` (and at least ``min_size``, since the 9×9 reflection padding needs
-    a few pixels) by reflection where the image is big enough, by replication where it is not, then crops.
+    Pads (:func:`pad_to_multiple`; at least ``min_size``, since the 9×9 reflection padding needs a few
+    pixels), runs, crops.
     """
     h, w = x.shape[-2:]
-    th = max(min_size, -(-h // multiple) * multiple)
-    tw = max(min_size, -(-w // multiple) * multiple)
-    if (th, tw) == (h, w):
-        return net(x)
-    pad = (0, tw - w, 0, th - h)
-    mode = "reflect" if (tw - w) < w and (th - h) < h else "replicate"
-    return net(nn.functional.pad(x, pad, mode=mode))[..., :h, :w]
+    return net(pad_to_multiple(x, multiple, min_size))[..., :h, :w]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchvision.models import VGG16_Weights, VGG19_Weights
 
 from stylenet.errors import StylenetError, first_line
 
@@ -48,6 +49,10 @@ EMBEDDED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"  # inside
 
 class VGGWeightsError(StylenetError, RuntimeError):
     """The weights cannot be had or do not fit the network."""
+
+
+class ImageTooSmallError(StylenetError, ValueError):
+    """An image whose short side vanishes in the encoder's pooling before the deepest layer asked for."""
 
 
 class VGGConfigError(StylenetError, ValueError):
@@ -163,8 +168,6 @@ def load_vgg_state_dict(weights: str | os.PathLike, network: str = "vgg16") -> d
             raise VGGWeightsError(f"the embedded weights are VGG19's; set loss.network=vgg19 (or use loss=vgg19), not {network}")
         return load_embedded_vgg19()
     if w == "IMAGENET1K_V1":
-        from torchvision.models import VGG16_Weights, VGG19_Weights
-
         url = {"vgg16": VGG16_Weights, "vgg19": VGG19_Weights}[network].IMAGENET1K_V1.url
         try:
             full = torch.hub.load_state_dict_from_url(url, progress=True, weights_only=True)
@@ -242,6 +245,12 @@ class VGGEncoder(nn.Module):
         if layers is not None and len(wanted) != len(set(layers)):
             raise ValueError(f"the encoder does not produce {[n for n in layers if n not in self.layers]}; it has {self.layers}")
         last = max(wanted)
+        pools = sum(isinstance(m, nn.MaxPool2d) for m in self.features[:last])
+        if min(x.shape[-2:]) < 2**pools:  # each 2×2 max pool halves the image; below 1 px torch raises deep inside
+            raise ImageTooSmallError(
+                f"a {x.shape[-1]}x{x.shape[-2]} image is too small for the VGG layer {wanted[last]}: it needs at least "
+                f"{2**pools} px on each side; use a larger image or size"
+            )
         h = (x - self.mean) / self.std
         out = {}
         for i, layer in enumerate(self.features):

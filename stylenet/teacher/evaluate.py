@@ -6,7 +6,7 @@ For every photo:
 1. the network stylises it; its loss terms are computed with the *training* loss (the PerceptualLoss
    rebuilt from the checkpoint's meta, the style image and size it was trained with), on its raw output
    as in training;
-2. the teacher (:func:`stylenet.teacher.gatys.stylise`, same loss object) optimises pixels for up to K
+2. the teacher (:func:`stylenet.teacher.gatys.stylize`, same loss object) optimises pixels for up to K
    iterations from each start in ``init``: from seeded noise first (the paper's protocol: Johnson et al.
    ran jcjohnson/neural-style, whose default start is noise), then from the photo itself;
 3. teacher-equivalent iterations = the first iteration whose total loss is ≤ the network's
@@ -29,8 +29,6 @@ start | style), ``<out>/scores.csv`` (one row per photo) and ``<out>/summary.md`
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,8 +38,8 @@ import torch
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import run_any_size
 from stylenet.perceptual.loss import PerceptualLoss
-from stylenet.runtime import synchronize
-from stylenet.teacher.gatys import TERMS, stylise
+from stylenet.runtime import measure
+from stylenet.teacher.gatys import TERMS, stylize
 
 CURVE_COLUMNS = ("iteration", "time", "content", "style", "tv", "total")
 
@@ -107,18 +105,15 @@ def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
 
 @torch.no_grad()
 def time_network(net: torch.nn.Module, photo: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, float]:
-    """The network's raw output for ``photo`` and its forward time (median of ``repeats`` runs after one
-    warm-up run, so one-off allocation/cuDNN autotuning is not billed; CUDA synchronised)."""
-    device = photo.device
-    out = run_any_size(net, photo)  # warm-up
-    synchronize(device)
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        out = run_any_size(net, photo)
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return out, statistics.median(times)
+    """The network's raw output for ``photo`` and its forward time in seconds (:func:`stylenet.runtime.measure`:
+    median of ``repeats`` runs after one warm-up run, so one-off allocation/cuDNN autotuning is not billed)."""
+    out: dict[str, torch.Tensor] = {}
+
+    def forward() -> None:
+        out["y"] = run_any_size(net, photo)  # keep the last output only
+
+    timing = measure(forward, runs=max(1, repeats), warmup=1, device=photo.device, track_memory=False)
+    return out["y"], timing.median_ms / 1000.0
 
 
 def warm_up(net: torch.nn.Module, loss: PerceptualLoss, device: torch.device) -> None:
@@ -128,7 +123,7 @@ def warm_up(net: torch.nn.Module, loss: PerceptualLoss, device: torch.device) ->
     x = torch.rand(1, 3, 32, 32, device=device)
     with torch.no_grad():
         run_any_size(net, x)
-    stylise(loss, x, iterations=2)
+    stylize(loss, x, iterations=2)
 
 
 def score_photo(
@@ -193,7 +188,7 @@ def score_photo_starts(
             if "equiv" not in kept and row["total"] <= net_terms["total"]:
                 kept["equiv"] = image.clamp(0, 1)
 
-        result = stylise(
+        result = stylize(
             loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
             stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
         )

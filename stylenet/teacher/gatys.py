@@ -10,7 +10,7 @@ Command (Hydra, conf/gatys.yaml; see docs/gatys.md)::
 
     python -m stylenet gatys style=wave content=photo.jpg [out=...] [size=512] [iterations=500] ...
 
-Library: :func:`stylise` runs the optimisation and returns the image plus the loss curve (one row
+Library: :func:`stylize` runs the optimisation and returns the image plus the loss curve (one row
 per iteration with the wall-clock time at which that image existed) — what :mod:`stylenet.teacher.evaluate`
 needs to find the teacher-equivalent iteration count.
 """
@@ -24,15 +24,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from tqdm import tqdm
 
 from stylenet.data.images import long_side_hw, resize_tensor
 from stylenet.errors import StylenetError
-from stylenet.perceptual.color import luminance, match_luminance, preserve_color
+from stylenet.perceptual import color
+from stylenet.perceptual.color import luminance, match_luminance
 from stylenet.perceptual.loss import PerceptualLoss
 from stylenet.runtime import synchronize
 
 TERMS = ("content", "style", "tv", "total")
 OPTIMIZERS = ("lbfgs", "adam")
+# An image whose loss ends this many times above the best it reached has diverged: Adam at a huge lr ran to
+# 1e27, finite, and the command wrote the white result. Not judged against the start: L-BFGS from the photo
+# overshoots by 1e4x on its first steps and then converges.
+EXPLODED = 1e3
 MIN_SCALE_SIDE = 64  # coarse-to-fine never goes below this long side: VGG's relu4_3 would be 8×8 or less
 
 
@@ -66,6 +72,15 @@ def scale_sides(size: int, scales: int) -> list[int]:
     sides = [max(1, round(size / 2**k)) for k in range(scales - 1, -1, -1)]
     kept = [s for s in sides if s >= MIN_SCALE_SIDE]
     return kept or [size]
+
+
+def _diverged(history: list[dict[str, float]], side: int, step_done: int) -> None:
+    best = min(r["total"] for r in history)
+    raise TeacherDiverged(
+        f"the teacher diverged (loss {history[-1]['total']:.3g}, best {best:.3g}) at scale {side}px after {step_done} "
+        "iterations; lower lr, use optimizer=lbfgs or init=content",
+        history,
+    )
 
 
 def make_init(init: str | torch.Tensor, content: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
@@ -103,7 +118,7 @@ def _make_optimizer(
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 
-def stylise(
+def stylize(
     loss: PerceptualLoss,
     content: torch.Tensor,
     *,
@@ -116,7 +131,7 @@ def stylise(
     init: str | torch.Tensor = "content",
     seed: int | None = 0,
     scales: int = 1,
-    preserve_colors: bool = False,
+    preserve_color: bool = False,
     history_size: int = 100,
     line_search: str | None = None,
     stop_below: float | None = None,
@@ -130,7 +145,7 @@ def stylise(
     (evaluation, training callbacks). ``style_scale``: style long side = style_scale × the current
     output long side (neural-style's ``-style_scale``), recomputed at each scale; None keeps the style
     images at the size given. ``scales`` > 1 runs coarse-to-fine, ``iterations`` at every scale.
-    ``preserve_colors``: luminance-only transfer (Gatys et al. 2016): optimise the grey luminance of the
+    ``preserve_color``: luminance-only transfer (Gatys et al. 2016): optimise the grey luminance of the
     photo against the luminance-matched style, then put the photo's chrominance back.
     ``stop_below``: stop at the first iteration whose total loss is ≤ this (evaluation's early exit).
 
@@ -146,12 +161,12 @@ def stylise(
     device = next(loss.encoder.parameters()).device
     photo = content.to(device, torch.float32)
     style_list = [styles] if isinstance(styles, torch.Tensor) else (list(styles) if styles is not None else None)
-    if style_list is None and (style_scale is not None or preserve_colors):
-        raise ValueError("style_scale and preserve_colors need the style images (styles=...)")
+    if style_list is None and (style_scale is not None or preserve_color):
+        raise ValueError("style_scale and preserve_color need the style images (styles=...)")
     if style_list is None and not loss.has_style:
         raise ValueError("no style: pass styles=... or call loss.set_style first")
-    target = luminance(photo) if preserve_colors else photo
-    if preserve_colors:
+    target = luminance(photo) if preserve_color else photo
+    if preserve_color:
         style_list = [match_luminance(s.to(device, torch.float32), photo) for s in style_list]
 
     sides = scale_sides(max(photo.shape[-2:]), scales)
@@ -159,8 +174,6 @@ def stylise(
     x: torch.Tensor | None = None
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=iterations * len(sides), desc="gatys", unit="it", file=sys.stderr, dynamic_ncols=True)
     start: float | None = None
     recording = 0.0  # seconds spent on evaluations done only to record the final loss; not teacher time
@@ -183,7 +196,7 @@ def stylise(
             cf = loss.content_features(level_target)
             if x is None:
                 start_img = make_init(init, level_target, seed)
-                if preserve_colors and not (isinstance(init, str) and init == "content"):
+                if preserve_color and not (isinstance(init, str) and init == "content"):
                     start_img = luminance(start_img)
             else:
                 start_img = resize_tensor(x.detach(), hw)
@@ -232,6 +245,9 @@ def stylise(
                 if last or (stop_below is not None and final_level and row["total"] <= stop_below):
                     break
                 step_done += 1
+                best = min(r["total"] for r in history)
+                if best > 0 and row["total"] > EXPLODED**3 * best:  # far gone: stop now rather than at the end
+                    _diverged(history, side, step_done)
                 if not torch.isfinite(x).all():
                     raise TeacherDiverged(
                         f"the teacher diverged (non-finite pixels) at scale {side}px after {step_done} iterations; "
@@ -244,7 +260,10 @@ def stylise(
     finally:
         if bar is not None:
             bar.close()
+    best = min(r["total"] for r in history)
+    if best > 0 and history[-1]["total"] > EXPLODED * best:
+        _diverged(history, side, step_done)
     image = x.detach().clamp(0, 1)
-    if preserve_colors:
-        image = preserve_color(photo, image)
+    if preserve_color:
+        image = color.preserve_color(photo, image)
     return TeacherResult(image=image, history=history, seconds=time.perf_counter() - start - recording)

@@ -118,3 +118,34 @@ def test_loss_overrides_replace_only_the_keys_given(setup, monkeypatch):
     assert evaluate_in_process(setup, *args, "loss.weights=random") == 0
     assert "content 1, style 1000, tv 1," in (setup / "ev" / "summary.md").read_text()
     assert effective_loss_config({"weights": "A", "tv_weight": 5.0}, {"weights": "B", "tv_weight": None}) == {"weights": "B", "tv_weight": 5.0}
+
+
+def test_a_thin_photo_fails_alone_and_the_summary_is_still_written(setup, capsys):
+    # 1×5000 once aborted the whole evaluation from inside VGG's pooling (no scores.csv, no summary).
+    save_image(torch.rand(1, 3, 1, 5000), setup / "photos" / "thin.png")
+    code = evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", f"photos={setup / 'photos'}", "iterations=2",
+                               f"out={setup / 'ev'}", "repeats=1", "init=content")
+    assert code == 1
+    summary = (setup / "ev" / "summary.md").read_text()
+    assert "thin.png" in summary and "too small for the VGG layer" in summary
+    assert "| a.png |" in summary and "| b.jpg |" in summary  # the others are scored
+    assert "thin.png: FAILED: a 40x1 image is too small" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, match", [
+    ("size=0", "size=0 must be at least 1"),
+    ("repeats=0", "repeats=0 must be at least 1"),
+    ("limit=0", "limit=0 must be at least 1"),
+])
+def test_zero_sizes_and_counts_are_refused_not_replaced_by_defaults(setup, override, match):
+    with pytest.raises(StylenetError, match=match):
+        evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", f"photos={setup / 'photos'}", override)
+
+
+def test_an_unwritable_out_stops_before_the_teacher_runs(setup, monkeypatch):
+    from stylenet.teacher import evaluate
+
+    (setup / "a_file").write_text("x")  # a folder under a regular file cannot be made, even by root
+    monkeypatch.setattr(evaluate, "stylize", lambda *a, **k: pytest.fail("the teacher ran before out was checked"))
+    with pytest.raises(StylenetError, match=r"cannot write to the evaluation folder \(out=\) .*a_file/ev"):
+        evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", f"photos={setup / 'photos'}", f"out={setup / 'a_file' / 'ev'}")

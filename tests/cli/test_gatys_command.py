@@ -68,3 +68,22 @@ def test_command_exits_non_zero_without_saving_when_the_teacher_diverges(tmp_pat
              "style.size=48", "loss.weights=random", "progress=false", cwd=tmp_path)
     assert r.returncode == 1 and "diverged" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_an_unwritable_out_or_a_thin_photo_stops_before_optimising(tmp_path, monkeypatch):
+    from stylenet.cli import gatys
+    from stylenet.config import compose
+    from stylenet.errors import StylenetError
+
+    monkeypatch.chdir(tmp_path)
+    save_image(images()[0], tmp_path / "photo.png")
+    (tmp_path / "a_file").write_text("x")
+    base = ["loss.weights=random", "iterations=1", "style.size=64", "progress=false"]
+    monkeypatch.setattr(gatys, "stylize", lambda *a, **k: pytest.fail("optimised before out was checked"))
+    with pytest.raises(StylenetError, match="cannot write to the folder of out= a_file"):
+        gatys.run(compose("gatys", ["content=photo.png", "out=a_file/x.png", *base]))
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    save_image(torch.rand(1, 3, 1, 300), tmp_path / "thin.png")  # crashed inside VGG's pooling before
+    with pytest.raises(StylenetError, match="a 64x1 image is too small for the VGG layer"):
+        gatys.run(compose("gatys", ["content=thin.png", "size=64", *base]))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, tiny_meta
+from conftest import ROOT, tiny_meta, without_blocking
 from PIL import Image
 
 from stylenet.cli.infer import main
+from stylenet.data import images
 from stylenet.inference.stylizer import Stylizer
 from stylenet.networks.checkpoint import atomic_save, export_weights
 from stylenet.networks.transformer import TransformerNet
@@ -130,6 +132,7 @@ def test_outputs_never_overwrite_an_input(tmp_path, ckpt, capsys):
         ("truncated checkpoint", "not a readable checkpoint"),
         ("foreign torch file", "is not a stylenet checkpoint"),
         ("unwritable output", "cannot write to the output folder"),
+        ("unwritable output file", "cannot write to the output folder"),
         ("strength out of range", "strength must be between 0 and 1"),
         ("strength not a number", "invalid float value"),
         ("cuda absent", "CUDA is not available"),
@@ -160,6 +163,9 @@ def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monke
         blocker = tmp_path / "a_file"
         blocker.write_text("x")
         args[-1] = blocker / "sub"  # a folder under a file can never be created (even as root)
+    elif case == "unwritable output file":
+        (tmp_path / "a_file").write_text("x")
+        args[-1] = tmp_path / "a_file" / "p_out.png"  # -o a file name inside a "folder" that is a file
     elif case == "strength out of range":
         args += ["--strength", "1.5"]
     elif case == "strength not a number":
@@ -179,6 +185,77 @@ def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monke
     assert code == 2
     assert expected in one_error_line(err)
     assert not out.exists()  # nothing was written
+
+
+
+
+def test_symlink_loops_and_fifos_fail_alone(tmp_path, ckpt, capsys):
+    make_tree(tmp_path / "photos")
+    (tmp_path / "photos" / "loop.jpg").symlink_to("loop.jpg")
+    fifo = tmp_path / "photos" / "a" / "pipe.png"
+    os.mkfifo(fifo)
+    code, out, err = without_blocking(lambda: run_cli(capsys, "--ckpt", ckpt, tmp_path / "photos", fifo, "-o", tmp_path / "out",
+                                                      "--backend", "torch"), fifo)
+    assert code == 1 and "Traceback" not in err
+    assert "stylised 3 of 5" in out
+    assert "2 failed:" in err and "loop.jpg: a symbolic link loop" in err and err.count("pipe.png: not a regular file") == 1
+    assert len(list((tmp_path / "out").rglob("*_wave.*"))) == 3
+
+
+def test_a_size_over_the_pixel_limit_fails_that_image_alone(tmp_path, ckpt, capsys, monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 5000)  # the limit, scaled down to tiny images
+    photo((20, 20)).save(tmp_path / "square.png")  # --size 90 → 90×90 = 8100 px: over
+    photo((60, 15)).save(tmp_path / "wide.png")  # --size 90 → 90×22: under
+    code, out, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "square.png", tmp_path / "wide.png", "--size", 90,
+                             "-o", tmp_path / "out", "--backend", "torch")
+    assert code == 1 and "stylised 1 of 2" in out
+    assert "square.png: --size 90 makes it 90x90" in err and "smaller --size" in err and "--tile" not in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["wide_wave.png"]
+
+
+def test_out_of_memory_advice_fits_the_image(tmp_path, ckpt, capsys, monkeypatch):
+    def out_of_memory(self, *a, **kw):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 9.00 GiB\nmore details")
+
+    monkeypatch.setattr(Stylizer, "stylize_many", out_of_memory)
+    photo((20, 20)).save(tmp_path / "p.png")
+    code, _, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "p.png", "-o", tmp_path / "out", "--backend", "torch")
+    assert code == 1 and "--tile" in err
+    code, _, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "p.png", "--size", 40, "-o", tmp_path / "out", "--backend", "torch")
+    assert code == 1 and "smaller --size" in err and "--tile" not in err  # an upscale: tiles would not help
+
+
+def test_leftover_temporaries_in_the_output_folder_are_removed(tmp_path, ckpt, capsys):
+    photo().save(tmp_path / "p.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    stale, fresh = out / ".p_wave.k3j_9x0a.png.tmp.png", out / ".q_wave.abcdefgh.png.tmp.png"  # as atomic_path names them
+    stale.touch()
+    fresh.touch()  # perhaps another infer.py writing right now
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    code, _, _ = run_cli(capsys, "--ckpt", ckpt, tmp_path / "p.png", "-o", out, "--backend", "torch", "-q")
+    assert code == 0
+    assert not stale.exists() and fresh.exists()
+
+
+def test_an_output_that_cannot_be_replaced_stops_before_any_work(tmp_path, ckpt, capsys, monkeypatch):
+    photo().save(tmp_path / "p.png")
+    photo().save(tmp_path / "q.png")
+    (tmp_path / "out" / "p_wave.png").mkdir(parents=True)  # a folder where the output file would go
+    code, _, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "p.png", tmp_path / "q.png", "-o", tmp_path / "out")
+    assert code == 2 and "the output" in one_error_line(err) and "p_wave.png is a folder" in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["p_wave.png"]  # q was not stylised either
+    (tmp_path / "out" / "p_wave.png").rmdir()
+    locked = tmp_path / "out" / "q_wave.png"
+    photo().save(locked)
+    locked.chmod(0o444)
+    if os.geteuid() == 0:  # root writes anyway: make os.access answer as it does for anyone else
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: not (Path(p) == locked and mode & os.W_OK) and real_access(p, mode, **kw))
+    code, _, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "p.png", tmp_path / "q.png", "-o", tmp_path / "out")
+    assert code == 2 and "q_wave.png exists and is read-only" in one_error_line(err)
+    assert not (tmp_path / "out" / "p_wave.png").exists()
 
 
 def test_infer_py_runs_as_a_script_with_exit_codes(tmp_path, ckpt):

@@ -16,6 +16,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
 from stylenet.data.datamodule import ContentImageDataModule, DataError
+from stylenet.data.datasets import decode_cell
+from stylenet.data.images import ImageError
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
@@ -172,3 +174,9 @@ def test_streaming_ddp_ranks_read_disjoint_parts_of_the_stream(tmp_path):
         stream = iter(dm.train_set.for_rank(rank, 2))
         parts.append({5 * round(next(stream)["image"][0].mean().item() * 255 / 5) for _ in range(5)})
     assert not parts[0] & parts[1] and parts[0] | parts[1] == {i * 20 for i in range(10)}
+
+
+def test_a_decoded_image_without_finite_pixels_is_refused_naming_its_row():
+    img = Image.fromarray(np.full((4, 4), np.nan, dtype=np.float32), "F")
+    with pytest.raises(ImageError, match=r"^data\[7\]: no finite pixel values"):
+        decode_cell(img, "data[7]")

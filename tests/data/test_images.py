@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import warnings
+import zlib
+
+import numpy as np
 import pytest
 import torch
+from conftest import ROOT, without_blocking
 from PIL import Image
 
 from stylenet.data.images import ImageError, load_image, open_image, save_image
@@ -53,7 +60,62 @@ def test_broken_and_missing_images_raise_one_line_errors(tmp_path):
 
 
 def test_float_images_in_zero_one_keep_their_brightness(tmp_path):
-    import numpy as np
-
     Image.fromarray(np.full((4, 4), 0.8, dtype=np.float32), "F").save(tmp_path / "f.tif")
     assert load_image(tmp_path / "f.tif").mean().item() == pytest.approx(0.8, abs=0.01)
+
+
+
+
+def test_a_fifo_named_like_an_image_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match=r"x\.jpg: not a regular file"):
+        without_blocking(lambda: open_image(fifo), fifo)
+
+
+def png_declaring(width: int, height: int, rows: int) -> bytes:
+    """A valid grey PNG header declaring width×height, with a complete zlib stream of only ``rows`` rows:
+    Pillow fills the rest with black instead of calling it truncated."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * rows)) + chunk(b"IEND", b""))
+
+
+def test_a_tiny_file_declaring_a_huge_image_is_refused_and_truncation_is_named(tmp_path):
+    (tmp_path / "bomb.png").write_bytes(png_declaring(5000, 5000, rows=2))
+    with pytest.raises(ImageError, match=r"bomb\.png: declares 5000x5000 .* in only \d+ bytes"):
+        open_image(tmp_path / "bomb.png")
+    big = tmp_path / "big.jpg"  # a real 4.5 Mpx photo is far from the bound
+    Image.open(ROOT / "assets" / "sample" / "chelsea.jpg").resize((2500, 1800)).save(big)
+    assert open_image(big).size == (2500, 1800)
+    good = tmp_path / "good.png"
+    Image.new("RGB", (64, 64), "red").save(good)
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:-30])
+    with pytest.raises(ImageError) as e:
+        open_image(tmp_path / "cut.png")
+    assert str(e.value).startswith(f"{tmp_path / 'cut.png'}: truncated") and "OSError" not in str(e.value)
+
+
+@pytest.mark.parametrize("top", [2**31 - 1, 2**20 - 1])
+def test_thirty_two_bit_integer_images_are_scaled_by_their_range(tmp_path, top):
+    ramp = np.linspace(0, top, 64 * 4).reshape(4, 64).astype(np.int32)  # black to white
+    Image.fromarray(ramp).save(tmp_path / "i32.tif")
+    x = load_image(tmp_path / "i32.tif")
+    assert x.min().item() == 0 and x.max().item() == pytest.approx(1.0, abs=0.01)
+    assert x.mean().item() == pytest.approx(0.5, abs=0.02)
+
+
+def test_float_images_need_a_finite_pixel_and_nan_pixels_are_black(tmp_path):
+    arr = np.full((4, 4), np.nan, dtype=np.float32)
+    Image.fromarray(arr, "F").save(tmp_path / "nan.tif")
+    with pytest.raises(ImageError, match=r"nan\.tif: no finite pixel values"):
+        open_image(tmp_path / "nan.tif")
+    arr[0, 0] = 0.5
+    Image.fromarray(arr, "F").save(tmp_path / "some.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = load_image(tmp_path / "some.tif")
+    assert x[0, :, 0, 0].tolist() == pytest.approx([0.5] * 3, abs=0.01) and x[0, :, 1:].max() == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from pathlib import Path
 
 import datasets
@@ -13,6 +15,7 @@ import torch
 from PIL import Image
 
 from stylenet.data.datamodule import ContentImageDataModule, list_images
+from stylenet.data.listing import list_photos
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
@@ -94,3 +97,16 @@ def test_nested_folders_are_listed_sorted_without_hidden_or_non_image_files(tmp_
     files, ignored = list_images(tmp_path)
     assert files == sorted(str(tmp_path / r) for r in ["z.jpg", "a/b/c/deep.png", "a/x.JPEG", "m/n.webp"])
     assert ignored == 3
+
+
+def test_fifos_and_symlink_loops_are_left_out_and_reported(tmp_path, caplog):
+    ok = solid(tmp_path / "ok.png")
+    os.mkfifo(tmp_path / "pipe.jpg")  # a reader would block on it forever
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    with caplog.at_level(logging.WARNING):
+        files, ignored = list_images(tmp_path)
+        photos = list_photos([tmp_path, tmp_path / "pipe.jpg", tmp_path / "loop.jpg"])
+    assert files == [str(ok)] and ignored == 2
+    assert photos == [ok]
+    assert "pipe.jpg" in caplog.text and "not a regular file" in caplog.text
+    assert "loop.jpg" in caplog.text and "symbolic link loop" in caplog.text

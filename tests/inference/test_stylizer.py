@@ -139,7 +139,7 @@ def test_onnxruntime_backend_matches_torch_whole_and_tiled():
     # Tiles too: the statistics frozen on torch's downscaled pass are inputs of a second ONNX graph.
     x = torch.rand(1, 3, 200, 150)
     assert torch.allclose(by_ort(x, tile=96), by_torch(x, tile=96), atol=1e-4)
-    assert by_ort.tiled_images == 1 and by_ort._ort_tiles is not None
+    assert by_ort.tiled_images == 1 and by_ort.runner.tile_session is not None  # the tiles ran in onnxruntime
 
 
 def test_absent_cuda_is_one_clear_error(monkeypatch):

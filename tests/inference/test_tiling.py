@@ -10,7 +10,8 @@ from conftest import ROOT
 
 import stylenet.inference.tiling as tiling
 from stylenet.data.images import load_image
-from stylenet.inference.tiling import frozen_instance_norm, record_instance_norm_stats, stylize_tiled, tile_spans
+from stylenet.inference.instance_norm import frozen_instance_norm, record_instance_norm_stats
+from stylenet.inference.tiling import stylize_tiled, tile_spans
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet, run_any_size
 

@@ -38,3 +38,54 @@ def test_checkpoint_refuses_to_unpickle_code(tmp_path):
     with pytest.raises(CheckpointError):
         read_checkpoint(tmp_path / "evil.pth")
     assert not (tmp_path / "pwned").exists()
+
+
+def _crafted(tmp_path, name, edit):
+    """A real tiny checkpoint whose metadata (or state_dict) a hostile tester edited."""
+    ckpt = {"stylenet": tiny_meta(), "state_dict": TransformerNet(8, 1).state_dict()}
+    edit(ckpt)
+    torch.save(ckpt, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("name, edit, match", [
+    ("deep", lambda c: c["stylenet"]["arch"].update(num_residual_blocks=10**6), r"arch.num_residual_blocks=1000000 is not a whole number in \[0, 64\]"),
+    ("wide", lambda c: c["stylenet"]["arch"].update(base_channels=100000), r"arch.base_channels=100000 is not a whole number in \[1, 512\]"),
+    ("negative", lambda c: c["stylenet"]["arch"].update(base_channels=-8), r"arch.base_channels=-8"),
+    ("float", lambda c: c["stylenet"]["arch"].update(base_channels=8.5), r"arch.base_channels=8.5"),
+    ("version_str", lambda c: c["stylenet"].update(format_version="1"), r"format_version='1' is not a whole number"),
+    ("newer", lambda c: c["stylenet"].update(format_version=99), r"newer stylenet \(format 99\); upgrade stylenet"),
+    ("meta_list", lambda c: c.update(stylenet=[1, 2]), r"'stylenet' is list, not a mapping"),
+    ("arch_none", lambda c: c["stylenet"].update(arch=None), r"'arch' is NoneType, not a mapping"),
+    ("arch_extra", lambda c: c["stylenet"]["arch"].update(kernel=99), r"unknown arch settings \['kernel'\]"),
+    ("arch_name", lambda c: c["stylenet"]["arch"].update(name="ResNet50"), r"unknown architecture 'ResNet50'"),
+    ("style_size", lambda c: c["stylenet"]["style"].update(size=10**7), r"style.size=10000000"),
+    ("image_size", lambda c: c["stylenet"]["train"].update(image_size=-1), r"train.image_size=-1"),
+    ("sd_list", lambda c: c.update(state_dict=[1, 2]), r"'state_dict' is list, not a mapping"),
+    ("sd_values", lambda c: c["state_dict"].update({"x": 3}), r"entries that are not named tensors"),
+])
+def test_crafted_metadata_is_refused_in_one_line_before_any_allocation(tmp_path, name, edit, match):
+    # Before the bounds, num_residual_blocks=10**6 grew memory at ~290 MB/s until the machine was gone.
+    path = _crafted(tmp_path, f"{name}.ckpt", edit)
+    with pytest.raises(CheckpointError, match=match) as e:
+        load_network(path)
+    assert "\n" not in str(e.value)
+
+
+def test_random_bytes_are_called_what_they_are(tmp_path):
+    (tmp_path / "random.ckpt").write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match=r"is not a readable checkpoint \(not a torch file\)"):
+        read_checkpoint(tmp_path / "random.ckpt")  # was "holds objects that are not plain tensors" in train/evaluate
+
+
+def test_a_format_1_light_file_loads_under_todays_names(tmp_path):
+    net = TransformerNet(8, 1)
+    renamed = {k.replace("downsample.", "encoder.", 1).replace("upsample.", "decoder.", 1): v for k, v in net.state_dict().items()}
+    meta = tiny_meta()
+    meta["format_version"] = 1
+    atomic_save({"stylenet": meta, "state_dict": renamed}, tmp_path / "v1.pt")
+    loaded, meta = load_network(tmp_path / "v1.pt")
+    assert meta["format_version"] == 2
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net.eval()(x))

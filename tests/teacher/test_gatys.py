@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import ROOT, SHARED_WEIGHTS, requires_shared_weights
@@ -9,7 +11,7 @@ from conftest import ROOT, SHARED_WEIGHTS, requires_shared_weights
 from stylenet.data.images import load_image
 from stylenet.perceptual.color import rgb_to_yuv
 from stylenet.perceptual.loss import build_perceptual_loss
-from stylenet.teacher.gatys import TeacherDiverged, make_init, scale_sides, stylise
+from stylenet.teacher.gatys import TeacherDiverged, make_init, scale_sides, stylize
 
 
 def small_loss(**kw) -> torch.nn.Module:
@@ -40,7 +42,7 @@ def _teacher_paints(overrides: list[str]) -> None:
     loss = build_perceptual_loss(**OmegaConf.to_container(cfg.loss, resolve=True))
     photo = load_image(ROOT / "assets" / "sample" / "chelsea.jpg", 128)
     style = load_image(ROOT / "assets" / "styles" / "wave.jpg", 256)
-    r = stylise(loss, photo, styles=style, iterations=40)
+    r = stylize(loss, photo, styles=style, iterations=40)
     first, last = r.history[0], r.history[-1]
     assert last["total"] < 0.3 * first["total"]
     assert last["style"] < 0.2 * first["style"]
@@ -51,7 +53,7 @@ def test_teacher_lowers_the_total_loss_from_the_photo():
     loss = small_loss()
     content, style = images()
     before = content.clone()
-    r = stylise(loss, content, styles=style, iterations=15)
+    r = stylize(loss, content, styles=style, iterations=15)
     totals = [h["total"] for h in r.history]
     assert len(r.history) == 16 and [h["iteration"] for h in r.history] == list(range(16))
     assert totals[-1] < 0.6 * totals[0]
@@ -64,8 +66,8 @@ def test_teacher_lowers_the_total_loss_from_the_photo():
 def test_adam_and_noise_start_also_lower_the_loss_and_seed_is_reproducible():
     loss = small_loss()
     content, style = images()
-    a = stylise(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
-    b = stylise(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
+    a = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
+    b = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
     assert a.history[-1]["total"] < 0.5 * a.history[0]["total"]
     assert torch.equal(a.image, b.image)
     assert not torch.equal(make_init("noise", content, 3), make_init("noise", content, 4))
@@ -74,7 +76,7 @@ def test_adam_and_noise_start_also_lower_the_loss_and_seed_is_reproducible():
 def test_blend_weights_select_and_mix_the_styles():
     content, style = images()
     other = 1 - style  # inverted colours: different Grams
-    run = lambda styles, w=None: stylise(small_loss(), content, styles=styles, blend_weights=w, iterations=6).image  # noqa: E731
+    run = lambda styles, w=None: stylize(small_loss(), content, styles=styles, blend_weights=w, iterations=6).image  # noqa: E731
     only_a, only_b = run(style), run(other)
     # A blend weight of 0 removes a style entirely; the result is the single-style result exactly.
     assert torch.allclose(run([style, other], [1.0, 0.0]), only_a, atol=1e-6)
@@ -82,14 +84,14 @@ def test_blend_weights_select_and_mix_the_styles():
     mixed = run([style, other], [1.0, 1.0])
     assert not torch.allclose(mixed, only_a, atol=1e-4) and not torch.allclose(mixed, only_b, atol=1e-4)
     with pytest.raises(ValueError, match="blend weight"):
-        stylise(small_loss(), content, styles=[style, other], blend_weights=[1.0], iterations=1)
+        stylize(small_loss(), content, styles=[style, other], blend_weights=[1.0], iterations=1)
 
 
 def test_colour_preservation_keeps_the_photos_chrominance():
     content, style = images()
     loss = small_loss()
-    plain = stylise(loss, content, styles=style, iterations=10)
-    kept = stylise(loss, content, styles=style, iterations=10, preserve_colors=True)
+    plain = stylize(loss, content, styles=style, iterations=10)
+    kept = stylize(loss, content, styles=style, iterations=10, preserve_color=True)
     uv = lambda x: rgb_to_yuv(x)[:, 1:]  # noqa: E731
     # Chroma of the colour-preserved result = the photo's (up to clamping); the plain one drifts away.
     assert (uv(kept.image) - uv(content)).abs().mean() < 0.02
@@ -101,7 +103,7 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size():
     assert scale_sides(100, 3) == [100]  # below 64 px the coarse levels are dropped
     loss = small_loss()
     content, style = images(hw=(96, 128))
-    r = stylise(loss, content, styles=style, iterations=4, scales=2)
+    r = stylize(loss, content, styles=style, iterations=4, scales=2)
     # Coarse rows 0-3, then the upsampled image (iteration 4) and its 4 updates at full size.
     assert [h["scale"] for h in r.history] == [64] * 4 + [128] * 5
     assert [h["iteration"] for h in r.history] == list(range(9))
@@ -111,9 +113,9 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size():
 def test_stop_below_ends_the_run_at_the_first_iteration_reaching_it():
     loss = small_loss()
     content, style = images()
-    full = stylise(loss, content, styles=style, iterations=12)
+    full = stylize(loss, content, styles=style, iterations=12)
     target = full.history[5]["total"]
-    part = stylise(loss, content, styles=style, iterations=12, stop_below=target)
+    part = stylize(loss, content, styles=style, iterations=12, stop_below=target)
     first = next(i for i, h in enumerate(full.history) if h["total"] <= target)
     assert len(part.history) == first + 1
 
@@ -122,7 +124,7 @@ def test_divergence_is_reported_not_returned():
     loss = small_loss()
     content, style = images()
     with pytest.raises(TeacherDiverged, match="diverged"):
-        stylise(loss, content, styles=style, iterations=5, optimizer="adam", lr=float("inf"))
+        stylize(loss, content, styles=style, iterations=5, optimizer="adam", lr=float("inf"))
 
 
 def test_the_default_teacher_paints_with_the_shipped_vgg19():
@@ -134,3 +136,11 @@ def test_the_default_teacher_paints_with_the_shipped_vgg19():
 @requires_shared_weights
 def test_real_features_stylise_a_photo_with_the_shared_weights():
     _teacher_paints(["loss=vgg16", f"loss.weights={SHARED_WEIGHTS}", "loss.style_weight=1"])
+
+
+def test_a_finite_explosion_is_divergence_too():
+    # Adam at a huge rate once ran to a loss of 1e27, finite, and the command wrote the (white) image.
+    content, style = images()
+    with pytest.raises(TeacherDiverged, match="diverged") as e:
+        stylize(small_loss(), content, styles=style, iterations=50, optimizer="adam", lr=1e4, init="noise")
+    assert e.value.history and all(math.isfinite(r["total"]) for r in e.value.history)
