@@ -7,6 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
+import datasets
+import huggingface_hub
 import pytest
 import torch
 
@@ -61,3 +63,40 @@ def without_blocking(fn, fifo, seconds: float = 10.0):
 def _few_threads():
     # Two cores: keep intra-op threads fixed so timings and test durations do not depend on the box.
     torch.set_num_threads(2)
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    """A folder with two photos, a style image and a tiny checkpoint of it (the evaluation's inputs)."""
+    from helpers import make_checkpoint
+
+    from stylenet.data.images import save_image
+
+    torch.manual_seed(1)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(torch.rand(1, 3, 30, 40), photos / "a.png")
+    save_image(torch.rand(1, 3, 36, 28), photos / "b.jpg")
+    (photos / "notes.txt").write_text("not an image, ignored")
+    style = tmp_path / "style.png"
+    save_image(torch.rand(1, 3, 48, 48), style)
+    make_checkpoint(tmp_path / "tiny.ckpt", style)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def stylizer():
+    """A Stylizer of :func:`helpers.tiny_net` on the CPU (torch backend), shared by a test module."""
+    from helpers import tiny_net
+
+    from stylenet.inference.stylizer import Stylizer
+
+    return Stylizer(tiny_net(), tiny_meta(), device="cpu", backend="torch")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """No test may reach the network; datasets' cache goes to tmp."""
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")

@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT
+from helpers import images
 
 from stylenet.data.images import load_image, save_image
-
-
-def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    # A smooth photo-like content and a high-contrast striped style.
-    y = torch.linspace(0, 1, hw[0]).view(1, 1, -1, 1)
-    x = torch.linspace(0, 1, hw[1]).view(1, 1, 1, -1)
-    content = torch.cat([y.expand(1, 1, *hw), x.expand(1, 1, *hw), (0.5 + 0.1 * torch.rand(1, 1, *hw, generator=g))], 1)
-    stripes = (torch.arange(48).view(1, 1, 1, -1) // 4 % 2).float().expand(1, 3, 48, 48).clone()
-    stripes[:, 1] *= 0.2
-    return content.contiguous(), stripes
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

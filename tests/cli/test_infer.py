@@ -12,24 +12,13 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, tiny_meta, without_blocking
+from helpers import photo, tiny_net
 from PIL import Image
 
 from stylenet.cli.infer import main
 from stylenet.data import images
 from stylenet.inference.stylizer import Stylizer
 from stylenet.networks.checkpoint import atomic_save, export_weights
-from stylenet.networks.transformer import TransformerNet
-
-PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
-
-
-def tiny_net(seed: int = 0) -> TransformerNet:
-    torch.manual_seed(seed)
-    net = TransformerNet(8, 1)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return net.eval()
 
 
 @pytest.fixture
@@ -37,15 +26,6 @@ def ckpt(tmp_path) -> Path:
     path = tmp_path / "wave.pt"
     atomic_save({"stylenet": tiny_meta(), "state_dict": tiny_net().state_dict()}, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def stylizer() -> Stylizer:
-    return Stylizer(tiny_net(), tiny_meta(), device="cpu", backend="torch")
-
-
-def photo(size=(61, 45), mode="RGB") -> Image.Image:
-    return Image.open(PHOTO).convert("RGB").resize(size).convert(mode)
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -185,8 +165,6 @@ def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monke
     assert code == 2
     assert expected in one_error_line(err)
     assert not out.exists()  # nothing was written
-
-
 
 
 def test_symlink_loops_and_fifos_fail_alone(tmp_path, ckpt, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -10,45 +9,20 @@ import struct
 import zlib
 from pathlib import Path
 
-import datasets
-import huggingface_hub
 import lightning as L
 import numpy as np
 import pytest
 import torch
+from helpers import BLUE, GREEN, MODES, RED, YELLOW, Recorder, batches, colors, datamodule, epochs, fit, noise, solid
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
-from stylenet.data.datamodule import SKIPPED_FILE, ContentImageDataModule, DataError
-
-RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
-
+from stylenet.data.datamodule import SKIPPED_FILE, DataError
 
 pytestmark = [  # Lightning's notes about the tiny test module, not about the data
     pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`"),
     pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    """No test may reach the network; datasets' cache goes to tmp."""
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
-
-
-def solid(path: Path, color=RED, size=(24, 20), mode="RGB", **save) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, color).convert(mode).save(path, **save)
-    return path
-
-
-def noise(path: Path, seed: int, size=(24, 20)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
 
 
 def bomb_png(path: Path, width=30000, height=30000) -> Path:
@@ -62,34 +36,6 @@ def bomb_png(path: Path, width=30000, height=30000) -> Path:
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
     path.write_bytes(bytes(data))
     return path
-
-
-def datamodule(path, **kw) -> ContentImageDataModule:
-    kw = {"image_size": 16, "batch_size": 2, "num_workers": 0, "pin_memory": False, **kw}
-    return ContentImageDataModule(path=str(path), **kw)
-
-
-def epochs(dm: ContentImageDataModule, n: int = 1) -> list[list[torch.Tensor]]:
-    """``n`` epochs as the LightningModule sees them (through the main-process batch hook)."""
-    dm.setup("fit")
-    loader = dm.train_dataloader()
-    return [[dm.on_before_batch_transfer(b, 0) for b in loader] for _ in range(n)]
-
-
-def batches(dm: ContentImageDataModule) -> list[torch.Tensor]:
-    return epochs(dm)[0]
-
-
-def colors(images: torch.Tensor) -> set[tuple[int, ...]]:
-    """Mean colour of each image, to the nearest 5 (JPEG shifts a solid colour by a level or two)."""
-    return {tuple(5 * round(c / 5) for c in (img.mean((1, 2)) * 255).tolist()) for img in images}
-
-
-MODES = {  # mode → (file name, save kwargs)
-    "L": ("l.png", {}), "LA": ("la.png", {}), "P": ("p.png", {}), "RGBA": ("rgba.png", {}),
-    "1": ("one.png", {}), "I;16": ("i16.png", {}), "I": ("i.tif", {}), "F": ("f.tif", {}),
-    "CMYK": ("cmyk.jpg", {"quality": 95}), "RGB": ("rgb.webp", {}), "YCbCr": ("ycbcr.jpg", {}),
-}
 
 
 def make_mixed_folder(root: Path) -> tuple[set, set]:
@@ -115,35 +61,6 @@ def make_mixed_folder(root: Path) -> tuple[set, set]:
     (root / "sub" / "labels.csv").write_text("a,b\n")
     (root / ".DS_Store").write_bytes(b"\0\0")
     return {RED, GREEN, BLUE, YELLOW}, bad
-
-
-class Recorder(L.LightningModule):
-    """Records what the training step receives: (global step, batch hash, batch)."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.seen: dict[int, str] = {}
-        self.images: list[torch.Tensor] = []
-
-    def training_step(self, batch, batch_idx):
-        assert isinstance(batch, torch.Tensor) and batch.dtype == torch.float32
-        self.seen[self.global_step] = hashlib.sha1(batch.numpy().tobytes()).hexdigest()
-        self.images.append(batch.clone())
-        return (self.w * batch.mean()).sum()
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
-def fit(dm, tmp_path, ckpt_path=None, callbacks=(), **trainer_kw) -> Recorder:
-    model = Recorder()
-    kw = {"max_epochs": 2, **trainer_kw}
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, enable_checkpointing=bool(callbacks), callbacks=list(callbacks),
-                        default_root_dir=tmp_path, num_sanity_val_steps=0, **kw)
-    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
-    return model
 
 
 class RankRecorder(Recorder):

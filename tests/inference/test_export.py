@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, tiny_meta
+from helpers import PHOTO
 from PIL import Image
 
 from stylenet.cli.infer import main
@@ -18,9 +19,6 @@ from stylenet.data.images import load_image
 from stylenet.inference.export import MIN_SIDE, export_onnx, export_torchscript, onnx_parity, reference_output, torchscript_parity
 from stylenet.networks.checkpoint import atomic_save, load_network
 from stylenet.networks.transformer import TransformerNet
-
-PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
-
 
 ort = pytest.importorskip("onnxruntime")
 

@@ -7,27 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, tiny_meta
+from conftest import tiny_meta
+from helpers import photo, tiny_net
 from PIL import Image
 
 from stylenet.cli.infer import main
 from stylenet.inference.stylizer import InferenceError, Stylizer
 from stylenet.networks.checkpoint import atomic_save
 from stylenet.networks.inference import InferenceNet
-from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.networks.transformer import run_any_size
 from stylenet.perceptual.color import rgb_to_yuv
 from stylenet.runtime import DeviceError
-
-PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
-
-
-def tiny_net(seed: int = 0) -> TransformerNet:
-    torch.manual_seed(seed)
-    net = TransformerNet(8, 1)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return net.eval()
 
 
 @pytest.fixture
@@ -35,15 +25,6 @@ def ckpt(tmp_path) -> Path:
     path = tmp_path / "wave.pt"
     atomic_save({"stylenet": tiny_meta(), "state_dict": tiny_net().state_dict()}, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def stylizer() -> Stylizer:
-    return Stylizer(tiny_net(), tiny_meta(), device="cpu", backend="torch")
-
-
-def photo(size=(61, 45), mode="RGB") -> Image.Image:
-    return Image.open(PHOTO).convert("RGB").resize(size).convert(mode)
 
 
 def _write_ckpt(folder: Path) -> Path:

@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import PHOTO
 
 import stylenet.inference.tiling as tiling
 from stylenet.data.images import load_image
@@ -14,8 +14,6 @@ from stylenet.inference.instance_norm import frozen_instance_norm, record_instan
 from stylenet.inference.tiling import stylize_tiled, tile_spans
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet, run_any_size
-
-PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
 
 
 def tiny_net(seed: int = 0) -> torch.nn.Module:

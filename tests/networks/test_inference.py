@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-from conftest import ROOT, tiny_meta
 
-from stylenet.inference.stylizer import Stylizer
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet
-
-PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
-
-
-def tiny_net(seed: int = 0) -> TransformerNet:
-    torch.manual_seed(seed)
-    net = TransformerNet(8, 1)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return net.eval()
-
-
-@pytest.fixture(scope="module")
-def stylizer() -> Stylizer:
-    return Stylizer(tiny_net(), tiny_meta(), device="cpu", backend="torch")
 
 
 # ---- the network and the API ---------------------------------------------------------------------

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import LOSS
 
 from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.teacher.evaluate import format_equiv, score_photo, teacher_equivalent
 from stylenet.teacher.report import spread
-
-LOSS = {"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"],
-        "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e3, "tv_weight": 1.0, "single_pass": False}
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from conftest import ROOT, SHARED_WEIGHTS, requires_shared_weights
+from helpers import images
 
 from stylenet.data.images import load_image
 from stylenet.perceptual.color import rgb_to_yuv
@@ -20,17 +21,6 @@ def small_loss(**kw) -> torch.nn.Module:
                 content_weight=1.0, style_weight=1e5, tv_weight=1.0)
     args.update(kw)
     return build_perceptual_loss(**args)
-
-
-def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    # A smooth photo-like content and a high-contrast striped style.
-    y = torch.linspace(0, 1, hw[0]).view(1, 1, -1, 1)
-    x = torch.linspace(0, 1, hw[1]).view(1, 1, 1, -1)
-    content = torch.cat([y.expand(1, 1, *hw), x.expand(1, 1, *hw), (0.5 + 0.1 * torch.rand(1, 1, *hw, generator=g))], 1)
-    stripes = (torch.arange(48).view(1, 1, 1, -1) // 4 % 2).float().expand(1, 3, 48, 48).clone()
-    stripes[:, 1] *= 0.2
-    return content.contiguous(), stripes
 
 
 def _teacher_paints(overrides: list[str]) -> None:

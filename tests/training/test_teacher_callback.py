@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import torch
+from helpers import LOSS
 
 from stylenet.data.images import save_image
 from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.loss import build_perceptual_loss
-
-LOSS = {"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"],
-        "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e3, "tv_weight": 1.0, "single_pass": False}
 
 
 def test_teacher_score_callback_logs_during_a_real_validation(tmp_path):

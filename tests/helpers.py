@@ -1,0 +1,138 @@
+"""Helpers shared by several test modules (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from conftest import ROOT, tiny_meta
+from PIL import Image
+
+from stylenet.data.datamodule import ContentImageDataModule
+from stylenet.networks.checkpoint import atomic_save
+from stylenet.networks.transformer import TransformerNet
+
+LOSS = {"weights": "random", "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"],
+        "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e3, "tv_weight": 1.0, "single_pass": False}
+
+
+def make_checkpoint(path: Path, style_image: Path, loss: dict | None = None) -> None:
+    torch.manual_seed(0)
+    net = TransformerNet(8, 1)
+    meta = tiny_meta(8, 1)
+    meta["style"] = {"name": "tiny", "image": str(style_image), "size": 48}
+    meta["loss"] = dict(LOSS if loss is None else loss)
+    meta["train"]["image_size"] = 40
+    atomic_save({"stylenet": meta, "state_dict": net.state_dict()}, path)
+
+
+def _evaluate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "stylenet", "evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    # A smooth photo-like content and a high-contrast striped style.
+    y = torch.linspace(0, 1, hw[0]).view(1, 1, -1, 1)
+    x = torch.linspace(0, 1, hw[1]).view(1, 1, 1, -1)
+    content = torch.cat([y.expand(1, 1, *hw), x.expand(1, 1, *hw), (0.5 + 0.1 * torch.rand(1, 1, *hw, generator=g))], 1)
+    stripes = (torch.arange(48).view(1, 1, 1, -1) // 4 % 2).float().expand(1, 3, 48, 48).clone()
+    stripes[:, 1] *= 0.2
+    return content.contiguous(), stripes
+
+
+PHOTO = ROOT / "assets" / "sample" / "chelsea.jpg"
+
+
+def photo(size=(61, 45), mode="RGB") -> Image.Image:
+    return Image.open(PHOTO).convert("RGB").resize(size).convert(mode)
+
+
+RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+
+
+def solid(path: Path, color=RED, size=(24, 20), mode="RGB", **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).convert(mode).save(path, **save)
+    return path
+
+
+def noise(path: Path, seed: int, size=(24, 20)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def datamodule(path, **kw) -> ContentImageDataModule:
+    kw = {"image_size": 16, "batch_size": 2, "num_workers": 0, "pin_memory": False, **kw}
+    return ContentImageDataModule(path=str(path), **kw)
+
+
+def epochs(dm: ContentImageDataModule, n: int = 1) -> list[list[torch.Tensor]]:
+    """``n`` epochs as the LightningModule sees them (through the main-process batch hook)."""
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    return [[dm.on_before_batch_transfer(b, 0) for b in loader] for _ in range(n)]
+
+
+def batches(dm: ContentImageDataModule) -> list[torch.Tensor]:
+    return epochs(dm)[0]
+
+
+def colors(images: torch.Tensor) -> set[tuple[int, ...]]:
+    """Mean colour of each image, to the nearest 5 (JPEG shifts a solid colour by a level or two)."""
+    return {tuple(5 * round(c / 5) for c in (img.mean((1, 2)) * 255).tolist()) for img in images}
+
+
+MODES = {  # mode → (file name, save kwargs)
+    "L": ("l.png", {}), "LA": ("la.png", {}), "P": ("p.png", {}), "RGBA": ("rgba.png", {}),
+    "1": ("one.png", {}), "I;16": ("i16.png", {}), "I": ("i.tif", {}), "F": ("f.tif", {}),
+    "CMYK": ("cmyk.jpg", {"quality": 95}), "RGB": ("rgb.webp", {}), "YCbCr": ("ycbcr.jpg", {}),
+}
+
+
+class Recorder(L.LightningModule):
+    """Records what the training step receives: (global step, batch hash, batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen: dict[int, str] = {}
+        self.images: list[torch.Tensor] = []
+
+    def training_step(self, batch, batch_idx):
+        assert isinstance(batch, torch.Tensor) and batch.dtype == torch.float32
+        self.seen[self.global_step] = hashlib.sha1(batch.numpy().tobytes()).hexdigest()
+        self.images.append(batch.clone())
+        return (self.w * batch.mean()).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def fit(dm, tmp_path, ckpt_path=None, callbacks=(), **trainer_kw) -> Recorder:
+    model = Recorder()
+    kw = {"max_epochs": 2, **trainer_kw}
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=bool(callbacks), callbacks=list(callbacks),
+                        default_root_dir=tmp_path, num_sanity_val_steps=0, **kw)
+    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    return model
+
+
+def tiny_net(seed: int = 0) -> TransformerNet:
+    """A tiny TransformerNet with its weights nudged off the initialisation, so the output is not flat."""
+    torch.manual_seed(seed)
+    net = TransformerNet(8, 1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return net.eval()
