@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from stylenet.errors import StylenetError
+from stylenet.files import check_writable_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
@@ -41,11 +42,22 @@ def compose_error(e: BaseException) -> str:
 
 
 def check_composes(config_name: str, overrides: list[str]) -> None:
-    """Raise :class:`ConfigError` (one line) if ``overrides`` do not compose with ``config_name``."""
+    """Raise :class:`ConfigError` (one line) if ``overrides`` do not compose with ``config_name``, or if
+    Hydra could not create its run folder (``hydra.run.dir``, e.g. below ``paths.logs``): Hydra would fail
+    there with chained tracebacks before the command starts."""
     try:
-        compose(config_name, overrides)
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         raise ConfigError(compose_error(e)) from None
+    try:
+        run_dir = OmegaConf.select(cfg, "hydra.run.dir", throw_on_missing=True)
+    except OmegaConfBaseException:  # refers to what only a running Hydra knows: it will say so itself
+        return
+    # Only a folder Hydra has to create: "." (gatys, evaluate) is used as it is, writable or not.
+    if run_dir and not Path(str(run_dir)).exists():
+        key = "paths.logs (or hydra.run.dir)" if OmegaConf.select(cfg, "paths.logs") else "hydra.run.dir"
+        check_writable_dir(run_dir, "run folder (hydra.run.dir)", f"set {key} to a folder you can write")
 
 
 def user_path(p: str | Path) -> Path:

@@ -122,14 +122,18 @@ class UnwritableError(StylenetError, OSError):
     """An output place that cannot be written; found before any work, so none is lost."""
 
 
-def ensure_writable_dir(folder: str | os.PathLike, what: str = "output folder") -> Path:
-    """Create ``folder`` if needed and prove a file can be written in it, before hours of work are spent on
-    results that could not be saved (checkpoints, the teacher's image, evaluation reports)."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise UnwritableError(f"cannot write to the {what} {folder} ({e.strerror or e}); choose another") from None
+def check_writable_dir(folder: str | os.PathLike, what: str = "output folder", fix: str = "choose another") -> Path:
+    """Prove that files can be written in ``folder`` before hours of work go into results that could not be
+    saved (checkpoints, the teacher's image, evaluation reports). Nothing is created: a folder that does not
+    exist yet is judged by the nearest existing one above it, where mkdir would start. ``what`` names the
+    folder in the error (a config key, a flag), ``fix`` says what to do."""
+    folder = Path(folder).expanduser()
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UnwritableError(f"cannot write to the {what} {folder}: {probe} is a file, not a folder; {fix}")
+    # access(2) also answers for read-only file systems (EROFS), even for root.
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UnwritableError(f"cannot write to the {what} {folder}: {probe} does not let this user write in it; {fix}")
     return folder

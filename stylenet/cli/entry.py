@@ -15,9 +15,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+import hydra
 from hydra.errors import InstantiationException
 
-from stylenet.config import ConfigError, check_composes
+from stylenet.config import CONFIG_DIR, ConfigError, check_composes
 from stylenet.errors import StylenetError, first_line
 
 INTERRUPTED = 130
@@ -67,19 +68,16 @@ def _plain_overrides(argv: list[str]) -> list[str] | None:
 def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None = None) -> None:
     """Run ``task(cfg)`` as a Hydra app on conf/<config_name>.yaml and exit like every stylenet command.
 
-    A config that does not compose is one line before Hydra starts (Hydra would print a traceback for
-    some, such as ``logger=null``); ``task`` returning a non-zero int is the exit code; any other value
+    A config that does not compose, or whose run folder Hydra could not create (``paths.logs`` below a
+    file, not writable), is one line before Hydra starts (Hydra would print a traceback for some, such as
+    ``logger=null``, and three chained ones for the folder); ``task`` returning a non-zero int is the exit code; any other value
     goes back to Hydra (a sweeper's objective)."""
-    import hydra
-
-    from stylenet.config import CONFIG_DIR
-
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = _plain_overrides(argv)
     if overrides is not None:
         try:
             check_composes(config_name, overrides)
-        except ConfigError as e:
+        except StylenetError as e:
             report(e)
             sys.exit(1)
 

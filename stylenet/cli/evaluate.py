@@ -18,7 +18,7 @@ from stylenet.config import user_path
 from stylenet.data.images import ImageError, load_image
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, atomic_write_text, ensure_writable_dir
+from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
 from stylenet.networks.checkpoint import load_network
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
@@ -86,7 +86,7 @@ def run(cfg) -> int:
     loss.set_style(style.to(device))
     net = net.to(device)
     out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / f"{ckpt.parent.name}_{ckpt.stem}"
-    ensure_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after
+    check_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after
     warm_up(net, loss, device)
 
     scores: list[list[PhotoScore]] = []

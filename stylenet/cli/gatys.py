@@ -17,7 +17,7 @@ from stylenet.cli.entry import hydra_command
 from stylenet.config import CONFIG_DIR, user_path
 from stylenet.data.images import is_image_path, load_image
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, ensure_writable_dir
+from stylenet.files import atomic_save_image, check_writable_dir
 from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
@@ -76,7 +76,7 @@ def run(cfg) -> Path:
     out = user_path(cfg.out) if cfg.out else default_out(content_path, style_name)
     if not is_image_path(out):
         raise StylenetError(f"out={out} needs an image extension (.png, .jpg, ...)")
-    ensure_writable_dir(out.parent, "folder of out=")  # before the optimisation, not after it
+    check_writable_dir(out.parent, "folder of out=")  # before the optimisation, not after it
     device = resolve_device(str(cfg.device))
 
     loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)

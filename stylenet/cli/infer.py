@@ -25,7 +25,7 @@ from typing import Sequence
 
 from stylenet.cli.entry import run_argv
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import atomic_save_image, ensure_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.files import atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
 from stylenet.inference.tiling import check_tiling
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -193,7 +193,7 @@ def run_export(args, net, meta, ckpt: Path) -> int:
         targets[fmt] = out if single_file else out / f"{_style_label(meta, ckpt)}{export.SUFFIXES[fmt]}"
         if _real(targets[fmt]) == _real(ckpt):
             raise UsageError(f"{targets[fmt]} is the checkpoint itself; choose another -o")
-    ensure_writable_dir((out.parent if single_file else out) or Path("."), "output folder (-o)")
+    check_writable_dir((out.parent if single_file else out) or Path("."), "output folder (-o)")
     remove_stale_temporaries((out.parent if single_file else out) or Path("."))
     photo_path = _parity_photo(args.inputs)
     photo = load_image(photo_path, size=args.size or 512) if photo_path else None
@@ -400,7 +400,7 @@ def _main(argv: list[str]) -> int:
         if job.dst.exists() and not os.access(job.dst, os.W_OK):
             raise UsageError(f"the output {job.dst} exists and is read-only; make it writable, remove it or choose another -o")
     for folder in dict.fromkeys(j.dst.parent for j in jobs):
-        ensure_writable_dir(folder, "output folder (-o)")
+        check_writable_dir(folder, "output folder (-o)")
         remove_stale_temporaries(folder)  # left by a run killed while writing
 
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)

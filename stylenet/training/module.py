@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,15 +12,28 @@ import torch
 
 from stylenet.data.images import load_image
 from stylenet.errors import StylenetError
-from stylenet.networks.checkpoint import FORMAT_VERSION, META_KEY, NET_PREFIX
+from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
 from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.loss import build_perceptual_loss
 
 LOSS_PREFIX = "loss."
+# Largest |weight| a checkpoint may hold. Every convolution but the last feeds an instance norm, which
+# undoes any scale, and the last feeds a tanh: a healthy network needs no weight far from 1 (they start
+# below 1 and stay near it; a diverged one, e.g. optimizer.lr=1e30, holds 1e30 and paints every photo
+# black or white). 1e4 leaves four orders of magnitude to healthy training and catches divergence long
+# before float32 overflows.
+MAX_ABS_WEIGHT = 1e4
+
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(StylenetError, RuntimeError):
     """The loss became NaN or infinite; training stops, the last good checkpoint stays as it was."""
+
+
+class ExplodedWeightsError(StylenetError, RuntimeError):
+    """The network's weights diverged (non-finite or beyond :data:`MAX_ABS_WEIGHT`); nothing is saved,
+    the last good checkpoint stays as it was."""
 
 
 def batch_images(batch: Any) -> torch.Tensor:
@@ -136,25 +151,78 @@ class StyleTransferModule(L.LightningModule):
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def stylenet_meta(self) -> dict[str, Any]:
-        """Everything inference needs besides the weights, as plain types."""
-        return {
-            "format_version": FORMAT_VERSION,
-            "arch": {"name": "TransformerNet", **self.net.config},
-            "style": dict(self.style),
-            "loss": {k: v for k, v in self.loss_cfg.items()},
-            "train": {"image_size": self.image_size, "global_step": int(self.global_step),
-                      "style_warmup_steps": self.style_warmup_steps},
-        }
+        """Everything inference needs besides the weights (:class:`CheckpointMeta`), as plain types."""
+        return CheckpointMeta(
+            arch={"name": ARCH_NAME, **self.net.config},
+            style=dict(self.style),
+            loss=dict(self.loss_cfg),
+            train={"image_size": self.image_size, "global_step": int(self.global_step),
+                   "style_warmup_steps": self.style_warmup_steps},
+        ).to_dict()
+
+    def check_weights(self) -> None:
+        """Raise :class:`ExplodedWeightsError` if the network has diverged: the loss can stay finite while
+        the weights do not (a saturated tanh), so this is checked on the weights themselves."""
+        tensors = [v.detach().abs().amax() for v in self.net.state_dict().values() if v.is_floating_point() and v.numel()]
+        worst = float(torch.stack(tensors).amax()) if tensors else 0.0
+        if not worst <= MAX_ABS_WEIGHT:  # also true for NaN
+            raise ExplodedWeightsError(
+                f"the network's weights exploded at step {self.global_step} (max |w| = {worst:.3g}, healthy ones stay "
+                f"below {MAX_ABS_WEIGHT:g}); nothing was saved and earlier checkpoints are intact: lower optimizer.lr, "
+                "then resume with ckpt_path=last (the new lr applies) or start again"
+            )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Before anything is written: a diverged network must never replace the last good checkpoint.
+        self.check_weights()
         # No VGG weights in checkpoints: they are frozen, public and 58 MB.
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(LOSS_PREFIX)}
         checkpoint[META_KEY] = self.stylenet_meta()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get(META_KEY, {}).get("format_version", 1) == 1:  # written before the parts were renamed
+            checkpoint["state_dict"] = upgrade_v1_keys(checkpoint["state_dict"])
         # Put the (rebuilt) loss entries back so Lightning's strict load still checks every net key.
         sd = checkpoint["state_dict"]
         missing = [k for k in self.state_dict() if k.startswith(NET_PREFIX) and k not in sd]
         if missing:
             raise RuntimeError(f"checkpoint lacks network weights {missing[:3]}...: it was made for another model config")
         sd.update({k: v for k, v in self.state_dict().items() if k.startswith(LOSS_PREFIX)})
+        self.apply_configured_lr(checkpoint)
+
+    def configured_lr(self) -> float | None:
+        """The learning rate the config gives (``optimizer.lr``, or the optimiser's default)."""
+        lr = self.optimizer_factory(params=[torch.nn.Parameter(torch.zeros(1))]).param_groups[0].get("lr")
+        return None if lr is None else float(lr)
+
+    def apply_configured_lr(self, checkpoint: dict[str, Any]) -> None:
+        """Resume with the configured learning rate, not the one saved with the optimiser's state.
+
+        Lightning restores the optimiser's param groups, lr included, so ``optimizer.lr`` on a resume was
+        silently ignored, and "lower optimizer.lr, then resume" (the advice when training diverges) could
+        not work. Called from :meth:`on_load_checkpoint`, which Lightning runs before it restores the
+        optimiser from this same dict. With a scheduler the whole schedule is scaled (its base lrs and
+        the current lr), so it keeps its shape from the new starting value."""
+        states = checkpoint.get("optimizer_states") or []
+        new = self.configured_lr()
+        if not states or new is None:
+            return
+        ratios = []
+        for group in states[0].get("param_groups", []):  # configure_optimizers builds one optimiser
+            old = group.get("initial_lr", group.get("lr"))  # initial_lr: the configured lr under a scheduler
+            if old is None or math.isclose(float(old), new, rel_tol=1e-9, abs_tol=0.0):
+                ratios.append(1.0)
+                continue
+            ratio = new / float(old) if old else None
+            group["lr"] = group["lr"] * ratio if ratio is not None else new
+            if "initial_lr" in group:
+                group["initial_lr"] = new
+            ratios.append(ratio or 1.0)
+            log.info("optimizer.lr=%g differs from the checkpoint's %g: applied to the restored optimizer%s",
+                     new, float(old), f" (its schedule scaled by {ratio:g})" if ratio and "initial_lr" in group else "")
+        if all(r == 1.0 for r in ratios):
+            return
+        for sched in checkpoint.get("lr_schedulers") or []:
+            for key in ("base_lrs", "_last_lr"):
+                if isinstance(sched.get(key), list) and len(sched[key]) == len(ratios):
+                    sched[key] = [lr * r for lr, r in zip(sched[key], ratios)]

@@ -125,12 +125,19 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
         ("style.image=/nonexistent/style.jpg", "error: /nonexistent/style.jpg: no such file"),
         ("ckpt_path=/nonexistent/last.ckpt", "error: checkpoint not found: /nonexistent/last.ckpt"),
         ("ckpt_path=last", "error: checkpoint not found"),
+        # Each of these was a traceback: from the optimiser, from Hydra making its run folder, from Hydra's
+        # "Error in call to target" (the rest are checked in-process, in the test below).
+        ("optimizer.lr=-1", "error: optimizer"),
+        ("paths.logs={tmp}/afile/logs", "error:"),
+        ("data.image_size=abc", "error: data.image_size"),
     ],
 )
 def test_bad_config_fails_before_training_with_one_line(tmp_path, override, message):
-    r = run_train_py(tmp_path, override)
+    (tmp_path / "afile").write_text("a file, not a folder")
+    r = run_train_py(tmp_path, override.format(tmp=tmp_path))
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].startswith(message), r.stderr[-2000:]
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / "ckpt" / "wave").exists()
 
 
@@ -242,3 +249,101 @@ def test_short_training_with_the_shipped_weights_stylises_a_held_out_photo(tmp_p
     assert min(flatness) > 0.08, flatness
     # The luminance still follows the photo's (flat paint scores ~0); hubble_deep_field is mostly black sky.
     assert structure[0] > 0.5 and sum(structure) / len(structure) > 0.4, structure
+
+
+# ---- refusals: one clear line, before any work, nothing lost -------------------------------------------
+
+
+def test_exploded_weights_are_never_saved_and_the_previous_checkpoint_stays(tmp_path):
+    # lr=1e30: one Adam step puts every weight near 1e30 while the loss of that step is still finite, so
+    # without the check step=1.ckpt and last.ckpt held a network that stylises everything black.
+    every_step = "callbacks.model_checkpoint.every_n_train_steps=1"
+    with pytest.raises(StylenetError, match=r"exploded.*optimizer\.lr") as e:
+        train(tiny_cfg(tmp_path / "fresh", "optimizer.lr=1e30", every_step))
+    assert "\n" not in str(e.value)
+    assert not list((tmp_path / "fresh" / "ckpt").rglob("*.ckpt"))
+
+    train(tiny_cfg(tmp_path, every_step))
+    last = tmp_path / "ckpt" / "wave" / "last.ckpt"
+    before = sha(last)
+    with pytest.raises(StylenetError, match="exploded"):
+        train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=10", "optimizer.lr=1e30", every_step))
+    assert sha(last) == before
+    assert sorted(p.name for p in last.parent.glob("*.ckpt")) == ["last.ckpt", *(f"step={i}.ckpt" for i in range(1, 6))]
+
+
+def test_resume_applies_a_changed_learning_rate_to_the_restored_optimizer(tmp_path, caplog):
+    train(tiny_cfg(tmp_path))
+    caplog.set_level("INFO")
+    _, objs = train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=6", "optimizer.lr=1e-4"))
+    assert objs["trainer"].optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert read_checkpoint(tmp_path / "ckpt" / "wave" / "last.ckpt")["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    assert any("optimizer.lr" in r.getMessage() and "0.001" in r.getMessage() and "0.0001" in r.getMessage() for r in caplog.records)
+
+    # With a scheduler the whole schedule is scaled: the lr it gives at a step is 10× lower than it was.
+    cosine = ["+scheduler._target_=torch.optim.lr_scheduler.CosineAnnealingLR", "+scheduler._partial_=true", "+scheduler.T_max=20"]
+    _, a = train(tiny_cfg(tmp_path / "a", *cosine, "trainer.max_steps=6"))
+    train(tiny_cfg(tmp_path / "b", *cosine))
+    _, b = train(tiny_cfg(tmp_path / "b", *cosine, "ckpt_path=last", "trainer.max_steps=6", "optimizer.lr=1e-4"))
+    lr_a, lr_b = (o["trainer"].optimizers[0].param_groups[0]["lr"] for o in (a, b))
+    assert lr_b == pytest.approx(lr_a / 10) and lr_b < 1e-4
+    assert b["trainer"].lr_scheduler_configs[0].scheduler.base_lrs == [pytest.approx(1e-4)]
+
+
+def test_resuming_with_another_model_size_fails_before_any_work(tmp_path, monkeypatch):
+    import stylenet.training.build as build_module
+
+    train(tiny_cfg(tmp_path))  # base_channels=8
+    monkeypatch.setattr(build_module, "build", lambda cfg: pytest.fail("built the run before refusing it"))
+    with pytest.raises(StylenetError) as e:
+        train(tiny_cfg(tmp_path, "ckpt_path=last", "model.base_channels=16"))
+    msg = str(e.value)
+    assert "\n" not in msg and "base_channels=8" in msg and "base_channels=16" in msg and "run_name=" in msg, msg
+
+
+def test_resume_from_last_without_last_ckpt_takes_the_newest_step_checkpoint(tmp_path, caplog):
+    from stylenet.training.build import resolve_ckpt_path
+
+    train(tiny_cfg(tmp_path, "trainer.max_steps=10"))  # step=5.ckpt, step=10.ckpt: "5" sorts after "10" as text
+    folder = tmp_path / "ckpt" / "wave"
+    (folder / "last.ckpt").unlink()  # killed between step=N.ckpt and last.ckpt
+    caplog.set_level("INFO")
+    assert resolve_ckpt_path(tiny_cfg(tmp_path, "ckpt_path=last")) == str(folder / "step=10.ckpt")
+    assert any("step=10.ckpt" in r.getMessage() for r in caplog.records)
+    for p in folder.glob("step=*.ckpt"):
+        p.unlink()
+    with pytest.raises(StylenetError, match="checkpoint not found"):
+        resolve_ckpt_path(tiny_cfg(tmp_path, "ckpt_path=last"))
+
+
+def test_no_logger_trains_without_the_logger_callbacks(tmp_path, caplog):
+    caplog.set_level("INFO")
+    _, objs = train(tiny_cfg(tmp_path, "~logger"))
+    assert objs["trainer"].global_step == 5 and (tmp_path / "ckpt" / "wave" / "last.ckpt").exists()
+    assert any("LearningRateMonitor" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optimizer.lr=-1", "optimizer"),
+        ("loss.style_layers=[relu9_9]", "relu9_9"),
+        ("model.base_channels=0", "model.base_channels"),
+        ("model.num_residual_blocks=-1", "model.num_residual_blocks"),
+        ("data.image_size=abc", "data.image_size"),
+        ("trainer.max_steps=-5", "trainer.max_steps"),
+        ("trainer.max_steps=0", "trainer.max_steps"),
+        ("trainer.max_epochs=0", "trainer.max_epochs"),
+        ("trainer=gpu", "trainer=cpu"),
+        ("paths.checkpoints={tmp}/afile/ckpts", "afile"),
+        ("paths.logs={tmp}/afile/logs", "afile"),
+    ],
+)
+def test_config_a_run_cannot_use_is_one_line_before_any_work(tmp_path, override, message):
+    if override.startswith("trainer=gpu") and torch.cuda.is_available():
+        pytest.skip("a GPU is there")
+    (tmp_path / "afile").write_text("a file, not a folder: nothing can be written below it, not even by root")
+    with pytest.raises(StylenetError) as e:
+        train(tiny_cfg(tmp_path, override.format(tmp=tmp_path)))
+    assert "\n" not in str(e.value) and message in str(e.value), str(e.value)
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "ckpt" / "wave").exists()
