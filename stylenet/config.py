@@ -3,6 +3,7 @@ paths given in a config, and Hydra's composition errors as one line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hydra import compose as hydra_compose
@@ -32,12 +33,25 @@ def compose(config_name: str = "train", overrides: list[str] | None = None):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
 
 
+# Keys that moved under the `module:` node (issue 10: the LightningModule's settings in one node, built by
+# instantiate): an old command line gets the new name in its error.
+MOVED_TO_MODULE = ("optimizer", "scheduler", "scheduler_interval", "style_warmup_steps", "channels_last", "compile", "compile_loss")
+
+
 def compose_error(e: BaseException) -> str:
     """Hydra's and OmegaConf's (often multi-line) composition errors as one line."""
     text = str(e).strip()
+    moved = re.search(r"override '\+?(\w+)((?:\.\w+)*)'", text)
+    if moved and moved.group(1) in MOVED_TO_MODULE:
+        key = moved.group(1) + moved.group(2)
+        return f"there is no key {key} any more: it moved to module.{key} (write module.{key}=...)"
+    text = text.split("Config search path:")[0].strip()  # where Hydra looked: noise in a one-line error
     if "Got NoneType" in text:  # `logger=null` on the command line: Hydra wants `~group` to drop a group
         return f"{text.splitlines()[0]}; to switch a config group off, delete it with ~GROUP (e.g. ~logger)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[1].startswith("Available options in"):  # an unknown option of a group
+        options = [o for o in lines[2:] if not o.startswith("_")]  # _base files are not options
+        return f"{lines[0]}; choose one of: {', '.join(options)}"
     return "; ".join(lines) if lines else type(e).__name__
 
 

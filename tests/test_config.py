@@ -73,3 +73,27 @@ def test_options_are_deltas_on_their_base(group, option):
     assert set(base) <= set(composed)
     differ = {k for k in set(base) | set(composed) if k not in base or base[k] != composed[k]}
     assert differ == stated
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimizer.lr=1e-4", "there is no key optimizer.lr any more: it moved to module.optimizer.lr"),
+    ("compile=true", "it moved to module.compile"),
+    ("style_warmup_steps=10", "it moved to module.style_warmup_steps"),
+    ("style=nope", "Could not find 'style/nope'; choose one of: shipwreck, starry_night, the_scream, udnie, wave"),
+    ("logger=null", "to switch a config group off, delete it with ~GROUP (e.g. ~logger)"),
+])
+def test_composition_errors_are_one_line_that_says_what_to_write(override, message):
+    from stylenet.config import ConfigError, check_composes
+
+    with pytest.raises(ConfigError) as e:
+        check_composes("train", [override])
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_moved_key_added_with_plus_is_refused_not_ignored(tmp_path):
+    from stylenet.config import ConfigError
+    from stylenet.training.build import check_config
+
+    cfg = compose("train", ["+optimizer.fused=true", f"paths.checkpoints={tmp_path}", f"paths.logs={tmp_path}"])
+    with pytest.raises(ConfigError, match="optimizer moved under module:"):
+        check_config(cfg)

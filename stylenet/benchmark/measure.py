@@ -175,10 +175,10 @@ def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[f
 def _eager_backend(net: torch.nn.Module, device: torch.device, cfg: DictConfig) -> Callable[[torch.Tensor], Any]:
     """The TransformerNet as trained, in eval mode, with the config's channels_last, compile and precision:
     the reference the product paths are compared with."""
-    channels_last = bool(cfg.channels_last)
+    channels_last = bool(cfg.module.channels_last)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    fn = torch.compile(net) if cfg.compile else net
+    fn = torch.compile(net) if cfg.module.compile else net
 
     def run(x: torch.Tensor):
         if channels_last:

@@ -46,8 +46,8 @@ def _duration(seconds: float) -> str:
 def config_summary(cfg: DictConfig) -> str:
     m, d, t = cfg.model, cfg.data, cfg.trainer
     return (f"model {m.base_channels}-channel/{m.num_residual_blocks}-block, {d.image_size} px, batch {d.batch_size}, "
-            f"precision {t.precision}, channels_last {cfg.channels_last}, compile {cfg.compile}, "
-            f"compile_loss {cfg.get('compile_loss', False)}, single_pass {cfg.loss.single_pass}, cudnn benchmark "
+            f"precision {t.precision}, channels_last {cfg.module.channels_last}, compile {cfg.module.compile}, "
+            f"compile_loss {cfg.module.get('compile_loss', False)}, single_pass {cfg.loss.single_pass}, cudnn benchmark "
             f"{t.benchmark}, data {d.source} ({d.num_workers} workers), VGG weights {cfg.loss.weights}")
 
 

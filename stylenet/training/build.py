@@ -16,7 +16,7 @@ from hydra.utils import instantiate as hydra_instantiate
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf
 
-from stylenet.config import ConfigError
+from stylenet.config import MOVED_TO_MODULE, ConfigError
 from stylenet.data.images import open_image
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import check_writable_dir, remove_stale_temporaries
@@ -128,18 +128,18 @@ def check_accelerator(trainer: DictConfig) -> None:
 
 
 def check_optimizer(cfg: DictConfig) -> None:
-    """Build the optimiser (and scheduler) on a throwaway parameter: ``optimizer.lr=-1`` otherwise fails in
+    """Build the optimiser (and scheduler) on a throwaway parameter: ``module.optimizer.lr=-1`` otherwise fails in
     configure_optimizers, after the data is set up."""
     param = torch.nn.Parameter(torch.zeros(1))
     try:
-        optimizer = instantiate(cfg.optimizer, "optimizer")(params=[param])
+        optimizer = instantiate(cfg.module.optimizer, "module.optimizer")(params=[param])
     except (ValueError, TypeError) as e:
-        raise ConfigError(f"optimizer: {first_line(e)}; fix optimizer.* (e.g. optimizer.lr=1e-3)") from None
-    if cfg.get("scheduler"):
+        raise ConfigError(f"module.optimizer: {first_line(e)}; fix module.optimizer.* (e.g. module.optimizer.lr=1e-3)") from None
+    if cfg.module.get("scheduler"):
         try:
-            instantiate(cfg.scheduler, "scheduler")(optimizer=optimizer)
+            instantiate(cfg.module.scheduler, "module.scheduler")(optimizer=optimizer)
         except (ValueError, TypeError) as e:
-            raise ConfigError(f"scheduler: {first_line(e)}; fix scheduler.*") from None
+            raise ConfigError(f"module.scheduler: {first_line(e)}; fix module.scheduler.*") from None
 
 
 def output_folders(cfg: DictConfig) -> dict[str, str]:
@@ -156,6 +156,8 @@ def output_folders(cfg: DictConfig) -> dict[str, str]:
 
 def check_config(cfg: DictConfig) -> None:
     """Fail fast, with one line, on what would otherwise fail minutes into a run (or, worse, after it)."""
+    if stale := [k for k in MOVED_TO_MODULE if k in cfg]:  # `+optimizer.fused=true` composes, and would be ignored
+        raise ConfigError(f"{', '.join(stale)} moved under module: (e.g. module.{stale[0]}); the top-level key is not read")
     # read_checkpoint's bounds: a bigger network would train, then never load.
     _whole(cfg, "model.base_channels", 1, MAX_BASE_CHANNELS, example=32)
     _whole(cfg, "model.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, example=5)
@@ -185,18 +187,11 @@ def build(cfg: DictConfig, check: bool = True) -> tuple[L.LightningDataModule, S
         callbacks = [c for c in callbacks if c not in dropped]
     trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
     datamodule = instantiate(cfg.data, "data")
-    module = StyleTransferModule(
+    module = instantiate(cfg.module, "module")(
         net=instantiate(cfg.model, "model"),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         style=OmegaConf.to_container(cfg.style, resolve=True),
-        optimizer=instantiate(cfg.optimizer, "optimizer"),
-        scheduler=instantiate(cfg.scheduler, "scheduler") if cfg.get("scheduler") else None,
-        scheduler_interval=cfg.get("scheduler_interval", "step"),
         image_size=int(cfg.data.image_size),
-        channels_last=bool(cfg.channels_last),
-        compile=bool(cfg.compile),
-        compile_loss=bool(cfg.get("compile_loss", False)),
-        style_warmup_steps=int(cfg.get("style_warmup_steps") or 0),
     )
     return datamodule, module, trainer
 

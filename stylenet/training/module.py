@@ -19,7 +19,7 @@ from stylenet.perceptual.loss import build_perceptual_loss
 LOSS_PREFIX = "loss."
 # Largest |weight| a checkpoint may hold. Every convolution but the last feeds an instance norm, which
 # undoes any scale, and the last feeds a tanh: a healthy network needs no weight far from 1 (they start
-# below 1 and stay near it; a diverged one, e.g. optimizer.lr=1e30, holds 1e30 and paints every photo
+# below 1 and stay near it; a diverged one, e.g. module.optimizer.lr=1e30, holds 1e30 and paints every photo
 # black or white). 1e4 leaves four orders of magnitude to healthy training and catches divergence long
 # before float32 overflows.
 MAX_ABS_WEIGHT = 1e4
@@ -76,7 +76,7 @@ class StyleTransferModule(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.image_size = image_size
         self.use_channels_last = channels_last
-        self.style_warmup_steps = int(style_warmup_steps)
+        self.style_warmup_steps = int(style_warmup_steps or 0)
         # torch.compile'd forward kept outside the module tree (object.__setattr__), so state_dict keys
         # stay `net.*` and checkpoints load with or without compile.
         object.__setattr__(self, "_forward_net", torch.compile(net) if compile else net)
@@ -127,7 +127,7 @@ class StyleTransferModule(L.LightningModule):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
             raise NonFiniteLossError(
                 f"loss became non-finite at step {self.global_step} ({values}); training stopped, the last "
-                "checkpoint is intact: lower optimizer.lr or the loss weights, then resume with ckpt_path=..."
+                "checkpoint is intact: lower module.optimizer.lr or the loss weights, then resume with ckpt_path=..."
             )
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=x.shape[0])
         self.log("loss", terms["total"], prog_bar=True, logger=False, batch_size=x.shape[0])
@@ -168,7 +168,7 @@ class StyleTransferModule(L.LightningModule):
         if not worst <= MAX_ABS_WEIGHT:  # also true for NaN
             raise ExplodedWeightsError(
                 f"the network's weights exploded at step {self.global_step} (max |w| = {worst:.3g}, healthy ones stay "
-                f"below {MAX_ABS_WEIGHT:g}); nothing was saved and earlier checkpoints are intact: lower optimizer.lr, "
+                f"below {MAX_ABS_WEIGHT:g}); nothing was saved and earlier checkpoints are intact: lower module.optimizer.lr, "
                 "then resume with ckpt_path=last (the new lr applies) or start again"
             )
 
@@ -191,15 +191,15 @@ class StyleTransferModule(L.LightningModule):
         self.apply_configured_lr(checkpoint)
 
     def configured_lr(self) -> float | None:
-        """The learning rate the config gives (``optimizer.lr``, or the optimiser's default)."""
+        """The learning rate the config gives (``module.optimizer.lr``, or the optimiser's default)."""
         lr = self.optimizer_factory(params=[torch.nn.Parameter(torch.zeros(1))]).param_groups[0].get("lr")
         return None if lr is None else float(lr)
 
     def apply_configured_lr(self, checkpoint: dict[str, Any]) -> None:
         """Resume with the configured learning rate, not the one saved with the optimiser's state.
 
-        Lightning restores the optimiser's param groups, lr included, so ``optimizer.lr`` on a resume was
-        silently ignored, and "lower optimizer.lr, then resume" (the advice when training diverges) could
+        Lightning restores the optimiser's param groups, lr included, so ``module.optimizer.lr`` on a resume was
+        silently ignored, and "lower module.optimizer.lr, then resume" (the advice when training diverges) could
         not work. Called from :meth:`on_load_checkpoint`, which Lightning runs before it restores the
         optimiser from this same dict. With a scheduler the whole schedule is scaled (its base lrs and
         the current lr), so it keeps its shape from the new starting value."""
@@ -218,7 +218,7 @@ class StyleTransferModule(L.LightningModule):
             if "initial_lr" in group:
                 group["initial_lr"] = new
             ratios.append(ratio or 1.0)
-            log.info("optimizer.lr=%g differs from the checkpoint's %g: applied to the restored optimizer%s",
+            log.info("module.optimizer.lr=%g differs from the checkpoint's %g: applied to the restored optimizer%s",
                      new, float(old), f" (its schedule scaled by {ratio:g})" if ratio and "initial_lr" in group else "")
         if all(r == 1.0 for r in ratios):
             return

@@ -89,7 +89,7 @@ def test_bench_prints_training_inference_and_data_tables_and_writes_the_same_fil
     for heading in ("Training, Lightning fit loop", "Training step alone"):
         rows = table_rows(printed, heading)
         assert [r[0] for r in rows] == ["base", "channels_last"]
-        assert rows[0][5] == "1.00×" and rows[1][1] == "channels_last=true"
+        assert rows[0][5] == "1.00×" and rows[1][1] == "module.channels_last=true"
         for r in rows:
             median = float(r[2].split()[0].replace(",", ""))
             assert median > 0 and abs(float(r[3]) - 1000 / median) < 0.01 * float(r[3]) + 0.01  # steps/s = 1000/ms
@@ -124,12 +124,12 @@ def test_bad_bench_option_fails_with_one_line_before_any_training(args, message,
 
 
 def test_variant_joins_switches_and_raw_overrides_in_order():
-    switches = {"bf16": ["trainer.precision=bf16-mixed"], "compile": ["compile=true", "compile_loss=true"]}
+    switches = {"bf16": ["trainer.precision=bf16-mixed"], "compile": ["module.compile=true", "module.compile_loss=true"]}
     assert variant_overrides("bf16+compile+data.num_workers=8", switches) == [
-        "trainer.precision=bf16-mixed", "compile=true", "compile_loss=true", "data.num_workers=8"]
+        "trainer.precision=bf16-mixed", "module.compile=true", "module.compile_loss=true", "data.num_workers=8"]
 
 
-@pytest.mark.parametrize("switch", ["channels_last=true", "loss.single_pass=true"])
+@pytest.mark.parametrize("switch", ["module.channels_last=true", "loss.single_pass=true"])
 def test_speed_switch_leaves_loss_terms_and_gradients_unchanged(switch):
     ref, alt = tiny_modules(switch)
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -143,14 +143,14 @@ def test_speed_switch_leaves_loss_terms_and_gradients_unchanged(switch):
 
 
 def test_compiled_loss_keeps_module_tree_and_checkpoint_keys():
-    ref, alt = tiny_modules("compile=true", "compile_loss=true")  # compilation is lazy: nothing compiles here
+    ref, alt = tiny_modules("module.compile=true", "module.compile_loss=true")  # compilation is lazy: nothing compiles here
     assert list(alt.state_dict()) == list(ref.state_dict())
     assert not any("_orig_mod" in k for k in alt.state_dict())
 
 
 @pytest.mark.slow  # inductor compiles C++ kernels for the step: about 3 minutes on 2 shared cores
 def test_compiled_net_and_loss_give_the_same_loss_and_gradients():
-    ref, alt = tiny_modules("compile=true", "compile_loss=true")
+    ref, alt = tiny_modules("module.compile=true", "module.compile_loss=true")
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     t_ref, g_ref = terms_and_grads(ref, x)
     t_alt, g_alt = terms_and_grads(alt, x)

@@ -71,10 +71,10 @@ def test_few_steps_write_a_self_describing_checkpoint_that_resumes_at_the_same_s
 
 
 def test_style_term_is_ramped_in_over_the_warmup_steps(tmp_path):
-    metrics, objs = train(tiny_cfg(tmp_path, "style_warmup_steps=10"))  # debug=default: 5 steps
+    metrics, objs = train(tiny_cfg(tmp_path, "module.style_warmup_steps=10"))  # debug=default: 5 steps
     assert metrics["train/style_ramp"] == pytest.approx(0.5)  # last step: global_step 4 → 5/10
     assert objs["module"].stylenet_meta()["train"]["style_warmup_steps"] == 10
-    metrics, _ = train(tiny_cfg(tmp_path / "no_warmup", "style_warmup_steps=0"))
+    metrics, _ = train(tiny_cfg(tmp_path / "no_warmup", "module.style_warmup_steps=0"))
     assert "train/style_ramp" not in metrics
 
 
@@ -127,7 +127,7 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
         ("ckpt_path=last", "error: checkpoint not found"),
         # Each of these was a traceback: from the optimiser, from Hydra making its run folder, from Hydra's
         # "Error in call to target" (the rest are checked in-process, in the test below).
-        ("optimizer.lr=-1", "error: optimizer"),
+        ("module.optimizer.lr=-1", "error: module.optimizer"),
         ("paths.logs={tmp}/afile/logs", "error:"),
         ("data.image_size=abc", "error: data.image_size"),
     ],
@@ -226,7 +226,7 @@ def test_short_training_with_the_shipped_weights_stylises_a_held_out_photo(tmp_p
     overrides = [
         "loss=vgg19", "style=starry_night", "data=folder", f"data.path={train_dir}",
         "model=johnson_half", "model.num_residual_blocks=3", "data.image_size=64", "data.batch_size=4", "data.num_workers=0",
-        "style.size=128", "trainer.max_steps=200", "trainer.val_check_interval=200", "optimizer.lr=1e-3", "style_warmup_steps=50",
+        "style.size=128", "trainer.max_steps=200", "trainer.val_check_interval=200", "module.optimizer.lr=1e-3", "module.style_warmup_steps=50",
     ]
     cfg = compose("train", [f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", "debug=default", *overrides])
     _, objs = train(cfg)
@@ -259,7 +259,7 @@ def test_exploded_weights_are_never_saved_and_the_previous_checkpoint_stays(tmp_
     # without the check step=1.ckpt and last.ckpt held a network that stylises everything black.
     every_step = "callbacks.model_checkpoint.every_n_train_steps=1"
     with pytest.raises(StylenetError, match=r"exploded.*optimizer\.lr") as e:
-        train(tiny_cfg(tmp_path / "fresh", "optimizer.lr=1e30", every_step))
+        train(tiny_cfg(tmp_path / "fresh", "module.optimizer.lr=1e30", every_step))
     assert "\n" not in str(e.value)
     assert not list((tmp_path / "fresh" / "ckpt").rglob("*.ckpt"))
 
@@ -267,7 +267,7 @@ def test_exploded_weights_are_never_saved_and_the_previous_checkpoint_stays(tmp_
     last = tmp_path / "ckpt" / "wave" / "last.ckpt"
     before = sha(last)
     with pytest.raises(StylenetError, match="exploded"):
-        train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=10", "optimizer.lr=1e30", every_step))
+        train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=10", "module.optimizer.lr=1e30", every_step))
     assert sha(last) == before
     assert sorted(p.name for p in last.parent.glob("*.ckpt")) == ["last.ckpt", *(f"step={i}.ckpt" for i in range(1, 6))]
 
@@ -275,16 +275,16 @@ def test_exploded_weights_are_never_saved_and_the_previous_checkpoint_stays(tmp_
 def test_resume_applies_a_changed_learning_rate_to_the_restored_optimizer(tmp_path, caplog):
     train(tiny_cfg(tmp_path))
     caplog.set_level("INFO")
-    _, objs = train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=6", "optimizer.lr=1e-4"))
+    _, objs = train(tiny_cfg(tmp_path, "ckpt_path=last", "trainer.max_steps=6", "module.optimizer.lr=1e-4"))
     assert objs["trainer"].optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-4)
     assert read_checkpoint(tmp_path / "ckpt" / "wave" / "last.ckpt")["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-4)
     assert any("optimizer.lr" in r.getMessage() and "0.001" in r.getMessage() and "0.0001" in r.getMessage() for r in caplog.records)
 
     # With a scheduler the whole schedule is scaled: the lr it gives at a step is 10× lower than it was.
-    cosine = ["+scheduler._target_=torch.optim.lr_scheduler.CosineAnnealingLR", "+scheduler._partial_=true", "+scheduler.T_max=20"]
+    cosine = ["+module.scheduler._target_=torch.optim.lr_scheduler.CosineAnnealingLR", "+module.scheduler._partial_=true", "+module.scheduler.T_max=20"]
     _, a = train(tiny_cfg(tmp_path / "a", *cosine, "trainer.max_steps=6"))
     train(tiny_cfg(tmp_path / "b", *cosine))
-    _, b = train(tiny_cfg(tmp_path / "b", *cosine, "ckpt_path=last", "trainer.max_steps=6", "optimizer.lr=1e-4"))
+    _, b = train(tiny_cfg(tmp_path / "b", *cosine, "ckpt_path=last", "trainer.max_steps=6", "module.optimizer.lr=1e-4"))
     lr_a, lr_b = (o["trainer"].optimizers[0].param_groups[0]["lr"] for o in (a, b))
     assert lr_b == pytest.approx(lr_a / 10) and lr_b < 1e-4
     assert b["trainer"].lr_scheduler_configs[0].scheduler.base_lrs == [pytest.approx(1e-4)]
@@ -326,7 +326,7 @@ def test_no_logger_trains_without_the_logger_callbacks(tmp_path, caplog):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("optimizer.lr=-1", "optimizer"),
+        ("module.optimizer.lr=-1", "optimizer"),
         ("loss.style_layers=[relu9_9]", "relu9_9"),
         ("model.base_channels=0", "model.base_channels"),
         ("model.num_residual_blocks=-1", "model.num_residual_blocks"),
