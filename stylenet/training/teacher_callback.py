@@ -22,7 +22,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from stylenet.data.images import resize_tensor_long_side
+from stylenet.data.images import load_image, resize_tensor_long_side
 from stylenet.data.listing import list_photos
 from stylenet.teacher.evaluate import score_photo, warm_up
 from stylenet.training.callbacks import eval_mode
@@ -54,22 +54,20 @@ class TeacherScoreCallback(L.Callback):
         self.iterations = iterations
         self.every_n_validations = max(1, every_n_validations)
         self.optimizer = optimizer
-        self._images: list[torch.Tensor] | None = None
+        self.scored_photos: list[torch.Tensor] | None = None  # loaded at the first validation, then the same every time
         self._validations = 0
         self._warmed_up = False
 
     def _load_photos(self, trainer: L.Trainer) -> list[torch.Tensor]:
-        if self._images is None:
-            from stylenet.data.images import load_image
-
+        if self.scored_photos is None:
             if self.photos is not None:
-                self._images = [load_image(p, size=self.size) for p in list_photos(self.photos)[: self.num_photos]]
+                self.scored_photos = [load_image(p, size=self.size) for p in list_photos(self.photos)[: self.num_photos]]
             else:
                 dm = getattr(trainer, "datamodule", None)
                 batch = dm.val_images(self.num_photos) if dm is not None and hasattr(dm, "val_images") else None
-                self._images = [] if batch is None else [b if b.dim() == 4 else b.unsqueeze(0) for b in batch[: self.num_photos]]
-                self._images = [resize_tensor_long_side(img, self.size) for img in self._images]
-        return self._images
+                self.scored_photos = [] if batch is None else [b if b.dim() == 4 else b.unsqueeze(0) for b in batch[: self.num_photos]]
+                self.scored_photos = [resize_tensor_long_side(img, self.size) for img in self.scored_photos]
+        return self.scored_photos
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:  # one process scores; the others wait

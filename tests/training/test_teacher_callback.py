@@ -43,4 +43,4 @@ def test_teacher_score_callback_logs_during_a_real_validation(tmp_path):
     m = trainer.callback_metrics
     assert {"val/teacher_equiv_iters", "val/teacher_speed_ratio", "val/teacher_reached"} <= set(m)
     assert 0 <= float(m["val/teacher_equiv_iters"]) <= 5 and float(m["val/teacher_speed_ratio"]) >= 0
-    assert len(cb._images) == 2 and max(cb._images[0].shape[-2:]) == 24
+    assert len(cb.scored_photos) == 2 and max(cb.scored_photos[0].shape[-2:]) == 24
