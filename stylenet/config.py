@@ -8,11 +8,12 @@ from pathlib import Path
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from hydra.errors import HydraException
+from hydra.errors import HydraException, InstantiationException
+from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from stylenet.errors import StylenetError
+from stylenet.errors import StylenetError, first_line
 from stylenet.files import check_writable_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,3 +79,15 @@ def user_path(p: str | Path) -> Path:
     """A path from a config: absolute, or relative to where the command was run (hydra.job.chdir is false,
     so the working directory is the user's)."""
     return Path(str(p)).expanduser()
+
+
+def instantiate(node, key: str = "a config node", **kwargs):
+    """hydra.utils.instantiate, with what the target refused as one :class:`ConfigError` line naming the
+    config ``key`` (Hydra wraps it in a multi-line "Error in call to target"); a user error raised by the
+    target keeps its own message."""
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, StylenetError):
+            raise e.__cause__ from None
+        raise ConfigError(f"{key}: {first_line(e.__cause__ or e)}; fix {key}.* on the command line") from None

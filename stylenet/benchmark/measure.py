@@ -14,9 +14,9 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
+from stylenet.config import instantiate
 from stylenet.errors import StylenetError
 from stylenet.inference.stylizer import Stylizer
 from stylenet.runtime import Timing, measure, reset_peaks, synchronize, timing
@@ -220,7 +220,7 @@ def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, A
             skipped[name] = "not installed (a stylenet dependency: pip install onnxruntime)"
             continue
         torch.manual_seed(cfg.seed)
-        net = instantiate(cfg.model).eval().requires_grad_(False).to(device)
+        net = instantiate(cfg.model, "model").eval().requires_grad_(False).to(device)
         run = make(net, device, cfg)
         for size in b.infer_sizes:
             x = torch.rand(1, 3, int(size), int(size), device=device)
@@ -235,7 +235,7 @@ def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, A
 def bench_data(cfg: DictConfig) -> dict[str, Any]:
     """Images/s of the real train_dataloader on its own (after warm-up batches that start the workers)."""
     b = cfg.bench
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, "data")
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
 

@@ -2,7 +2,8 @@
 
 Every command (train, infer, gatys, evaluate, bench) runs through :func:`run_argv` (argparse-style or
 plain argv) or :func:`hydra_command` (a Hydra task). A :class:`~stylenet.errors.StylenetError` is one line on
-stderr and an exit code, never a traceback; anything else is a bug and keeps its traceback.
+stderr and an exit code, never a traceback; anything else is a bug and keeps its traceback. (What a config
+node's target refuses becomes one too, in :func:`stylenet.config.instantiate`.)
 
 Exit codes follow the parser the command's users know: argparse exits 2 on a bad command line, so infer.py
 does too; Hydra exits 1 on its errors, so the Hydra commands do too. 1 also means "some inputs failed";
@@ -16,10 +17,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 import hydra
-from hydra.errors import InstantiationException
 
-from stylenet.config import CONFIG_DIR, ConfigError, check_composes
-from stylenet.errors import StylenetError, first_line
+from stylenet.config import CONFIG_DIR, check_composes
+from stylenet.errors import StylenetError
 
 INTERRUPTED = 130
 
@@ -29,21 +29,6 @@ def report(e: BaseException, prog: str | None = None) -> None:
     print(f"{prog + ': ' if prog else ''}error: {e}", file=sys.stderr, flush=True)
 
 
-def user_error(e: BaseException) -> StylenetError | None:
-    """``e`` as the user error it is, or None for a bug. Hydra's "Error in call to target" wraps what the
-    target refused (``optimizer.lr=-1``, ``trainer.max_steps=-5``, ``trainer=gpu`` with no GPU): its
-    cause's first line, named by the config node, is the message."""
-    if isinstance(e, StylenetError):
-        return e
-    if isinstance(e, InstantiationException):
-        cause = e.__cause__
-        if isinstance(cause, StylenetError):
-            return cause
-        target = str(e).split("'")[1] if str(e).count("'") >= 2 else "a config node"
-        return ConfigError(f"{target.rsplit('.', 1)[-1]}: {first_line(cause or e)}")
-    return None
-
-
 def run_argv(main: Callable[[list[str]], int | None], argv: Sequence[str], *, prog: str | None, usage_code: int) -> int:
     """Run ``main(argv)``; a user error is one line and ``usage_code``. Returns the exit code."""
     try:
@@ -51,11 +36,8 @@ def run_argv(main: Callable[[list[str]], int | None], argv: Sequence[str], *, pr
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
-    except (StylenetError, InstantiationException) as e:
-        err = user_error(e)
-        if err is None:
-            raise
-        report(err, prog)
+    except StylenetError as e:
+        report(e, prog)
         return usage_code
 
 
@@ -90,11 +72,8 @@ def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None =
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(INTERRUPTED)
-        except (StylenetError, InstantiationException) as e:
-            err = user_error(e)
-            if err is None:
-                raise
-            report(err)
+        except StylenetError as e:
+            report(e)
             sys.exit(1)
         if isinstance(result, int) and not isinstance(result, bool) and result != 0:
             sys.exit(result)

@@ -11,14 +11,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate as hydra_instantiate
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf
 
-from stylenet.config import MOVED_TO_MODULE, ConfigError
+from stylenet.config import MOVED_TO_MODULE, ConfigError, instantiate
 from stylenet.data.images import open_image
-from stylenet.errors import StylenetError, first_line
+from stylenet.errors import first_line
 from stylenet.files import check_writable_dir, remove_stale_temporaries
 from stylenet.networks.checkpoint import (
     MAX_BASE_CHANNELS,
@@ -37,18 +35,6 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 # Callbacks Lightning refuses to run without a logger (`~logger`): dropped, with a line saying so.
 NEEDS_LOGGER = (LearningRateMonitor, DeviceStatsMonitor)
 STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")
-
-
-def instantiate(node, key: str = "a config node", **kwargs):
-    """hydra.utils.instantiate, with what the target refused as one :class:`ConfigError` line naming the
-    config ``key`` (Hydra wraps it in a multi-line "Error in call to target"); a user error raised by the
-    target keeps its own message."""
-    try:
-        return hydra_instantiate(node, **kwargs)
-    except InstantiationException as e:
-        if isinstance(e.__cause__, StylenetError):
-            raise e.__cause__ from None
-        raise ConfigError(f"{key}: {first_line(e.__cause__ or e)}; fix {key}.* on the command line") from None
 
 
 def newest_checkpoint(folder: Path) -> Path:
