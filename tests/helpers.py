@@ -136,3 +136,41 @@ def tiny_net(seed: int = 0) -> TransformerNet:
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return net.eval()
+
+
+def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True,
+              rotation: int = 0, pix_fmt: str = "yuv420p", codec: str = "libx264") -> Path:
+    """A pan across a shipped photo (known motion: ``frames`` crops shifted 2 px apart), with a 440 Hz tone."""
+    import av
+
+    w, h = size
+    photo = np.asarray(Image.open(ROOT / "assets" / "sample" / "chelsea.jpg").convert("RGB").resize((w + 2 * frames, h)))
+    out = av.open(str(path), "w")
+    v = out.add_stream(codec, rate=fps)
+    v.width, v.height, v.pix_fmt = w, h, pix_fmt
+    if rotation:
+        v.set_display_rotation(rotation)
+    a = None
+    if audio:
+        a = out.add_stream("aac", rate=44100)
+        a.layout = "mono"
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[:, 2 * i:2 * i + w]), format="rgb24")
+        frame.pts = i
+        for p in v.encode(frame):
+            out.mux(p)
+    for p in v.encode(None):
+        out.mux(p)
+    if a is not None:
+        n = 44100 * frames // fps
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
+        for start in range(0, n, 1024):
+            chunk = tone[start:start + 1024]
+            af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 44100, start
+            for p in a.encode(af):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+    out.close()
+    return path

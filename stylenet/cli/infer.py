@@ -23,10 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import torch
+from tqdm import tqdm
+
 from stylenet.cli.entry import run_argv
+from stylenet.config import ROOT
+from stylenet.data import images
+from stylenet.data.images import ImageError, is_image_path, load_image, long_side_hw, open_image
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
+from stylenet.inference.video import OUTPUT_SUFFIXES, VIDEO_EXTENSIONS, VideoError, is_video_path, output_suffix, stylize_video
+from stylenet.networks.checkpoint import export_weights, load_network
+from stylenet.runtime import resolve_device
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_OUT = "stylized"
@@ -47,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="infer.py",
         description="Stylise photos with a trained stylenet checkpoint, or export it (ONNX, TorchScript, weights).",
     )
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help=f"image or video ({', '.join(e[1:] for e in VIDEO_EXTENSIONS)}) files, folders (searched recursively) or globs")
     p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt) or an exported weights file")
     p.add_argument("-o", "--output", default=None, help=f"output folder (default ./{DEFAULT_OUT}/), or a file name for one input")
     p.add_argument("--ext", "--format", dest="ext", default=None, choices=sorted(OUTPUT_FORMATS),
@@ -67,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--export", action="append", choices=["onnx", "torchscript", "weights"], default=None,
                    help="export the network instead of stylising (repeatable); checked against PyTorch on a photo")
+    p.add_argument("--start", type=float, default=0.0, help="videos: start at this second (default 0)")
+    p.add_argument("--duration", type=float, default=None, help="videos: stylise this many seconds only")
+    p.add_argument("--max-frames", type=int, default=None, help="videos: stylise this many frames only (to try a piece first)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary; failures are still printed")
     return p
 
@@ -95,8 +109,6 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
     folder, are skipped, so re-running into a sub-folder never stylises earlier results). A file named
     explicitly is taken whatever its extension; a glob keeps only image files.
     """
-    from stylenet.data.images import is_image_path
-
     found: list[tuple[Path, Path]] = []
     missing: list[tuple[str, str]] = []
     seen: set[Path] = set()
@@ -116,7 +128,7 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (exclude and _is_within(Path(root) / d, exclude)))
             for name in sorted(files):
-                if is_image_path(name) and not name.startswith("."):
+                if (is_image_path(name) or is_video_path(name)) and not name.startswith("."):
                     path = Path(root) / name
                     add(path, path.relative_to(folder))
                     n += 1
@@ -133,7 +145,7 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
             for m in map(Path, matches):
                 if m.is_dir():
                     n += add_folder(m)
-                elif is_image_path(m):
+                elif is_image_path(m) or is_video_path(m):
                     add(m, Path(m.name))
                     n += 1
             if n == 0:
@@ -153,7 +165,10 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
         if out_is_file:
             dst = out
         else:
-            suffix = OUTPUT_FORMATS[ext] if ext else (src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png")
+            if is_video_path(src):
+                suffix = output_suffix(src)
+            else:
+                suffix = OUTPUT_FORMATS[ext] if ext else (src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png")
             dst = out / rel.parent / f"{rel.stem}_{style}{suffix}"
             n = 2
             base = dst
@@ -177,11 +192,7 @@ def _say(quiet: bool, msg: str) -> None:
 
 
 def run_export(args, net, meta, ckpt: Path) -> int:
-    import torch
-
-    from stylenet.data.images import load_image
-    from stylenet.inference import export
-    from stylenet.networks.checkpoint import export_weights, load_network
+    from stylenet.inference import export  # onnx loads on first use
 
     formats = list(dict.fromkeys(args.export))
     out = Path(args.output) if args.output else Path(".")
@@ -224,8 +235,6 @@ def run_export(args, net, meta, ckpt: Path) -> int:
 
 def _parity_photo(inputs: Sequence[str]) -> Path | None:
     """The first input image, else a photo shipped with the repository."""
-    from stylenet.config import ROOT
-
     found, _ = collect_inputs(inputs, None) if inputs else ([], [])
     if found:
         return found[0][0]
@@ -233,18 +242,30 @@ def _parity_photo(inputs: Sequence[str]) -> Path | None:
     return samples[0] if samples else None
 
 
+def run_videos(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]) -> int:
+    """Stylise the videos one after the other (each streams its frames); returns how many were written."""
+    done = 0
+    for job in jobs:
+        try:
+            r = stylize_video(stylizer, job.src, job.dst, start=args.start, duration=args.duration, max_frames=args.max_frames,
+                              batch_size=args.batch_size or 4, progress=not args.quiet, strength=args.strength,
+                              preserve_color=args.preserve_color, tile=args.tile, overlap=args.overlap, stats_size=args.stats_size)
+        except (VideoError, ImageError) as e:
+            failures.append((str(job.src), _reason(e, job.src)))
+            continue
+        done += 1
+        _say(args.quiet, f"stylised {job.src} → {job.dst}: {r.frames} frames of {r.width}x{r.height} in {r.seconds:.1f} s "
+                         f"({r.frames / r.seconds:.2f} frames/s) [{stylizer.device}, {stylizer.backend}]")
+    return done
+
+
 def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
     """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
-    from stylenet.data import images
-    from stylenet.data.images import ImageError, long_side_hw, open_image
-
     batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
     window = max(2, 2 * batch_size)  # images decoded ahead of the network
     show_bar = not args.quiet and len(jobs) > 1
     bar = None
     if show_bar:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, desc=stylizer.style_name or "stylize")
     done = 0
     total = len(jobs) + len(failures)
@@ -310,7 +331,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     seconds = time.perf_counter() - t0
     for n in dict.fromkeys(notes):
         print(f"note: {n}", file=sys.stderr)
-    if not args.quiet:
+    if not args.quiet and jobs:
         per = f", {1000 * seconds / done:.0f} ms/image" if done else ""
         print(f"stylised {done} of {total} image(s) with {stylizer.style_name or 'the network'} "
               f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}"
@@ -347,13 +368,13 @@ def _one_by_one(stylizer, ready, kw, failures):
 
 # ---- main ---------------------------------------------------------------------------------------------
 def _validate(args) -> None:
-    from stylenet.inference.stylizer import check_strength
-
     check_strength(args.strength)
     if args.size is not None and args.size < 1:
         raise UsageError(f"--size must be a positive number of pixels, got {args.size}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.start < 0 or (args.duration is not None and args.duration <= 0) or (args.max_frames is not None and args.max_frames < 1):
+        raise UsageError("--start must be >= 0, --duration > 0 and --max-frames >= 1")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 1 <= args.quality <= 100:
@@ -373,10 +394,6 @@ def _main(argv: list[str]) -> int:
     _validate(args)
     ckpt = Path(args.ckpt)
 
-    from stylenet.inference.stylizer import Stylizer
-    from stylenet.networks.checkpoint import load_network
-    from stylenet.runtime import resolve_device
-
     device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
     net, meta = load_network(ckpt)
     if args.export:
@@ -384,7 +401,8 @@ def _main(argv: list[str]) -> int:
 
     style = _style_label(meta, ckpt)
     out = Path(args.output) if args.output else Path(DEFAULT_OUT)
-    out_is_file = args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not out.is_dir()
+    out_is_file = (args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", *set(OUTPUT_SUFFIXES.values()))
+                   and not out.is_dir())
     found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
     if not found:
         raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
@@ -404,7 +422,8 @@ def _main(argv: list[str]) -> int:
         remove_stale_temporaries(folder)  # left by a run killed while writing
 
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
-    return run_stylize(args, stylizer, jobs, failures, str(out))
+    run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
+    return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, tiny_meta, without_blocking
-from helpers import photo, tiny_net
+from helpers import make_clip, photo, tiny_net
 from PIL import Image
 
 from stylenet.cli.infer import main
@@ -281,3 +281,22 @@ def test_checkpoint_from_training_stylises_a_photo_end_to_end(tmp_path, capsys):
     a = Stylizer.from_checkpoint(last, device="cpu")(photo((45, 61)))
     b = Stylizer.from_checkpoint(tmp_path / "wave.weights.pt", device="cpu")(photo((45, 61)))
     assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_videos_and_images_in_one_folder_are_stylised_with_the_same_options(tmp_path, ckpt, capsys):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    make_clip(folder / "pan.mp4", frames=12)
+    make_clip(folder / "clip.mkv", frames=6, audio=False)
+    photo().save(folder / "p.jpg")
+    (folder / "broken.mov").write_bytes(b"not a video")
+    code, out, err = run_cli(capsys, "--ckpt", ckpt, folder, "-o", tmp_path / "out", "--max-frames", "5", "--strength", "0.5",
+                             "--backend", "torch", "-q")
+    assert code == 1 and "broken.mov: not a readable video" in err  # fails alone, the rest is written
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip_wave.mkv", "p_wave.jpg", "pan_wave.mp4"]
+    import av
+
+    with av.open(str(tmp_path / "out" / "pan_wave.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 5 and c.streams.audio  # --max-frames, audio kept
+    code, _, err = run_cli(capsys, "--ckpt", ckpt, folder / "pan.mp4", "--max-frames", "0")
+    assert code == 2 and "--max-frames >= 1" in one_error_line(err)

@@ -1,0 +1,239 @@
+"""Stylise a video with a :class:`~stylenet.inference.stylizer.Stylizer`, in a stream.
+
+Frames are decoded, stylised ``batch_size`` at a time and encoded as they come (PyAV: FFmpeg's bindings,
+whose wheels carry libx264 and AAC), so memory does not grow with the film's length. The output keeps the
+input's frame size, timestamps (a variable frame rate stays variable), duration and rotation tag; the audio
+stream is copied packet for packet, never re-encoded. It is written through :func:`stylenet.files.atomic_path`:
+a run killed at any moment leaves no half-written file, and the input is never the output.
+
+Frames are stylised one by one, so a film shimmers (Ruder et al. 2016): small changes between frames flip
+strokes. Networks trained for temporal consistency reduce it; the flicker is measured by the warping error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from stylenet.errors import StylenetError, first_line
+from stylenet.files import atomic_path
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
+# Containers that take H.264 and whatever audio the input has; the others (webm: VP8/VP9 only; avi; gif: no
+# H.264) become Matroska or MP4.
+OUTPUT_SUFFIXES = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv", ".webm": ".mkv", ".avi": ".mkv", ".gif": ".mp4"}
+CRF = 18  # x264's "visually lossless" end of the scale: the strokes are the point
+
+
+class VideoError(StylenetError, ValueError):
+    """A video that cannot be read or written; the message names the file and what to do."""
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def output_suffix(src: str | os.PathLike) -> str:
+    return OUTPUT_SUFFIXES.get(Path(src).suffix.lower(), ".mp4")
+
+
+@dataclass
+class VideoResult:
+    frames: int
+    seconds: float  # wall time of the whole job
+    width: int
+    height: int
+
+
+def _open(src: Path):
+    try:
+        container = av.open(str(src))
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{src}: not a readable video ({first_line(e)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{src}: has no video stream")
+    return container
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)  # x264's 4:2:0 needs even sides
+
+
+def stylize_video(
+    stylizer,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    max_frames: int | None = None,
+    batch_size: int = 4,
+    progress: bool = True,
+    **stylize_kwargs,
+) -> VideoResult:
+    """Stylise ``src`` into ``dst`` (H.264, ``crf`` 18; the container from ``dst``'s suffix).
+
+    ``start``/``duration`` (seconds) or ``max_frames`` stylise a piece only. ``stylize_kwargs`` go to
+    :meth:`Stylizer.stylize_tensor` (strength, preserve_color, tile, ...). Odd frame sides are padded by one
+    edge pixel (4:2:0 needs even sides). Raises :class:`VideoError` on a file that cannot be read.
+    """
+    src, dst = Path(src), Path(dst)
+    if start < 0 or (duration is not None and duration <= 0) or (max_frames is not None and max_frames < 1):
+        raise VideoError(f"start must be >= 0, duration > 0 and max frames >= 1 (got {start}, {duration}, {max_frames})")
+    t0 = time.perf_counter()
+    inp = _open(src)
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"  # frame-parallel decoding
+    ain = inp.streams.audio[0] if inp.streams.audio else None
+    rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    end = None if duration is None else start + duration
+    length = vin.frames / rate if vin.frames else (inp.duration / av.time_base if inp.duration else 0)  # seconds
+    total = max(0, round(float(((min(end, length) if end is not None else length) - start) * rate)))  # for the bar
+    if max_frames:
+        total = min(total, max_frames) if total else max_frames
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total or None, unit="frame", desc=src.name, file=sys.stderr, dynamic_ncols=True)
+    done, size = 0, None
+    try:
+        if start > 0:  # to the keyframe before start; frames before it are decoded and dropped below
+            inp.seek(int(start / vin.time_base), stream=vin)
+        with atomic_path(dst) as tmp:
+            out = av.open(str(tmp), "w", format=_format(dst))
+            try:
+                vout = aout = None
+                first_pts = None  # the input pts of the first frame kept: the output starts at 0
+                origin = 0.0  # its time in seconds: audio is shifted by the same amount
+                audio_wait: list = []  # audio packets demuxed before the first kept frame created the streams
+                batch: list = []
+
+                def flush() -> None:
+                    nonlocal done
+                    x = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in batch])).permute(0, 3, 1, 2)
+                    y = stylizer.stylize_tensor(x, **stylize_kwargs)
+                    pixels = (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                    for f, rgb in zip(batch, pixels):
+                        h, w = rgb.shape[:2]
+                        if (h, w) != size:
+                            rgb = np.pad(rgb, ((0, size[0] - h), (0, size[1] - w), (0, 0)), mode="edge")
+                        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                        frame.pts, frame.time_base = f.pts - first_pts, vin.time_base
+                        for packet in vout.encode(frame):
+                            out.mux(packet)
+                    done += len(batch)
+                    if bar is not None:
+                        bar.update(len(batch))
+                    batch.clear()
+
+                finished = False
+                for packet in inp.demux(*(s for s in (vin, ain) if s is not None)):
+                    if packet.stream is ain:
+                        if packet.pts is None or finished:
+                            continue
+                        t = float(packet.pts * ain.time_base)
+                        if (start and t < start) or (end is not None and t >= end):
+                            continue
+                        if aout is None:
+                            audio_wait.append(packet)
+                        elif _keep_audio(packet, origin, start):
+                            _mux_audio(out, packet, aout, origin)
+                        continue
+                    try:
+                        frames = packet.decode()
+                    except av.error.InvalidDataError:  # a damaged packet: its frame is lost, the rest is not
+                        continue
+                    for f in frames:
+                        if f.pts is None or finished:
+                            continue
+                        t = float(f.pts * vin.time_base)
+                        if t < start - 1e-6:
+                            continue
+                        if (end is not None and t >= end) or (max_frames and done + len(batch) >= max_frames):
+                            finished = True
+                            continue
+                        if vout is None:
+                            first_pts, origin = f.pts, t
+                            size = (_even(f.height), _even(f.width))
+                            vout = out.add_stream("libx264", rate=rate)
+                            vout.width, vout.height, vout.pix_fmt = size[1], size[0], "yuv420p"
+                            vout.time_base = vin.time_base
+                            vout.codec_context.time_base = vin.time_base
+                            vout.options = {"crf": str(CRF)}
+                            if f.rotation:  # players turn the picture; the pixels stay as stored
+                                vout.set_display_rotation(f.rotation)
+                            if ain is not None:
+                                aout = out.add_stream_from_template(ain)
+                                for p in audio_wait:
+                                    if _keep_audio(p, origin, start):
+                                        _mux_audio(out, p, aout, origin)
+                                audio_wait.clear()
+                        batch.append(f)
+                        if len(batch) == batch_size:
+                            flush()
+                    if finished and ain is None:
+                        break
+                if batch:
+                    flush()
+                if vout is None:
+                    raise VideoError(f"{src}: no frame to stylise" + (f" after {start:g} s" if start else "") + " (truncated or empty)")
+                for packet in vout.encode(None):
+                    out.mux(packet)
+            finally:
+                out.close()
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{src}: {first_line(e)}") from None
+    finally:
+        inp.close()
+        if bar is not None:
+            bar.close()
+    return VideoResult(frames=done, seconds=time.perf_counter() - t0, width=size[1], height=size[0])
+
+
+def _keep_audio(packet, origin: float, start: float) -> bool:
+    """From the start of the file, every packet (AAC's priming packet has a negative time); from a later
+    start, those from the first kept frame on."""
+    return not start or float(packet.pts * packet.stream.time_base) >= origin
+
+
+def _mux_audio(out, packet, aout, origin: float) -> None:
+    """Copy one audio packet unchanged, its timestamps shifted by ``origin`` seconds (where the video starts)."""
+    shift = int(round(origin / packet.stream.time_base))
+    packet.pts -= shift
+    if packet.dts is not None:
+        packet.dts -= shift
+    packet.stream = aout
+    out.mux(packet)
+
+
+def _format(dst: Path) -> str:
+    return {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}.get(dst.suffix.lower(), "mp4")
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """Frames in a video's first video stream, counted by decoding (containers' own counts can be absent)."""
+    container = _open(Path(path))
+    try:
+        return sum(1 for _ in container.decode(video=0))
+    finally:
+        container.close()
+
+
+def fps(path: str | os.PathLike) -> float:
+    container = _open(Path(path))
+    try:
+        s = container.streams.video[0]
+        return float(s.average_rate or s.guessed_rate or math.nan)
+    finally:
+        container.close()
