@@ -4,6 +4,7 @@
     python -m stylenet infer --ckpt C photo.jpg  # = python infer.py --ckpt C photo.jpg
     python -m stylenet gatys style=wave content=photo.jpg
     python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR
+    python -m stylenet flicker ckpts=[checkpoints/wave/last.ckpt] video=clip.mp4
     python -m stylenet bench model=johnson_half
 """
 
@@ -17,6 +18,7 @@ COMMANDS = {
     "infer": "stylise images with a checkpoint, or export it (flags: --help)",
     "gatys": "stylise one photo with the Gatys et al. teacher (Hydra: conf/gatys.yaml)",
     "evaluate": "score a network against the teacher (Hydra: conf/evaluate.yaml)",
+    "flicker": "measure how much networks flicker on a video (Hydra: conf/flicker.yaml)",
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
 }
 

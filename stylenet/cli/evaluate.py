@@ -20,18 +20,10 @@ from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
 from stylenet.networks.checkpoint import load_network
-from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
-from stylenet.teacher.evaluate import START_NAMES, PhotoScore, format_equiv, score_photo_starts, warm_up
+from stylenet.teacher.evaluate import START_NAMES, PhotoScore, format_equiv, score_photo_starts, training_loss, warm_up
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import curve_csv, scores_csv, side_by_side, summary_markdown
-
-
-def effective_loss_config(meta_loss: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's training loss, with the non-null keys of ``overrides`` (evaluate's ``loss.*``)."""
-    cfg = dict(meta_loss)
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    return cfg
 
 
 def _loss_overrides(cfg) -> dict[str, Any]:
@@ -67,23 +59,13 @@ def run(cfg) -> int:
     ckpt = user_path(cfg.ckpt)
     net, meta = load_network(ckpt)
     style_meta = meta.get("style") or {}
-    style_path = user_path(cfg.style_image or style_meta.get("image") or "")
-    if not style_path.is_file():
-        raise StylenetError(f"style image {style_path} (from the checkpoint) not found; pass style_image=PATH")
-    style_size = int(cfg.style_size or style_meta.get("size") or 0) or None
     size = int(cfg.size or (meta.get("train") or {}).get("image_size") or 256)
     photos = OmegaConf.to_container(cfg.photos, resolve=True) if OmegaConf.is_config(cfg.photos) else cfg.photos
     paths = list_photos(photos)
     if cfg.limit:
         paths = paths[: int(cfg.limit)]
     device = resolve_device(str(cfg.device))
-    loss_cfg = effective_loss_config(meta.get("loss") or {}, _loss_overrides(cfg))
-    style = load_image(style_path, size=style_size)
-    try:
-        loss = build_perceptual_loss(**loss_cfg).to(device)
-    except TypeError as e:
-        raise StylenetError(f"the checkpoint's loss config {sorted(loss_cfg)} does not fit this stylenet ({e})") from None
-    loss.set_style(style.to(device))
+    loss, style, loss_cfg, style_path = training_loss(meta, device, cfg.style_image, cfg.style_size, _loss_overrides(cfg))
     net = net.to(device)
     out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / f"{ckpt.parent.name}_{ckpt.stem}"
     check_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after

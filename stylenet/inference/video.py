@@ -237,3 +237,25 @@ def fps(path: str | os.PathLike) -> float:
         return float(s.average_rate or s.guessed_rate or math.nan)
     finally:
         container.close()
+
+
+def read_frames(path: str | os.PathLike, start: float = 0.0, max_frames: int | None = None) -> tuple[list[np.ndarray], Fraction]:
+    """Up to ``max_frames`` frames from ``start`` seconds as H×W×3 uint8 RGB, and the frame rate (for
+    measurements on a piece of a film; :func:`stylize_video` streams instead)."""
+    container = _open(Path(path))
+    try:
+        stream = container.streams.video[0]
+        if start > 0:
+            container.seek(int(start / stream.time_base), stream=stream)
+        frames = []
+        for f in container.decode(stream):
+            if f.pts is None or float(f.pts * stream.time_base) < start - 1e-6:
+                continue
+            frames.append(f.to_ndarray(format="rgb24"))
+            if max_frames and len(frames) >= max_frames:
+                break
+        return frames, stream.average_rate or stream.guessed_rate or Fraction(25)
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{path}: {first_line(e)}") from None
+    finally:
+        container.close()

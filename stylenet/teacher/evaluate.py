@@ -31,13 +31,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from stylenet.config import user_path
+from stylenet.data.images import load_image
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import run_any_size
-from stylenet.perceptual.loss import PerceptualLoss
+from stylenet.perceptual.loss import PerceptualLoss, build_perceptual_loss
 from stylenet.runtime import measure
 from stylenet.teacher.gatys import TERMS, stylize
 
@@ -197,3 +200,29 @@ def score_photo_starts(
         scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, result.history, str(init), photo_style))
         images.append(kept.get("equiv", result.image))
     return scores, net_out.clamp(0, 1), images
+
+
+def effective_loss_config(meta_loss: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's training loss, with the non-null keys of ``overrides`` (evaluate's ``loss.*``)."""
+    cfg = dict(meta_loss)
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    return cfg
+
+
+def training_loss(meta: dict[str, Any], device: torch.device, style_image: str | None = None, style_size: int | None = None,
+                  overrides: dict[str, Any] | None = None) -> tuple[PerceptualLoss, torch.Tensor, dict[str, Any], Path]:
+    """The perceptual loss a checkpoint was trained with, rebuilt from its metadata, its style set:
+    ``(loss, style image, loss config, style path)``. ``style_image``/``style_size``/``overrides`` replace
+    the checkpoint's (trained on another machine, offline weights, ...)."""
+    style_meta = meta.get("style") or {}
+    style_path = user_path(style_image or style_meta.get("image") or "")
+    if not style_path.is_file():
+        raise StylenetError(f"style image {style_path} (from the checkpoint) not found; pass style_image=PATH")
+    loss_cfg = effective_loss_config(meta.get("loss") or {}, overrides or {})
+    style = load_image(style_path, size=int(style_size or style_meta.get("size") or 0) or None)
+    try:
+        loss = build_perceptual_loss(**loss_cfg).to(device)
+    except TypeError as e:
+        raise StylenetError(f"the checkpoint's loss config {sorted(loss_cfg)} does not fit this stylenet ({e})") from None
+    loss.set_style(style.to(device))
+    return loss, style, loss_cfg, style_path

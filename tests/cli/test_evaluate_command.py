@@ -9,10 +9,9 @@ import pytest
 import torch
 from helpers import LOSS, _evaluate, make_checkpoint
 
-from stylenet.cli.evaluate import effective_loss_config
 from stylenet.data.images import save_image
 from stylenet.errors import StylenetError
-from stylenet.teacher.evaluate import CURVE_COLUMNS
+from stylenet.teacher.evaluate import CURVE_COLUMNS, effective_loss_config
 
 
 def evaluate_in_process(tmp: Path, *overrides: str) -> int:

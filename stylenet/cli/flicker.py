@@ -1,0 +1,128 @@
+"""``python -m stylenet flicker``: the temporal warping error of one or more networks on a video
+(conf/flicker.yaml; :mod:`stylenet.teacher.flicker`), next to their style and content losses.
+
+Writes ``report.md`` and ``scores.csv`` (one row per network, and the input's own error as the floor the
+flow allows) and ``side_by_side.mp4``: input | each network, frame by frame.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from stylenet.cli.entry import hydra_command
+from stylenet.config import user_path
+from stylenet.data.images import long_side_hw
+from stylenet.errors import StylenetError
+from stylenet.files import atomic_path, atomic_write_text, check_writable_dir
+from stylenet.inference.stylizer import Stylizer
+from stylenet.inference.video import VideoError, read_frames
+from stylenet.networks.checkpoint import load_network
+from stylenet.runtime import resolve_device
+from stylenet.teacher.evaluate import training_loss
+from stylenet.teacher.flicker import frame_pairs, warping_error
+
+
+def _losses(meta, frames: list[np.ndarray], outputs: list[np.ndarray], device) -> dict[str, float]:
+    """Mean content and style loss over the frames, with the network's own training loss."""
+    loss, _, _, _ = training_loss(meta, device)
+    terms: dict[str, list[float]] = {"content": [], "style": []}
+    with torch.no_grad():
+        for x, y in zip(frames, outputs):
+            photo = torch.from_numpy(x).permute(2, 0, 1)[None].float().div(255).to(device)
+            out = torch.from_numpy(y).permute(2, 0, 1)[None].float().div(255).to(device)
+            t = loss(out, photo)
+            for k in terms:
+                terms[k].append(float(t[k]))
+    return {k: float(np.mean(v)) for k, v in terms.items()}
+
+
+def _write_clip(columns: list[list[np.ndarray]], path: Path, rate: float) -> None:
+    """Frames side by side (input | network | ...), H.264, written atomically."""
+    with atomic_path(path) as tmp:
+        out = av.open(str(tmp), "w", format="mp4")
+        try:
+            first = np.concatenate([c[0] for c in columns], axis=1)
+            h, w = first.shape[0] + first.shape[0] % 2, first.shape[1] + first.shape[1] % 2
+            stream = out.add_stream("libx264", rate=round(rate) or 25)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for i in range(len(columns[0])):
+                row = np.concatenate([c[i] for c in columns], axis=1)
+                row = np.pad(row, ((0, h - row.shape[0]), (0, w - row.shape[1]), (0, 0)), mode="edge")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(row), format="rgb24")
+                frame.pts = i
+                for p in stream.encode(frame):
+                    out.mux(p)
+            for p in stream.encode(None):
+                out.mux(p)
+        finally:
+            out.close()
+
+
+def run(cfg) -> int:
+    if OmegaConf.is_missing(cfg, "ckpts") or not cfg.ckpts:
+        raise StylenetError("give the network(s): python -m stylenet flicker ckpts=[a.ckpt,b.ckpt] video=clip.mp4")
+    if OmegaConf.is_missing(cfg, "video") or not cfg.video:
+        raise StylenetError("give the video: video=clip.mp4")
+    ckpts = [user_path(c) for c in ([cfg.ckpts] if isinstance(cfg.ckpts, str) else list(cfg.ckpts))]
+    if int(cfg.max_frames) < 2 or (cfg.size is not None and int(cfg.size) < 16) or float(cfg.start) < 0:
+        raise StylenetError("max_frames must be >= 2 (the error is between frames), size >= 16 or null, start >= 0")
+    video = user_path(cfg.video)
+    nets = [load_network(c) for c in ckpts]  # every checkpoint checked before any work
+    out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "flicker" / video.stem
+    check_writable_dir(out_dir, "flicker folder (out=)")
+    device = resolve_device(str(cfg.device))
+    frames, rate = read_frames(video, start=float(cfg.start), max_frames=int(cfg.max_frames))
+    if len(frames) < 2:
+        raise VideoError(f"{video}: fewer than 2 frames to compare")
+    if cfg.size is not None:
+        hw = long_side_hw(frames[0].shape[:2], int(cfg.size))
+        frames = [np.array(Image.fromarray(f).resize(hw[::-1], Image.Resampling.LANCZOS)) for f in frames]
+    pairs = frame_pairs(frames)
+    floor, _ = warping_error(frames, pairs)
+    rows = [{"network": "input (no stylisation)", "warping_error": floor, "content": float("nan"), "style": float("nan")}]
+    columns = [frames]
+    for path, (net, meta) in zip(ckpts, nets):
+        stylizer = Stylizer(net, meta, device=device, backend=str(cfg.backend))
+        outputs = []
+        for i in range(0, len(frames), int(cfg.batch_size)):
+            x = torch.from_numpy(np.stack(frames[i:i + int(cfg.batch_size)])).permute(0, 3, 1, 2)
+            y = stylizer.stylize_tensor(x)
+            outputs += list((y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+        err, _ = warping_error(outputs, pairs)
+        rows.append({"network": str(path), "warping_error": err, **_losses(meta, frames, outputs, device)})
+        columns.append(outputs)
+        print(f"{path}: warping error {err:.5f} (input {floor:.5f}), content {rows[-1]['content']:.4g}, style {rows[-1]['style']:.4g}",
+              flush=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(buf.getvalue(), out_dir / "scores.csv")
+    h, w = frames[0].shape[:2]
+    lines = [f"# Flicker: {video.name}", "",
+             f"{len(frames)} frames from {float(cfg.start):g} s at {w}x{h}; flow: OpenCV DIS (medium) on the input frames, "
+             "occlusions left out by the forward-backward check (Ruder et al. 2016). Warping error: Lai et al. (2018), "
+             "mean squared RGB difference in [0, 1] between each stylised frame and the previous one warped along the flow.", "",
+             "| network | warping error | content | style |", "|---|---|---|---|"]
+    fmt = lambda v: "—" if np.isnan(v) else f"{v:.4g}"  # noqa: E731  (the input has no losses of its own)
+    lines += [f"| {r['network']} | {r['warping_error']:.5f} | {fmt(r['content'])} | {fmt(r['style'])} |" for r in rows]
+    atomic_write_text("\n".join(lines) + "\n", out_dir / "report.md")
+    _write_clip(columns, out_dir / "side_by_side.mp4", float(rate))
+    print(f"wrote {out_dir}/report.md and side_by_side.mp4 (input | {' | '.join(c.stem for c in ckpts)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    hydra_command("flicker", run, argv)
+
+
+if __name__ == "__main__":
+    main()

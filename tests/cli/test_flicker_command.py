@@ -1,0 +1,44 @@
+"""``python -m stylenet flicker`` (stylenet/cli/flicker.py): warping error, losses and a side-by-side clip."""
+
+from __future__ import annotations
+
+import csv
+
+import av
+import pytest
+from conftest import tiny_meta
+from helpers import make_clip, tiny_net
+
+from stylenet.cli.flicker import run
+from stylenet.config import compose
+from stylenet.errors import StylenetError
+from stylenet.networks.checkpoint import atomic_save
+
+
+def _ckpt(path, seed):
+    meta = tiny_meta()
+    atomic_save({"stylenet": meta, "state_dict": tiny_net(seed).state_dict()}, path)
+    return path
+
+
+def test_two_networks_are_scored_on_the_same_frames(tmp_path):
+    clip = make_clip(tmp_path / "pan.mp4", frames=8, size=(64, 48))
+    a, b = _ckpt(tmp_path / "a.ckpt", 0), _ckpt(tmp_path / "b.ckpt", 1)
+    assert run(compose("flicker", [f"ckpts=[{a},{b}]", f"video={clip}", "max_frames=6", "size=null", f"out={tmp_path / 'fl'}",
+                                   "backend=torch"])) == 0
+    rows = list(csv.DictReader((tmp_path / "fl" / "scores.csv").open()))
+    assert [r["network"] for r in rows] == ["input (no stylisation)", str(a), str(b)]
+    assert float(rows[0]["warping_error"]) < 1e-3 < float(rows[1]["warping_error"])  # a random net flickers; the pan does not
+    assert all(float(r["style"]) > 0 for r in rows[1:])
+    assert "| network | warping error | content | style |" in (tmp_path / "fl" / "report.md").read_text()
+    with av.open(str(tmp_path / "fl" / "side_by_side.mp4")) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 6 and (frames[0].width, frames[0].height) == (3 * 64, 48)
+
+
+@pytest.mark.parametrize("override, match", [("max_frames=1", "max_frames must be >= 2"), ("video=nowhere.mp4", "not a readable video")])
+def test_bad_requests_are_one_line(tmp_path, override, match):
+    clip = make_clip(tmp_path / "pan.mp4", frames=4, audio=False)
+    ckpt = _ckpt(tmp_path / "a.ckpt", 0)
+    with pytest.raises(StylenetError, match=match):
+        run(compose("flicker", [f"ckpts={ckpt}", f"video={clip}", f"out={tmp_path / 'fl'}", override]))
