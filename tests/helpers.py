@@ -14,6 +14,7 @@ import torch
 from conftest import ROOT, tiny_meta
 from PIL import Image
 
+from stylenet.config import compose
 from stylenet.data.datamodule import ContentImageDataModule
 from stylenet.networks.checkpoint import atomic_save
 from stylenet.networks.transformer import TransformerNet
@@ -139,8 +140,9 @@ def tiny_net(seed: int = 0) -> TransformerNet:
 
 
 def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10, audio: bool = True,
-              rotation: int = 0, pix_fmt: str = "yuv420p", codec: str = "libx264") -> Path:
-    """A pan across a shipped photo (known motion: ``frames`` crops shifted 2 px apart), with a 440 Hz tone."""
+              rotation: int = 0, pix_fmt: str = "yuv420p", codec: str = "libx264", pts: list[int] | None = None) -> Path:
+    """A pan across a shipped photo (known motion: ``frames`` crops shifted 2 px apart), with a 440 Hz tone.
+    ``pts``: each frame's timestamp in 1/fps units (default 0, 1, 2, ...; uneven steps: a variable frame rate)."""
     import av
 
     w, h = size
@@ -156,7 +158,7 @@ def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fp
         a.layout = "mono"
     for i in range(frames):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[:, 2 * i:2 * i + w]), format="rgb24")
-        frame.pts = i
+        frame.pts = i if pts is None else pts[i]
         for p in v.encode(frame):
             out.mux(p)
     for p in v.encode(None):
@@ -174,3 +176,19 @@ def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fp
             out.mux(p)
     out.close()
     return path
+
+
+# Tiny, fast, offline: random VGG weights, 32 px crops, no workers.
+TINY = [
+    "debug=default",
+    "loss.weights=random",
+    "model.base_channels=8",
+    "model.num_residual_blocks=1",
+    "data.image_size=32",
+    "data.num_workers=0",
+    "style.size=64",
+]
+
+
+def tiny_cfg(tmp_path: Path, *overrides: str):
+    return compose("train", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *overrides])

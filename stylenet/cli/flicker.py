@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from omegaconf import OmegaConf
@@ -21,9 +19,9 @@ from stylenet.cli.entry import hydra_command
 from stylenet.config import user_path
 from stylenet.data.images import long_side_hw
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_path, atomic_write_text, check_writable_dir
+from stylenet.files import atomic_write_text, check_writable_dir
 from stylenet.inference.stylizer import Stylizer
-from stylenet.inference.video import VideoError, read_frames
+from stylenet.inference.video import VideoError, read_frames, write_frames
 from stylenet.networks.checkpoint import load_network
 from stylenet.runtime import resolve_device
 from stylenet.teacher.evaluate import training_loss
@@ -42,28 +40,6 @@ def _losses(meta, frames: list[np.ndarray], outputs: list[np.ndarray], device) -
             for k in terms:
                 terms[k].append(float(t[k]))
     return {k: float(np.mean(v)) for k, v in terms.items()}
-
-
-def _write_clip(columns: list[list[np.ndarray]], path: Path, rate: float) -> None:
-    """Frames side by side (input | network | ...), H.264, written atomically."""
-    with atomic_path(path) as tmp:
-        out = av.open(str(tmp), "w", format="mp4")
-        try:
-            first = np.concatenate([c[0] for c in columns], axis=1)
-            h, w = first.shape[0] + first.shape[0] % 2, first.shape[1] + first.shape[1] % 2
-            stream = out.add_stream("libx264", rate=round(rate) or 25)
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            for i in range(len(columns[0])):
-                row = np.concatenate([c[i] for c in columns], axis=1)
-                row = np.pad(row, ((0, h - row.shape[0]), (0, w - row.shape[1]), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(row), format="rgb24")
-                frame.pts = i
-                for p in stream.encode(frame):
-                    out.mux(p)
-            for p in stream.encode(None):
-                out.mux(p)
-        finally:
-            out.close()
 
 
 def run(cfg) -> int:
@@ -115,7 +91,7 @@ def run(cfg) -> int:
     fmt = lambda v: "—" if np.isnan(v) else f"{v:.4g}"  # noqa: E731  (the input has no losses of its own)
     lines += [f"| {r['network']} | {r['warping_error']:.5f} | {fmt(r['content'])} | {fmt(r['style'])} |" for r in rows]
     atomic_write_text("\n".join(lines) + "\n", out_dir / "report.md")
-    _write_clip(columns, out_dir / "side_by_side.mp4", float(rate))
+    write_frames([np.concatenate(row, axis=1) for row in zip(*columns)], out_dir / "side_by_side.mp4", float(rate))
     print(f"wrote {out_dir}/report.md and side_by_side.mp4 (input | {' | '.join(c.stem for c in ckpts)})")
     return 0
 

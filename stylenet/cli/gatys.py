@@ -8,19 +8,25 @@ The optimisation itself is :func:`stylenet.teacher.gatys.stylize`; docs/gatys.md
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
+from PIL import Image
 
 from stylenet.cli.entry import hydra_command
 from stylenet.config import CONFIG_DIR, user_path
-from stylenet.data.images import is_image_path, load_image
+from stylenet.data.images import is_image_path, load_image, long_side_hw
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, check_writable_dir
+from stylenet.inference.video import is_video_path, output_suffix, read_frames, write_frames
 from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
+from stylenet.teacher.flicker import frame_pairs, warp, warping_error
 from stylenet.teacher.gatys import OPTIMIZERS, TERMS, stylize
 
 
@@ -39,6 +45,68 @@ def resolve_style_entry(entry: str, cfg) -> Path:
 
 def default_out(content: Path, style_name: str) -> Path:
     return Path(f"{content.stem}_{style_name}_gatys.png")
+
+
+def _load_styles(cfg, style_paths: list[Path]) -> list[torch.Tensor]:
+    style_size = None if cfg.style_scale is not None else (int(cfg.style.size) if cfg.style.get("size") else None)
+    return [load_image(p, size=style_size) for p in style_paths]
+
+
+def _build_loss(cfg, device: torch.device):
+    loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)
+    if cfg.style.get("style_weight") is not None and not cfg.styles:
+        loss_cfg["style_weight"] = float(cfg.style.style_weight)  # a style's own weight, as in training
+    return build_perceptual_loss(**loss_cfg).to(device)
+
+
+def run_video(cfg, video: Path, style_paths: list[Path], style_name: str, blend: list[float] | None) -> Path:
+    """The teacher on a film (Ruder, Dosovitskiy & Brox 2016): frame t starts from the result of frame t-1
+    warped along the input's optical flow and is held to it by the short-term temporal loss
+    (``temporal_weight``) where the flow's forward-backward check trusts it; ``temporal_weight=0`` is the
+    teacher frame by frame, each frame from its own photo. Writes a video and prints its warping error."""
+    if int(cfg.scales) != 1 or cfg.preserve_color or int(cfg.save_every) or cfg.tensorboard:
+        raise StylenetError("on a video the teacher runs with scales=1, preserve_color=false, save_every=0, tensorboard=null")
+    weight = float(cfg.temporal_weight)
+    if not weight >= 0:
+        raise StylenetError(f"temporal_weight={cfg.temporal_weight} must be >= 0")
+    out = user_path(cfg.out) if cfg.out else Path(f"{video.stem}_{style_name}_gatys{output_suffix(video)}")
+    if not is_video_path(out):
+        raise StylenetError(f"out={out} needs a video extension (.mp4, .mkv, .mov)")
+    check_writable_dir(out.parent, "folder of out=")
+    frames, rate = read_frames(video, start=float(cfg.start), max_frames=int(cfg.max_frames) or None)
+    if not frames:
+        raise StylenetError(f"{video}: no frame to stylise")
+    hw = long_side_hw(frames[0].shape[:2], int(cfg.size))
+    frames = [np.array(Image.fromarray(f).resize(hw[::-1], Image.Resampling.LANCZOS)) for f in frames]
+    device = resolve_device(str(cfg.device))
+    loss = _build_loss(cfg, device)
+    styles = [s.to(device) for s in _load_styles(cfg, style_paths)]
+    to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().div(255).to(device)  # noqa: E731
+    results: list[np.ndarray] = []
+    pairs = frame_pairs(frames)
+    t0 = time.perf_counter()
+    for i, frame in enumerate(frames):
+        init: str | torch.Tensor = str(cfg.init)
+        temporal = None
+        if i and weight > 0:
+            warped = warp(results[-1], pairs[i - 1].flow)  # the previous result, moved to this frame
+            init = to_tensor(warped)
+            temporal = (init, torch.from_numpy(pairs[i - 1].mask)[None, None].float().to(device), weight)
+        r = stylize(loss, to_tensor(frame), styles=styles, blend_weights=blend,
+                    style_scale=None if cfg.style_scale is None else float(cfg.style_scale), iterations=int(cfg.iterations),
+                    optimizer=str(cfg.optimizer), lr=None if cfg.lr is None else float(cfg.lr), history_size=int(cfg.history_size),
+                    line_search=cfg.line_search or None, init=init, seed=cfg.seed, temporal=temporal)
+        results.append((r.image[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
+        last = r.history[-1]
+        if cfg.progress:
+            print(f"frame {i + 1}/{len(frames)}: content {last['content']:.4g}, style {last['style']:.4g}"
+                  + (f", temporal {last['temporal']:.4g}" if "temporal" in last else ""), file=sys.stderr, flush=True)
+    write_frames(results, out, float(rate))
+    err, _ = warping_error(results, pairs)
+    floor, _ = warping_error(frames, pairs)
+    print(f"wrote {out} ({len(results)} frames of {hw[1]}x{hw[0]}, {time.perf_counter() - t0:.0f} s on {device}): "
+          f"warping error {err:.5f} (the input's own {floor:.5f}), temporal_weight {weight:g}")
+    return out
 
 
 def run(cfg) -> Path:
@@ -65,9 +133,10 @@ def run(cfg) -> Path:
     for p in style_paths:
         if not p.is_file():
             raise StylenetError(f"style image not found: {p}; pick style=<name> from conf/style/ or styles=[path,...]")
+    if is_video_path(content_path):
+        return run_video(cfg, content_path, style_paths, style_name, blend)
     photo = load_image(content_path, size=int(cfg.size))
-    style_size = None if cfg.style_scale is not None else (int(cfg.style.size) if cfg.style.get("size") else None)
-    styles = [load_image(p, size=style_size) for p in style_paths]
+    styles = _load_styles(cfg, style_paths)
     init: str | torch.Tensor = str(cfg.init)
     if init not in ("content", "noise"):
         if not is_image_path(init) and not user_path(init).is_file():
@@ -79,10 +148,7 @@ def run(cfg) -> Path:
     check_writable_dir(out.parent, "folder of out=")  # before the optimisation, not after it
     device = resolve_device(str(cfg.device))
 
-    loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)
-    if cfg.style.get("style_weight") is not None and not cfg.styles:
-        loss_cfg["style_weight"] = float(cfg.style.style_weight)  # a style's own weight, as in training
-    loss = build_perceptual_loss(**loss_cfg).to(device)
+    loss = _build_loss(cfg, device)
 
     writer = None
     if cfg.tensorboard:

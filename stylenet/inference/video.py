@@ -259,3 +259,27 @@ def read_frames(path: str | os.PathLike, start: float = 0.0, max_frames: int | N
         raise VideoError(f"{path}: {first_line(e)}") from None
     finally:
         container.close()
+
+
+def write_frames(frames: list[np.ndarray], path: str | os.PathLike, rate: float) -> None:
+    """H×W×3 uint8 RGB frames as an H.264 video (crf 18), written atomically; odd sides padded by one edge pixel."""
+    path = Path(path)
+    h, w = frames[0].shape[:2]
+    size = (_even(h), _even(w))
+    with atomic_path(path) as tmp:
+        out = av.open(str(tmp), "w", format=_format(path))
+        try:
+            stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001) or 25)
+            stream.width, stream.height, stream.pix_fmt = size[1], size[0], "yuv420p"
+            stream.options = {"crf": str(CRF)}
+            for i, rgb in enumerate(frames):
+                if rgb.shape[:2] != size:
+                    rgb = np.pad(rgb, ((0, size[0] - rgb.shape[0]), (0, size[1] - rgb.shape[1]), (0, 0)), mode="edge")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts = i
+                for p in stream.encode(frame):
+                    out.mux(p)
+            for p in stream.encode(None):
+                out.mux(p)
+        finally:
+            out.close()

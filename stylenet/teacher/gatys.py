@@ -137,6 +137,7 @@ def stylize(
     stop_below: float | None = None,
     on_iteration: Callable[[dict[str, float], torch.Tensor], None] | None = None,
     progress: bool = False,
+    temporal: tuple[torch.Tensor, torch.Tensor, float] | None = None,
 ) -> TeacherResult:
     """Optimise an image for ``loss`` starting from ``init``; returns the image and the loss curve.
 
@@ -148,6 +149,9 @@ def stylize(
     ``preserve_color``: luminance-only transfer (Gatys et al. 2016): optimise the grey luminance of the
     photo against the luminance-matched style, then put the photo's chrominance back.
     ``stop_below``: stop at the first iteration whose total loss is ≤ this (evaluation's early exit).
+    ``temporal``: ``(previous result warped to this frame, mask, weight)``: Ruder et al.'s (2016) short-term
+    temporal loss, ``weight`` × the mean squared difference to the warped previous frame over the mask
+    (the pixels the flow follows); a ``temporal`` term in the history. One scale only.
 
     history rows: ``iteration`` (updates applied to the image), ``time`` (seconds since the start when
     that image existed; loss evaluations done only for recording are not counted), ``scale`` and the
@@ -156,6 +160,8 @@ def stylize(
     """
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
+    if temporal is not None and scales != 1:
+        raise ValueError("the temporal loss works at one scale: scales=1")
     if content.dim() == 3:
         content = content.unsqueeze(0)
     device = next(loss.encoder.parameters()).device
@@ -204,9 +210,17 @@ def stylize(
             opt = _make_optimizer(optimizer, x, lr, history_size, line_search)
             evals: list[dict[str, torch.Tensor]] = []
 
+            def terms_of(img: torch.Tensor) -> dict[str, torch.Tensor]:
+                terms = loss(img, content_features=cf)
+                if temporal is not None:
+                    prev, mask, weight = temporal
+                    term = weight * (((img - prev) ** 2) * mask).sum() / (3 * mask.sum()).clamp_min(1)
+                    terms = {**terms, "temporal": term, "total": terms["total"] + term}
+                return terms
+
             def closure() -> torch.Tensor:
                 opt.zero_grad(set_to_none=True)
-                terms = loss(x, content_features=cf)
+                terms = terms_of(x)
                 total = terms["total"]
                 if not torch.isfinite(total):
                     raise TeacherDiverged(
@@ -229,7 +243,7 @@ def stylize(
                 image_time = now - start - recording  # when image number `step_done` existed
                 if last:
                     with torch.no_grad():  # the loss of the final image, for the record only
-                        terms = {k: v.detach() for k, v in loss(x, content_features=cf).items()}
+                        terms = {k: v.detach() for k, v in terms_of(x).items()}
                     synchronize(device)
                     recording += time.perf_counter() - now
                 else:

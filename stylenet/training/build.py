@@ -27,6 +27,7 @@ from stylenet.networks.checkpoint import (
     read_checkpoint,
 )
 from stylenet.training.module import StyleTransferModule
+from stylenet.training.temporal import TemporalConfig
 
 log = logging.getLogger(__name__)
 # The VGG encoder is frozen in eval mode on purpose (VGGEncoder.train is a no-op).
@@ -152,6 +153,7 @@ def check_config(cfg: DictConfig) -> None:
     check_steps(cfg.trainer)
     check_accelerator(cfg.trainer)
     check_optimizer(cfg)
+    TemporalConfig(**OmegaConf.to_container(cfg.module.get("temporal") or {}, resolve=True))  # bad weights: one line now
     roots = {"paths.checkpoints": OmegaConf.select(cfg, "paths.checkpoints"), "paths.logs": OmegaConf.select(cfg, "paths.logs")}
     for key, folder in output_folders(cfg).items():
         # Name the key the user sets (paths.checkpoints), not the one it flows into.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import lightning as L
@@ -15,6 +16,7 @@ from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
 from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.training.temporal import TemporalConfig, temporal_terms
 
 LOSS_PREFIX = "loss."
 # Largest |weight| a checkpoint may hold. Every convolution but the last feeds an instance norm, which
@@ -62,6 +64,7 @@ class StyleTransferModule(L.LightningModule):
         compile: bool = False,
         compile_loss: bool = False,
         style_warmup_steps: int = 0,
+        temporal: Mapping[str, Any] | None = None,
     ):
         super().__init__()
         self.net = net
@@ -77,6 +80,7 @@ class StyleTransferModule(L.LightningModule):
         self.image_size = image_size
         self.use_channels_last = channels_last
         self.style_warmup_steps = int(style_warmup_steps or 0)
+        self.temporal = TemporalConfig(**dict(temporal or {}))
         # torch.compile'd forward kept outside the module tree (object.__setattr__), so state_dict keys
         # stay `net.*` and checkpoints load with or without compile.
         object.__setattr__(self, "_forward_net", torch.compile(net) if compile else net)
@@ -122,7 +126,15 @@ class StyleTransferModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch_images(batch)
-        terms = self._terms(x)
+        if self.use_channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self(x)
+        terms = self.loss(y, x)
+        if self.temporal.active:
+            # Drawn from the step, not the global RNG, so a resumed run draws the motions it would have drawn.
+            generator = torch.Generator().manual_seed(1_000_003 * int(self.global_step) + 17)
+            extra = temporal_terms(self, x, y, self.temporal, generator)
+            terms = {**terms, **extra, "total": terms["total"] + sum(extra.values())}
         if not torch.isfinite(terms["total"]):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
             raise NonFiniteLossError(
@@ -134,7 +146,7 @@ class StyleTransferModule(L.LightningModule):
         ramp = self.style_ramp()
         if ramp < 1.0:
             self.log("train/style_ramp", ramp, batch_size=x.shape[0])
-            return terms["content"] + ramp * terms["style"] + terms["tv"]
+            return terms["total"] - (1.0 - ramp) * terms["style"]
         return terms["total"]
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -157,7 +169,7 @@ class StyleTransferModule(L.LightningModule):
             style=dict(self.style),
             loss=dict(self.loss_cfg),
             train={"image_size": self.image_size, "global_step": int(self.global_step),
-                   "style_warmup_steps": self.style_warmup_steps},
+                   "style_warmup_steps": self.style_warmup_steps, "temporal": asdict(self.temporal)},
         ).to_dict()
 
     def check_weights(self) -> None:

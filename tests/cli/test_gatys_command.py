@@ -77,3 +77,27 @@ def test_an_unwritable_out_or_a_thin_photo_stops_before_optimising(tmp_path, mon
     save_image(torch.rand(1, 3, 1, 300), tmp_path / "thin.png")  # crashed inside VGG's pooling before
     with pytest.raises(StylenetError, match="a 64x1 image is too small for the VGG layer"):
         gatys.run(compose("gatys", ["content=thin.png", "size=64", *base]))
+
+
+def test_the_teacher_on_a_video_follows_the_flow_when_asked(tmp_path, monkeypatch, capsys):
+    from helpers import make_clip
+
+    from stylenet.cli import gatys
+    from stylenet.config import compose
+    from stylenet.errors import StylenetError
+    from stylenet.inference.video import frame_count
+
+    monkeypatch.chdir(tmp_path)
+    make_clip(tmp_path / "pan.mp4", frames=6, size=(64, 48), audio=False)
+    base = ["content=pan.mp4", "loss.weights=random", "iterations=8", "size=64", "style.size=64", "progress=false", "max_frames=5",
+            "init=noise"]  # frame by frame from noise flickers (Ruder et al.'s baseline); with the flow, frames start from the last
+    errors = {}
+    for weight in (0, 200):
+        torch.manual_seed(0)  # the random VGG weights: the same loss for both runs
+        out = gatys.run(compose("gatys", [*base, f"temporal_weight={weight}", f"out=t{weight}.mp4"]))
+        assert out.name == f"t{weight}.mp4" and frame_count(tmp_path / out) == 5
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        errors[weight] = float(line.split("warping error ")[1].split()[0])
+    assert errors[200] < 0.5 * errors[0]  # Ruder et al.: warped start + temporal loss, far less flicker
+    with pytest.raises(StylenetError, match="on a video the teacher runs with scales=1"):
+        gatys.run(compose("gatys", [*base, "scales=2"]))

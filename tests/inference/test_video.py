@@ -3,6 +3,8 @@ photo with a sine tone), no film is committed."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
@@ -48,6 +50,14 @@ def test_a_piece_is_cut_by_frames_or_by_seconds(tmp_path, stylizer):
     r = stylize_video(stylizer, src, tmp_path / "b.mp4", start=0.5, duration=0.8, progress=False)
     b, _ = _streams(tmp_path / "b.mp4")
     assert r.frames == b["frames"] == 8 and b["pts"][0] == 0  # 10 fps: frames 5..12, the piece starts at 0
+
+
+def test_a_variable_frame_rate_keeps_every_frames_time(tmp_path, stylizer):
+    src = make_clip(tmp_path / "vfr.mkv", frames=6, audio=False, pts=[0, 1, 3, 4, 8, 9])
+    stylize_video(stylizer, src, tmp_path / "out.mkv", progress=False)
+    a, _ = _streams(src)
+    b, _ = _streams(tmp_path / "out.mkv")
+    assert b["pts"] == a["pts"] == [Fraction(t, 10) for t in (0, 1, 3, 4, 8, 9)]
 
 
 def test_odd_sizes_ten_bit_and_rotation_tags(tmp_path, stylizer):

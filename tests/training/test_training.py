@@ -13,27 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT
+from helpers import TINY, tiny_cfg
 from PIL import Image
 
 from stylenet.config import compose
 from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import load_network, read_checkpoint
 from stylenet.training.build import train
-
-# Tiny, fast, offline: random VGG weights, 32 px crops, no workers.
-TINY = [
-    "debug=default",
-    "loss.weights=random",
-    "model.base_channels=8",
-    "model.num_residual_blocks=1",
-    "data.image_size=32",
-    "data.num_workers=0",
-    "style.size=64",
-]
-
-
-def tiny_cfg(tmp_path: Path, *overrides: str):
-    return compose("train", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *overrides])
 
 
 def run_train_py(tmp_path: Path, *args: str, timeout: int = 300, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:

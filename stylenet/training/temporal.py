@@ -1,0 +1,89 @@
+"""Temporal consistency learned from still photos, so that no optical flow is needed when stylising a film.
+
+Two terms on the transform network ``f``, added to the perceptual loss while training:
+
+* **motion** (Wang et al. 2020, "Consistent Video Style Transfer via Compound Regularization"): for a photo
+  ``x`` and a random small motion ``M`` with known flow (translation, rotation, zoom and a smooth local
+  elastic warp, as a camera and the scene move between two frames), ``f(M(x))`` should equal ``M(f(x))``;
+  penalised as the mean squared difference over the pixels ``M`` keeps inside the frame;
+* **noise** (Gupta et al. 2017, "Characterizing and Improving Stability in Neural Style Transfer"):
+  ``f(x + ε) ≈ f(x)`` for small Gaussian pixel noise ``ε``, the frame-to-frame change a still camera gives.
+
+Weights of 0 (the default) switch a term off and cost nothing. The settings live in ``module.temporal``
+and are saved in every checkpoint (``meta["train"]["temporal"]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from stylenet.config import ConfigError
+
+
+@dataclass
+class TemporalConfig:
+    motion_weight: float = 0.0
+    noise_weight: float = 0.0
+    max_shift: float = 8.0  # px, per axis
+    max_rotation: float = 2.0  # degrees
+    max_zoom: float = 0.04  # relative
+    elastic: float = 2.0  # px, largest displacement of the smooth local warp
+    noise_std: float = 0.02  # pixels in [0, 1]
+
+    def __post_init__(self) -> None:
+        for k, v in asdict(self).items():
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ConfigError(f"module.temporal.{k}={v!r} must be a number >= 0")
+
+    @property
+    def active(self) -> bool:
+        return self.motion_weight > 0 or self.noise_weight > 0
+
+
+def random_motion(x: torch.Tensor, cfg: TemporalConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A sampling grid (B×H×W×2, ``grid_sample``'s [-1, 1] coordinates) for a random small motion per image."""
+    b, _, h, w = x.shape
+    dev = x.device
+
+    def uniform(*shape):
+        return (torch.rand(*shape, generator=generator, device="cpu") * 2 - 1).to(dev)
+
+    angle = uniform(b) * math.radians(cfg.max_rotation)
+    scale = 1 + uniform(b) * cfg.max_zoom
+    shift = uniform(b, 2) * torch.tensor([2 * cfg.max_shift / w, 2 * cfg.max_shift / h], device=dev)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # Square pixels under rotation on a non-square grid: rotate in pixel units, then back to [-1, 1].
+    theta = torch.stack([torch.stack([cos, -sin * h / w, shift[:, 0]], -1), torch.stack([sin * w / h, cos, shift[:, 1]], -1)], 1)
+    grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    if cfg.elastic > 0:  # smooth: random offsets on a 4×4 lattice, upsampled bicubically
+        coarse = uniform(b, 2, 4, 4) * torch.tensor([2 * cfg.elastic / w, 2 * cfg.elastic / h], device=dev).view(1, 2, 1, 1)
+        grid = grid + F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    return grid
+
+
+def apply_motion(img: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``img`` moved along ``grid`` (bilinear) and the mask (B×1×H×W) of pixels that came from inside it."""
+    moved = F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+    inside = (grid.abs() <= 1).all(-1, keepdim=True).permute(0, 3, 1, 2).to(img.dtype)
+    return moved, inside
+
+
+def temporal_terms(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, cfg: TemporalConfig,
+                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The weighted terms for photos ``x`` whose stylised images are ``y = net(x)``; empty when all are off."""
+    terms: dict[str, torch.Tensor] = {}
+    if cfg.motion_weight > 0:
+        grid = random_motion(x, cfg, generator)
+        moved_x, inside = apply_motion(x, grid)
+        moved_y, _ = apply_motion(y, grid)
+        err = (net(moved_x) - moved_y) ** 2 * inside
+        terms["motion"] = cfg.motion_weight * err.sum() / (inside.sum() * y.shape[1]).clamp_min(1)
+    if cfg.noise_weight > 0:
+        noise = torch.randn(x.shape, generator=generator, device="cpu").to(x.device, x.dtype) * cfg.noise_std
+        terms["noise"] = cfg.noise_weight * F.mse_loss(net((x + noise).clamp(0, 1)), y)
+    return terms

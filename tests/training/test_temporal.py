@@ -1,0 +1,74 @@
+"""Temporal consistency terms learned from photos (stylenet/training/temporal.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import tiny_cfg
+
+from stylenet.config import ConfigError, compose
+from stylenet.networks.checkpoint import read_checkpoint
+from stylenet.training.build import train
+from stylenet.training.temporal import TemporalConfig, apply_motion, random_motion, temporal_terms
+
+STILL = dict(max_shift=0.0, max_rotation=0.0, max_zoom=0.0, elastic=0.0)
+
+
+def photos(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.avg_pool2d(torch.rand(2, 3, 40, 52, generator=g), 3, 1, 1)  # smooth, photo-like
+
+
+def test_no_motion_is_the_identity_and_a_shift_moves_the_picture():
+    x = photos()
+    moved, inside = apply_motion(x, random_motion(x, TemporalConfig(**STILL)))
+    torch.testing.assert_close(moved, x, atol=1e-5, rtol=0)
+    assert inside.all()
+    cfg = TemporalConfig(**{**STILL, "max_shift": 6.0})
+    grid = random_motion(x, cfg, torch.Generator().manual_seed(1))
+    moved, inside = apply_motion(x, grid)
+    assert 0.7 < inside.float().mean() < 1.0  # pixels shifted in from outside the frame are left out
+    assert (moved - x).abs().mean() > 0.01
+
+
+def test_an_equivariant_network_pays_nothing_and_a_fixed_pattern_does():
+    x = photos()
+    cfg = TemporalConfig(motion_weight=1.0, noise_weight=1.0)
+    identity = lambda t: t  # noqa: E731  (moves with the scene, ignores noise? no: passes it through)
+    terms = temporal_terms(identity, x, identity(x), cfg, torch.Generator().manual_seed(0))
+    assert terms["motion"] < 1e-10 and terms["noise"] > 1e-4  # noise passes through the identity
+    pattern = torch.rand(1, 3, 40, 52, generator=torch.Generator().manual_seed(2))
+    painted = lambda t: 0.5 * t + 0.5 * pattern  # noqa: E731  (strokes glued to the frame: they flicker on a moving film)
+    terms = temporal_terms(painted, x, painted(x), cfg, torch.Generator().manual_seed(0))
+    assert terms["motion"] > 1e-3
+    constant = lambda t: torch.zeros_like(t)  # noqa: E731
+    assert temporal_terms(constant, x, constant(x), cfg)["noise"] == 0
+    assert temporal_terms(identity, x, x, TemporalConfig()) == {}  # off: nothing computed
+
+
+@pytest.mark.parametrize("override", ["module.temporal.motion_weight=-1", "module.temporal.noise_std=nan"])
+def test_bad_temporal_settings_are_one_line_before_work(tmp_path, override):
+    with pytest.raises(ConfigError, match="module.temporal"):
+        train(tiny_cfg(tmp_path, override))
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_training_with_the_terms_logs_them_saves_them_and_resumes_exactly(tmp_path):
+    on = ["module.temporal.motion_weight=10", "module.temporal.noise_weight=10"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    metrics, _ = train(tiny_cfg(a, *on, "trainer.max_steps=6"))
+    assert metrics["train/motion"] > 0 and metrics["train/noise"] > 0
+    train(tiny_cfg(b, *on, "trainer.max_steps=3", "callbacks.model_checkpoint.every_n_train_steps=3"))
+    train(tiny_cfg(b, *on, "trainer.max_steps=6", "ckpt_path=last"))
+    ca, cb = (read_checkpoint(p / "ckpt" / "wave" / "last.ckpt") for p in (a, b))
+    assert ca["stylenet"]["train"]["temporal"]["motion_weight"] == 10.0
+    for k in ca["state_dict"]:  # the motions and noise are drawn from the step: a resume draws the same ones
+        torch.testing.assert_close(ca["state_dict"][k], cb["state_dict"][k], rtol=1e-4, atol=1e-5)
+
+
+def test_the_video_recipe_is_the_quick_one_with_the_terms_on():
+    quick, video = compose("train", ["experiment=quick"]), compose("train", ["experiment=video"])
+    assert video.module.temporal.motion_weight > 0 and video.module.temporal.noise_weight > 0
+    assert (video.model, video.loss, video.data.image_size, video.trainer.max_steps) == (
+        quick.model, quick.loss, quick.data.image_size, quick.trainer.max_steps)
+    assert video.run_name == "wave_video"  # its own folder next to the frame-by-frame network
