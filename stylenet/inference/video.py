@@ -182,7 +182,7 @@ def stylize_video(
                         batch.append(f)
                         if len(batch) == batch_size:
                             flush()
-                    if finished and ain is None:
+                    if finished:  # the rest of the file (and its audio) is past the piece
                         break
                 if batch:
                     flush()
