@@ -21,7 +21,7 @@ from stylenet.data.images import long_side_hw
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_text, check_writable_dir
 from stylenet.inference.stylizer import Stylizer
-from stylenet.inference.video import VideoError, read_frames, write_frames
+from stylenet.inference.video import VideoError, read_frames, to_uint8_frames, write_frames
 from stylenet.networks.checkpoint import load_network
 from stylenet.runtime import resolve_device
 from stylenet.teacher.evaluate import training_loss
@@ -71,7 +71,7 @@ def run(cfg) -> int:
         for i in range(0, len(frames), int(cfg.batch_size)):
             x = torch.from_numpy(np.stack(frames[i:i + int(cfg.batch_size)])).permute(0, 3, 1, 2)
             y = stylizer.stylize_tensor(x)
-            outputs += list((y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+            outputs += list(to_uint8_frames(y))
         err, _ = warping_error(outputs, pairs)
         rows.append({"network": str(path), "warping_error": err, **_losses(meta, frames, outputs, device)})
         columns.append(outputs)

@@ -12,7 +12,6 @@ strokes. Networks trained for temporal consistency reduce it; the flicker is mea
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -69,6 +68,27 @@ def _even(n: int) -> int:
     return n + (n % 2)  # x264's 4:2:0 needs even sides
 
 
+def _h264(out, height: int, width: int, rate) -> tuple:
+    """An H.264 stream (crf :data:`CRF`, 4:2:0) for frames of ``height``×``width``, and the even size it encodes."""
+    size = (_even(height), _even(width))
+    stream = out.add_stream("libx264", rate=rate)
+    stream.width, stream.height, stream.pix_fmt = size[1], size[0], "yuv420p"
+    stream.options = {"crf": str(CRF)}
+    return stream, size
+
+
+def _frame(rgb: np.ndarray, size: tuple[int, int]):
+    """An H×W×3 uint8 RGB array as a video frame of ``size``, odd sides padded by one edge pixel."""
+    if rgb.shape[:2] != size:
+        rgb = np.pad(rgb, ((0, size[0] - rgb.shape[0]), (0, size[1] - rgb.shape[1]), (0, 0)), mode="edge")
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+
+
+def to_uint8_frames(y: torch.Tensor) -> np.ndarray:
+    """Stylised B×3×H×W floats in [0, 1] → B×H×W×3 uint8 RGB arrays, as video frames are written."""
+    return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
 def stylize_video(
     stylizer,
     src: str | os.PathLike,
@@ -123,12 +143,8 @@ def stylize_video(
                     nonlocal done
                     x = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in batch])).permute(0, 3, 1, 2)
                     y = stylizer.stylize_tensor(x, **stylize_kwargs)
-                    pixels = (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                    for f, rgb in zip(batch, pixels):
-                        h, w = rgb.shape[:2]
-                        if (h, w) != size:
-                            rgb = np.pad(rgb, ((0, size[0] - h), (0, size[1] - w), (0, 0)), mode="edge")
-                        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                    for f, rgb in zip(batch, to_uint8_frames(y)):
+                        frame = _frame(rgb, size)
                         frame.pts, frame.time_base = f.pts - first_pts, vin.time_base
                         for packet in vout.encode(frame):
                             out.mux(packet)
@@ -165,12 +181,9 @@ def stylize_video(
                             continue
                         if vout is None:
                             first_pts, origin = f.pts, t
-                            size = (_even(f.height), _even(f.width))
-                            vout = out.add_stream("libx264", rate=rate)
-                            vout.width, vout.height, vout.pix_fmt = size[1], size[0], "yuv420p"
+                            vout, size = _h264(out, f.height, f.width, rate)
                             vout.time_base = vin.time_base
                             vout.codec_context.time_base = vin.time_base
-                            vout.options = {"crf": str(CRF)}
                             if f.rotation:  # players turn the picture; the pixels stay as stored
                                 vout.set_display_rotation(f.rotation)
                             if ain is not None:
@@ -230,15 +243,6 @@ def frame_count(path: str | os.PathLike) -> int:
         container.close()
 
 
-def fps(path: str | os.PathLike) -> float:
-    container = _open(Path(path))
-    try:
-        s = container.streams.video[0]
-        return float(s.average_rate or s.guessed_rate or math.nan)
-    finally:
-        container.close()
-
-
 def read_frames(path: str | os.PathLike, start: float = 0.0, max_frames: int | None = None) -> tuple[list[np.ndarray], Fraction]:
     """Up to ``max_frames`` frames from ``start`` seconds as H×W×3 uint8 RGB, and the frame rate (for
     measurements on a piece of a film; :func:`stylize_video` streams instead)."""
@@ -264,18 +268,12 @@ def read_frames(path: str | os.PathLike, start: float = 0.0, max_frames: int | N
 def write_frames(frames: list[np.ndarray], path: str | os.PathLike, rate: float) -> None:
     """H×W×3 uint8 RGB frames as an H.264 video (crf 18), written atomically; odd sides padded by one edge pixel."""
     path = Path(path)
-    h, w = frames[0].shape[:2]
-    size = (_even(h), _even(w))
     with atomic_path(path) as tmp:
         out = av.open(str(tmp), "w", format=_format(path))
         try:
-            stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001) or 25)
-            stream.width, stream.height, stream.pix_fmt = size[1], size[0], "yuv420p"
-            stream.options = {"crf": str(CRF)}
+            stream, size = _h264(out, *frames[0].shape[:2], Fraction(rate).limit_denominator(1001) or 25)
             for i, rgb in enumerate(frames):
-                if rgb.shape[:2] != size:
-                    rgb = np.pad(rgb, ((0, size[0] - rgb.shape[0]), (0, size[1] - rgb.shape[1]), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame = _frame(rgb, size)
                 frame.pts = i
                 for p in stream.encode(frame):
                     out.mux(p)
