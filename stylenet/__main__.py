@@ -6,6 +6,7 @@
     python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR
     python -m stylenet flicker ckpts=[checkpoints/wave/last.ckpt] video=clip.mp4
     python -m stylenet bench model=johnson_half
+    python -m stylenet decoders decoders.levels=[1,2,3,4,5]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ COMMANDS = {
     "evaluate": "score a network against the teacher (Hydra: conf/evaluate.yaml)",
     "flicker": "measure how much networks flicker on a video (Hydra: conf/flicker.yaml)",
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
+    "decoders": "train the universal decoders for any-painting style transfer (Hydra: conf/decoders.yaml)",
 }
 
 

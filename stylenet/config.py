@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
@@ -22,6 +23,18 @@ CONFIG_DIR = ROOT / "conf"
 if not OmegaConf.has_resolver("stylenet_root"):
     # `${stylenet_root:}` in conf/paths: the repository, whatever the working directory.
     OmegaConf.register_new_resolver("stylenet_root", lambda: str(ROOT))
+
+
+def run_name(style_name: Any, styles: Any = None) -> str:
+    """``run_name``'s default (conf/train.yaml): the style's name, or a multi-style run's names joined by '+'
+    (a painting given by its path counts by its file name)."""
+    if not styles:
+        return str(style_name)
+    return "+".join(Path(str(s)).stem for s in styles)
+
+
+if not OmegaConf.has_resolver("stylenet_run_name"):
+    OmegaConf.register_new_resolver("stylenet_run_name", run_name)
 
 
 class ConfigError(StylenetError, ValueError):

@@ -33,9 +33,34 @@ def make_checkpoint(path: Path, style_image: Path, loss: dict | None = None) -> 
     atomic_save({"stylenet": meta, "state_dict": net.state_dict()}, path)
 
 
+MULTI = ("wave", "udnie", "the_scream")
+
+
+def make_multi_checkpoint(path: Path, styles=MULTI, seed: int = 0) -> Path:
+    """A tiny untrained multi-style network (8 channels, 1 block) whose styles differ visibly: each style's
+    conditional-norm rows are drawn at random, as training would make them differ."""
+    from stylenet.networks.transformer import ConditionalInstanceNorm2d
+
+    torch.manual_seed(seed)
+    net = TransformerNet(8, 1, num_styles=len(styles))
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, ConditionalInstanceNorm2d):
+                m.scale.normal_(1.0, 0.5)
+                m.shift.normal_(0.0, 0.5)
+    meta = tiny_meta(8, 1)
+    meta["arch"]["num_styles"] = len(styles)
+    meta["styles"] = [{"name": s, "image": str(ROOT / "assets" / "styles" / f"{s}.jpg"), "size": 64} for s in styles]
+    meta["style"] = {"name": "+".join(styles), "image": None, "size": None}
+    atomic_save({"stylenet": meta, "state_dict": net.state_dict()}, path)
+    return path
+
+
 def _evaluate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "stylenet", "evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    logs = [] if any(a.startswith("paths.logs=") for a in args) else [f"paths.logs={cwd / 'logs'}"]  # the teacher cache: not the repo's
+    return subprocess.run([sys.executable, "-m", "stylenet", "evaluate", *args, *logs], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def images(seed: int = 0, hw=(32, 40)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,3 +217,18 @@ TINY = [
 
 def tiny_cfg(tmp_path: Path, *overrides: str):
     return compose("train", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *overrides])
+
+
+def write_universal(path: Path, levels=(1, 2, 3, 4, 5), weights: str = "random", seed: int = 0) -> Path:
+    """A universal decoders file as DecoderModule writes it (decoders.relu{k}_1.*), untrained (stylenet.universal)."""
+    from stylenet.universal.checkpoint import PREFIX, UniversalMeta
+    from stylenet.universal.decoder import Decoder, level_layer
+
+    torch.manual_seed(seed)
+    sd = {}
+    for k in levels:
+        sd |= {f"{PREFIX}{level_layer(k)}.{n}": v for n, v in Decoder(k).state_dict().items()}
+    meta = UniversalMeta(encoder={"network": "vgg19", "weights": weights}, levels=tuple(levels),
+                         train={"image_size": 32, "global_step": 0}).to_dict()
+    atomic_save({"stylenet": meta, "state_dict": sd}, path)
+    return path

@@ -40,6 +40,12 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
                  f"paths.logs={tmp_path / 'logs'}", "data.num_workers=0"]
     if group == "data" and option != "sample":
         overrides.append(f"data.path={photos}")  # hf: a local folder is a valid `datasets` source too
+    if (group, option) == ("experiment", "add_style"):  # adds a style to a trained multi-style network
+        from helpers import MULTI, make_multi_checkpoint
+
+        base = make_multi_checkpoint(tmp_path / "multi.ckpt")
+        overrides += [f"init_from={base}", f"styles=[{','.join(MULTI)},shipwreck]", "model.base_channels=8",
+                      "model.num_residual_blocks=1"]
     if group == "trainer" and option != "cpu":
         # CI has no GPU: the option composes as written, then is built on the CPU (DDP with 2 processes).
         cfg = compose("train", overrides)
@@ -57,7 +63,8 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
     # The loss is complete: one forward on a tiny batch gives finite named terms.
     module.setup("fit")
     x = torch.rand(1, 3, 32, 32)
-    terms = module.loss(module.net(x), x)
+    index = module.choose_styles(1)  # a multi-style network (add_style): a style per sample
+    terms = module.loss(module.net(x), x, style_index=index)
     assert set(terms) == {"content", "style", "tv", "total"} and torch.isfinite(terms["total"])
 
 

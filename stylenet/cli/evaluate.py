@@ -1,6 +1,12 @@
 """``python -m stylenet evaluate``: score a trained network against the Gatys teacher (conf/evaluate.yaml).
 
     python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR [iterations=200] [size=256] [out=DIR]
+    python -m stylenet evaluate ckpt=checkpoints/universal/last.ckpt transform=wct loss_from=checkpoints/wave/last.ckpt photos=DIR
+    python -m stylenet evaluate outputs=peer_outputs/ loss_from=checkpoints/wave/last.ckpt photos=DIR
+
+Universal decoders (docs/universal.md) and another tool's outputs are scored with the loss, painting, style
+size and image size of ``loss_from=`` (a trained network's checkpoint), so every candidate is scored the
+same way; the teacher's curves are cached (:mod:`stylenet.teacher.cache`) so it runs once for them all.
 
 Per photo: the network's loss, the teacher iteration that matches it from each start, the times; then
 scores.csv, summary.md, a curve CSV per start and a figure (:mod:`stylenet.teacher.report`).
@@ -8,22 +14,30 @@ scores.csv, summary.md, a curve CSV per start and a figure (:mod:`stylenet.teach
 
 from __future__ import annotations
 
+import math
 import sys
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
+import torch
 from omegaconf import OmegaConf
 
 from stylenet.cli.entry import hydra_command
 from stylenet.config import user_path
-from stylenet.data.images import ImageError, load_image
+from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, load_image, resize_tensor
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
-from stylenet.networks.checkpoint import load_network
+from stylenet.inference.mix import mix_vector, one_style_meta
+from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
+from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
+from stylenet.teacher.cache import TeacherCache, file_digest, module_digest
 from stylenet.teacher.evaluate import START_NAMES, PhotoScore, format_equiv, score_photo_starts, training_loss, warm_up
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import curve_csv, scores_csv, side_by_side, summary_markdown
+from stylenet.universal.stylizer import UniversalStylizer
 
 
 def _loss_overrides(cfg) -> dict[str, Any]:
@@ -38,11 +52,86 @@ def _plain(v: Any) -> Any:
     return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
 
 
+@dataclass
+class Candidate:
+    """What is scored: a trained network, universal decoders with a painting, or another tool's outputs."""
+
+    label: str  # the default output folder's name
+    describe: str  # the summary's "Checkpoint `...`"
+    caption: str  # the figure's panel
+    loss_meta: dict  # whose loss, style size and image size score it
+    global_step: int | None = None
+    build: Callable[[torch.Tensor, torch.device], torch.nn.Module | None] = lambda style, device: None
+    outputs: Path | None = None
+    _index: dict[str, Path] = field(default_factory=dict)
+
+    def output_for(self, photo_path: Path, photo: torch.Tensor) -> torch.Tensor:
+        """The other tool's image for this photo (same stem, any image extension), at the photo's size."""
+        if not self._index:
+            self._index = {p.stem: p for p in sorted(self.outputs.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS}
+        found = self._index.get(photo_path.stem)
+        if found is None:
+            raise ImageError(f"no stylised image named {photo_path.stem}.* in outputs={self.outputs}")
+        return resize_tensor(load_image(found), tuple(photo.shape[-2:])).to(photo.device)
+
+
+class _UniversalNet(torch.nn.Module):
+    """A universal stylizer with its painting, as a network evaluation can time and run."""
+
+    def __init__(self, stylizer, styles, alpha: float, transform: str):
+        super().__init__()
+        self.stylizer, self.styles, self.alpha, self.transform = stylizer, styles, alpha, transform
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform)
+
+
+def candidate(cfg) -> Candidate:
+    """The candidate of ``cfg`` and the metadata whose loss scores it (``loss_from=`` first)."""
+    loss_meta = read_checkpoint(user_path(cfg.loss_from))[META_KEY] if cfg.get("loss_from") else None
+    if cfg.get("outputs"):
+        folder = user_path(cfg.outputs)
+        if not folder.is_dir():
+            raise StylenetError(f"outputs={folder} is not a folder of stylised images")
+        return Candidate(label=f"outputs_{folder.name}", describe=f"outputs={folder}", caption="outputs",
+                         loss_meta=loss_meta or {}, outputs=folder)
+    ckpt = user_path(cfg.ckpt)
+    if file_kind(load_file(ckpt)) != "universal":
+        net, meta = load_network(ckpt)
+        label, names = f"{ckpt.parent.name}_{ckpt.stem}", [s["name"] for s in meta.get("styles") or []]
+        if names:  # a multi-style network, scored in one of its styles with that style's training loss
+            if not cfg.get("style_name"):
+                raise StylenetError(f"{ckpt} holds {len(names)} styles ({', '.join(names)}): choose one with style_name=NAME")
+            meta = one_style_meta(meta, str(cfg.style_name))
+            set_mix(net, mix_vector(str(cfg.style_name), names))
+            label = f"{label}_{cfg.style_name}"
+        elif cfg.get("style_name"):
+            raise StylenetError(f"style_name= chooses a style of a multi-style network; {ckpt} holds one "
+                                f"({(meta.get('style') or {}).get('name')})")
+        return Candidate(label=label, describe=str(ckpt) + (f" (style {cfg.style_name})" if names else ""), caption="network",
+                         loss_meta=loss_meta or meta, global_step=(meta.get("train") or {}).get("global_step"),
+                         build=lambda style, device: net.to(device))
+    transform, alpha = str(cfg.transform), float(cfg.alpha)
+    if transform not in ("wct", "adain") or not 0.0 <= alpha <= 1.0:
+        raise StylenetError(f"transform={transform} alpha={alpha:g}: transform is wct or adain, alpha between 0 and 1")
+
+    def build(style: torch.Tensor, device: torch.device) -> torch.nn.Module:
+        stylizer = UniversalStylizer.from_checkpoint(ckpt, device=device)
+        return _UniversalNet(stylizer, stylizer.prepare_styles(style), alpha, transform)
+
+    return Candidate(label=f"{ckpt.parent.name}_{ckpt.stem}_{transform}", describe=f"{ckpt} ({transform}, alpha {alpha:g})",
+                     caption=transform, loss_meta=loss_meta or {}, build=build)
+
+
 def run(cfg) -> int:
     """The command behind ``python -m stylenet evaluate``; returns the exit code (1 if any photo failed)."""
     # ---- everything that can stop the whole run is checked before any photo is touched ----
-    if OmegaConf.is_missing(cfg, "ckpt") or not cfg.ckpt:
-        raise StylenetError("give the network: python -m stylenet evaluate ckpt=path/to/last.ckpt photos=DIR")
+    has_ckpt = not OmegaConf.is_missing(cfg, "ckpt") and bool(cfg.ckpt)
+    if not has_ckpt and not cfg.get("outputs"):
+        raise StylenetError("give the network: python -m stylenet evaluate ckpt=path/to/last.ckpt photos=DIR "
+                            "(or outputs=DIR: images stylised by another tool)")
+    if has_ckpt and cfg.get("outputs"):
+        raise StylenetError("give ckpt= (a network to run) or outputs= (images already stylised), not both")
     if OmegaConf.is_missing(cfg, "photos") or not cfg.photos:
         raise StylenetError("give the photos: photos=DIR (or a file, or [a.jpg,b.jpg])")
     if cfg.optimizer not in OPTIMIZERS:
@@ -56,30 +145,42 @@ def run(cfg) -> int:
     for key in ("size", "repeats", "limit", "style_size"):  # null means "the default"; 0 used to mean it silently
         if cfg.get(key) is not None and int(cfg[key]) < 1:
             raise StylenetError(f"{key}={cfg[key]} must be at least 1 (or null for the default)")
-    ckpt = user_path(cfg.ckpt)
-    net, meta = load_network(ckpt)
-    style_meta = meta.get("style") or {}
+    cand = candidate(cfg)
+    meta = cand.loss_meta
     size = int(cfg.size or (meta.get("train") or {}).get("image_size") or 256)
     photos = OmegaConf.to_container(cfg.photos, resolve=True) if OmegaConf.is_config(cfg.photos) else cfg.photos
     paths = list_photos(photos)
     if cfg.limit:
         paths = paths[: int(cfg.limit)]
     device = resolve_device(str(cfg.device))
-    loss, style, loss_cfg, style_path = training_loss(meta, device, cfg.style_image, cfg.style_size, _loss_overrides(cfg))
-    net = net.to(device)
-    out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / f"{ckpt.parent.name}_{ckpt.stem}"
+    overrides = _loss_overrides(cfg)
+    if not meta.get("loss") and not (overrides.get("weights") and overrides.get("content_layers")):
+        raise StylenetError("say which loss to score with: loss_from=checkpoints/<style>/last.ckpt (the trained network to compare "
+                            "with: its loss, style size and image size) or loss=vgg19 with style_image=PAINTING")
+    torch.manual_seed(int(cfg.seed or 0))  # loss.weights=random: the same network every run (and in the cache key)
+    loss, style, loss_cfg, style_path = training_loss(meta, device, cfg.style_image, cfg.style_size, overrides)
+    net = cand.build(style, device)
+    out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / cand.label
     check_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after
-    warm_up(net, loss, device)
+    if net is not None:
+        warm_up(net, loss, device)
+    cache_parts = {"style": file_digest(style_path), "style_size": int(cfg.style_size or (meta.get("style") or {}).get("size") or 0) or None,
+                   "size": size, "loss": loss_cfg, "vgg": module_digest(loss.encoder), "seed": cfg.seed, "iterations": iterations, "optimizer": str(cfg.optimizer),
+                   "lr": None if cfg.lr is None else float(cfg.lr)}
+    cache_dir = user_path(cfg.paths.logs) / "teacher_cache"
+    style_meta = meta.get("style") or {}
 
     scores: list[list[PhotoScore]] = []
     failures: list[tuple[str, str]] = []
     for i, path in enumerate(paths, 1):
         try:
             photo = load_image(path, size=size).to(device)
+            cache = TeacherCache(cache_dir, {**cache_parts, "photo": file_digest(path)}) if cfg.teacher_cache else None
             photo_scores, net_img, teacher_imgs = score_photo_starts(
                 net, loss, photo, path.name, inits=inits, iterations=iterations, optimizer=str(cfg.optimizer),
                 lr=None if cfg.lr is None else float(cfg.lr), seed=cfg.seed, repeats=int(cfg.repeats),
-                full_curve=bool(cfg.full_curve), progress=bool(cfg.progress),
+                full_curve=bool(cfg.full_curve), progress=bool(cfg.progress), cache=cache,
+                output=None if net is not None else cand.output_for(path, photo),
             )
         except (ImageError, TeacherDiverged, StylenetError) as e:
             failures.append((path.name, str(e)))
@@ -91,7 +192,7 @@ def run(cfg) -> int:
         first = photo_scores[0]
         figure = side_by_side(
             [photo, net_img, *teacher_imgs, style],
-            ["photo", f"network {first.net_seconds * 1000:.0f} ms",
+            ["photo", cand.caption if math.isnan(first.net_seconds) else f"{cand.caption} {first.net_seconds * 1000:.0f} ms",
              *(f"teacher from {sc.init}, it {format_equiv(sc.equiv, iterations)}" for sc in photo_scores), "style"],
             height=max(256, photo.shape[-2]),  # room for the captions under small photos
         )
@@ -104,9 +205,10 @@ def run(cfg) -> int:
             flush=True,
         )
     info = {
-        "ckpt": str(ckpt), "style": style_meta.get("name", style_path.stem), "global_step": (meta.get("train") or {}).get("global_step"),
+        "ckpt": cand.describe, "style": style_meta.get("name", style_path.stem),
+        "global_step": cand.global_step,
         "size": size, "device": str(device), "optimizer": str(cfg.optimizer), "iterations": iterations, "loss": loss_cfg,
-        "inits": list(inits), "seed": cfg.seed,
+        "inits": list(inits), "seed": cfg.seed, "loss_from": str(cfg.loss_from) if cfg.get("loss_from") else None,
     }
     atomic_write_text(scores_csv(scores), out_dir / "scores.csv")
     atomic_write_text(summary_markdown(scores, failures, info), out_dir / "summary.md")

@@ -4,6 +4,7 @@
     python infer.py --ckpt wave.pt holidays/ -o out/ --ext webp --size 1024     # a folder, recursively
     python infer.py --ckpt wave.pt "scans/*.tif" --tile 1024 --preserve-color   # big images, in tiles
     python infer.py --ckpt wave.pt --export onnx --export torchscript -o export/
+    python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 photos/  # any painting
 
 Setup problems (missing or foreign checkpoint, bad option, unwritable output, absent CUDA, an output that
 would overwrite an input) stop the command with one line and exit code 2 before any work. A file that
@@ -32,10 +33,12 @@ from stylenet.data import images
 from stylenet.data.images import ImageError, is_image_path, load_image, long_side_hw, open_image
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.inference.contact_sheet import contact_sheet
+from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
 from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import OUTPUT_SUFFIXES, VIDEO_EXTENSIONS, VideoError, is_video_path, output_suffix, stylize_video
-from stylenet.networks.checkpoint import export_weights, load_network
+from stylenet.networks.checkpoint import export_weights, file_kind, load_file, load_network
 from stylenet.runtime import resolve_device
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -78,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--export", action="append", choices=["onnx", "torchscript", "weights"], default=None,
                    help="export the network instead of stylising (repeatable); checked against PyTorch on a photo")
+    p.add_argument("--style", action="append", default=None, metavar="STYLE",
+                   help="universal checkpoints: a painting to stylise with, PATH or PATH:WEIGHT (repeat to blend several); "
+                        "multi-style networks: the style's NAME")
+    p.add_argument("--alpha", type=float, default=None, help="universal checkpoints: style strength in feature space, 0..1 (default 1)")
+    p.add_argument("--transform", choices=["wct", "adain"], default=None,
+                   help="universal checkpoints: wct (Li et al. 2017, every level; default) or adain (Huang & Belongie 2017, relu4_1)")
+    p.add_argument("--style-size", type=int, default=None,
+                   help="universal checkpoints: long side of the paintings in px (default: their own size, at most 1024)")
+    p.add_argument("--mix", default=None, metavar="A:W,B:W",
+                   help="multi-style networks: blend styles by weight, e.g. wave:0.7,udnie:0.3 (--style NAME picks one)")
+    p.add_argument("--contact-sheet", action="store_true",
+                   help="multi-style networks: one image per input with the photo in every style and blends along --line")
+    p.add_argument("--line", default=None, metavar="A,B", help="the two styles the contact sheet blends between (default: the first two)")
     p.add_argument("--start", type=float, default=0.0, help="videos: start at this second (default 0)")
     p.add_argument("--duration", type=float, default=None, help="videos: stylise this many seconds only")
     p.add_argument("--max-frames", type=int, default=None, help="videos: stylise this many frames only (to try a piece first)")
@@ -266,7 +282,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     show_bar = not args.quiet and len(jobs) > 1
     bar = None
     if show_bar:
-        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, desc=stylizer.style_name or "stylize")
+        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, desc=stylizer.style_label or "stylize")
     done = 0
     total = len(jobs) + len(failures)
     notes: list[str] = []
@@ -333,7 +349,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
         print(f"note: {n}", file=sys.stderr)
     if not args.quiet and jobs:
         per = f", {1000 * seconds / done:.0f} ms/image" if done else ""
-        print(f"stylised {done} of {total} image(s) with {stylizer.style_name or 'the network'} "
+        print(f"stylised {done} of {total} image(s) with {stylizer.style_label or 'the network'} "
               f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}"
               + (f"; {stylizer.tiled_images} tiled]" if stylizer.tiled_images else "]"))
     if failures:
@@ -389,17 +405,9 @@ def _validate(args) -> None:
         raise UsageError("give at least one INPUT (file, folder or glob), or --export")
 
 
-def _main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    _validate(args)
-    ckpt = Path(args.ckpt)
-
-    device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
-    net, meta = load_network(ckpt)
-    if args.export:
-        return run_export(args, net, meta, ckpt)
-
-    style = _style_label(meta, ckpt)
+def plan_jobs(args, label: str) -> tuple[list[Job], list[tuple[str, str]], Path]:
+    """The inputs, their outputs (``<stem>_<label><ext>``) and the inputs that matched nothing; every output
+    that cannot be written is refused here, before any work."""
     out = Path(args.output) if args.output else Path(DEFAULT_OUT)
     out_is_file = (args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", *set(OUTPUT_SUFFIXES.values()))
                    and not out.is_dir())
@@ -408,7 +416,7 @@ def _main(argv: list[str]) -> int:
         raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
     if out_is_file and len(found) > 1:
         raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
-    jobs = plan_outputs(found, out, out_is_file, style, args.ext)
+    jobs = plan_outputs(found, out, out_is_file, label, args.ext)
     inputs = {_real(src): src for src, _ in found}
     for job in jobs:  # every output that cannot be written is found before any work
         if _real(job.dst) in inputs:
@@ -420,10 +428,80 @@ def _main(argv: list[str]) -> int:
     for folder in dict.fromkeys(j.dst.parent for j in jobs):
         check_writable_dir(folder, "output folder (-o)")
         remove_stale_temporaries(folder)  # left by a run killed while writing
+    return jobs, failures, out
 
-    stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads)
+
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    _validate(args)
+    ckpt = Path(args.ckpt)
+
+    device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
+    if file_kind(load_file(ckpt)) == "universal":  # any painting (stylenet.universal): its own options
+        from stylenet.cli.infer_universal import run_universal  # imports this module's helpers
+
+        return run_universal(args, ckpt, device)
+    if args.alpha is not None or args.transform is not None:
+        raise UsageError("--alpha and --transform need a universal checkpoint; a trained network's strength is --strength")
+    net, meta = load_network(ckpt)
+    names = [s["name"] for s in meta.get("styles") or []]
+    choice = _style_choice(args, names, meta)
+    if args.export:  # a multi-style graph takes the style weights as an input: no choice to make
+        return run_export(args, net, meta, ckpt)
+    if args.contact_sheet:
+        return run_contact_sheet(args, Stylizer(net, meta, device=device, half=args.half, backend=args.backend,
+                                                threads=args.threads, style=choice or (names[0] if names else None)))
+
+    jobs, failures, out = plan_jobs(args, describe(choice) if names else _style_label(meta, ckpt))
+    stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads, style=choice)
     run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
     return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
+
+
+def _style_choice(args, names: list[str], meta: dict) -> StyleChoice:
+    """``--style NAME`` or ``--mix a:w,b:w`` for a multi-style network (checked against its styles now)."""
+    if args.mix is not None and args.style:
+        raise UsageError("give --style NAME or --mix NAME:WEIGHT,..., not both")
+    if args.style and len(args.style) > 1:
+        raise UsageError("one --style NAME for a multi-style network; blend several with --mix a:0.5,b:0.5")
+    choice: StyleChoice = parse_mix(args.mix) if args.mix is not None else (args.style[0] if args.style else None)
+    if not names:
+        if choice is not None:
+            own = (meta.get("style") or {}).get("name", "its own")
+            raise UsageError(f"--style/--mix choose a painting (universal checkpoint) or a style of a multi-style network; "
+                             f"{args.ckpt} holds one style ({own})")
+        return None
+    if choice is None and (args.export or args.contact_sheet):
+        return None
+    mix_vector(choice, names)  # unknown names, bad weights, none chosen: one line now, before any work
+    return choice
+
+
+def run_contact_sheet(args, stylizer: Stylizer) -> int:
+    """One sheet per input image: ``<out>/<stem>_contact.png`` (:func:`stylenet.inference.contact_sheet.contact_sheet`)."""
+    line = [n.strip() for n in args.line.split(",")] if args.line else None
+    if line is not None and len(line) != 2:
+        raise UsageError(f"--line takes two style names, A,B; got {args.line!r}")
+    jobs, failures, out = plan_jobs(args, "contact")
+    done = 0
+    for job in jobs:
+        if is_video_path(job.src):
+            failures.append((str(job.src), "a contact sheet is made from a photo, not a video"))
+            continue
+        try:
+            rgb, _ = open_image(job.src, with_alpha=True)
+            sheet = contact_sheet(stylizer, rgb, line=line, size=args.size or 256)
+        except ImageError as e:
+            failures.append((str(job.src), _reason(e, job.src)))
+            continue
+        atomic_save_image(sheet, job.dst.with_suffix(".png") if args.ext is None else job.dst)
+        done += 1
+        _say(args.quiet, f"contact sheet of {job.src} in {len(stylizer.styles)} styles → {job.dst.with_suffix('.png') if args.ext is None else job.dst}")
+    if failures:
+        print(f"{len(failures)} failed:", file=sys.stderr)
+        for src, why in failures:
+            print(f"  {src}: {why}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from torch import nn
 
 from stylenet.inference.instance_norm import Stats, frozen_affines, frozen_instance_norm
 from stylenet.networks.inference import InferenceNet
-from stylenet.networks.transformer import TransformerNet, run_any_size
+from stylenet.networks.transformer import TransformerNet, run_any_size, set_mix
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
@@ -30,6 +30,12 @@ class TorchBackend:
     def __init__(self, source: TransformerNet, device: torch.device, dtype: torch.dtype):
         self.net: nn.Module = InferenceNet(source).to(device, dtype).eval().requires_grad_(False)
         self.device, self.dtype = device, dtype
+        self.mix: torch.Tensor | None = None
+
+    def set_mix(self, mix: torch.Tensor | None) -> None:
+        """A multi-style network's style weights (S floats, :func:`~stylenet.networks.transformer.set_mix`)."""
+        self.mix = None if mix is None else mix.detach().float().cpu()
+        set_mix(self.net, None if mix is None else self.mix.to(self.device))
 
     def run_eager(self, x: torch.Tensor) -> torch.Tensor:
         """The torch network itself (also where tiling records the statistics, through its hooks)."""
@@ -61,7 +67,13 @@ class OnnxBackend(TorchBackend):
         if min(x.shape[-2:]) < ORT_MIN_SIDE:
             return self.run_eager(x)
         # The exported graph pads exactly as run_any_size does for sides >= 16 and clamps (as the Stylizer does).
-        return torch.from_numpy(self.session.run(None, {"image": x.detach().float().cpu().numpy()})[0])
+        return torch.from_numpy(self.session.run(None, self._feeds(x))[0])
+
+    def _feeds(self, x: torch.Tensor) -> dict:
+        feeds = {"image": x.detach().float().cpu().numpy()}
+        if self.mix is not None:  # a multi-style graph takes the style weights as an input
+            feeds["style"] = self.mix.numpy()
+        return feeds
 
     def run_frozen(self, x: torch.Tensor, stats: Stats) -> torch.Tensor:
         if min(x.shape[-2:]) < ORT_MIN_SIDE:

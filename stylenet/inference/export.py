@@ -4,7 +4,9 @@ The exported graph is :class:`StylizeGraph`: the network in its fast inference f
 (:class:`~stylenet.networks.inference.InferenceNet`) wrapped so that it takes and returns what a user has —
 
 * input ``image``: float32, N×3×H×W, RGB in [0, 1], any H and W of at least 5 px (dynamic axes);
-* output ``stylized``: the same shape, RGB in [0, 1] (clamped).
+* output ``stylized``: the same shape, RGB in [0, 1] (clamped);
+* a multi-style network (Dumoulin et al. 2017) takes a second input ``style``: float32, one weight per
+  style in the checkpoint's order (one-hot for one style, a blend otherwise; see :class:`MixGraph`).
 
 Inside, the image is reflection-padded to a multiple of 4 (the two stride-2 stages need it) and the
 output cropped back, so callers need no pre- or post-processing beyond the [0, 1] scaling.
@@ -29,7 +31,7 @@ from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_bytes
 from stylenet.inference.instance_norm import norms_as_affine
 from stylenet.networks.inference import InferenceNet
-from stylenet.networks.transformer import SIZE_MULTIPLE, pad_to_multiple
+from stylenet.networks.transformer import SIZE_MULTIPLE, pad_to_multiple, set_mix
 
 ONNX_OPSET = 17
 MIN_SIDE = 5  # smallest H or W the exported graphs accept (the 9×9 reflection pad needs > 4 px once padded to ×4)
@@ -55,11 +57,26 @@ class StylizeGraph(nn.Module):
         return y[:, :, :h, :w].clamp(0, 1)
 
 
+class MixGraph(StylizeGraph):
+    """:class:`StylizeGraph` of a multi-style network: ``(image, style)`` → stylised, where ``style`` holds
+    one weight per style (S floats) that blends the conditional instance norms' scales and shifts."""
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        set_mix(self.net, style)
+        return super().forward(image)
+
+
+def num_styles(net: nn.Module) -> int:
+    return int(getattr(net, "config", {}).get("num_styles", 1))
+
+
 class FrozenStatsGraph(nn.Module):
     """:class:`StylizeGraph` whose instance norms take their statistics as inputs, for tiled inference.
 
     Inputs: ``image`` and, per InstanceNorm2d in module order, ``scale{i}`` and ``shift{i}`` (1×C×1×1,
     from :func:`stylenet.inference.instance_norm.frozen_affines`): each norm computes ``x * scale + shift``.
+    A multi-style network needs no style input here: the chosen style's scales and shifts are folded into
+    the affines, which are computed for the style the statistics were recorded with.
     """
 
     def __init__(self, net: nn.Module):
@@ -73,7 +90,14 @@ class FrozenStatsGraph(nn.Module):
 
 
 def _graph(net: nn.Module) -> StylizeGraph:
-    return StylizeGraph(copy.deepcopy(net).float().cpu().eval()).eval().requires_grad_(False)
+    cls = MixGraph if num_styles(net) > 1 else StylizeGraph
+    return cls(copy.deepcopy(net).float().cpu().eval()).eval().requires_grad_(False)
+
+
+def _example_inputs(net: nn.Module, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The graph's inputs for ``image``: a multi-style graph also takes its style weights (the first style)."""
+    s = num_styles(net)
+    return (image,) if s == 1 else (image, torch.nn.functional.one_hot(torch.tensor(0), s).float())
 
 
 def onnx_bytes(net: nn.Module, frozen_stats: bool = False) -> bytes:
@@ -81,6 +105,8 @@ def onnx_bytes(net: nn.Module, frozen_stats: bool = False) -> bytes:
     graph = _graph(net)
     args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, 32, 32),)
     names = ["image"]
+    if isinstance(graph, MixGraph) and not frozen_stats:
+        args, names = _example_inputs(net, args[0]), ["image", "style"]
     if frozen_stats:
         graph = FrozenStatsGraph(graph.net).eval()
         for i, m in enumerate(graph._norms):
@@ -120,7 +146,9 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, meta: dict | None = Non
 
         model = onnx.load_from_string(data)
         style = (meta.get("style") or {}).get("name")
-        entries = {"stylenet": json.dumps(meta, default=str), "style": str(style or ""), "input": "float32 N×3×H×W RGB in [0, 1]"}
+        styles = [st.get("name") for st in meta.get("styles") or []]
+        entries = {"stylenet": json.dumps(meta, default=str), "style": ",".join(styles) if styles else str(style or ""),
+                   "input": "float32 N×3×H×W RGB in [0, 1]" + (f"; style: float32 [{len(styles)}] weights for {', '.join(styles)}" if styles else "")}
         for k, v in entries.items():
             prop = model.metadata_props.add()
             prop.key, prop.value = k, v
@@ -129,11 +157,17 @@ def export_onnx(net: nn.Module, path: str | os.PathLike, meta: dict | None = Non
 
 
 def export_torchscript(net: nn.Module, path: str | os.PathLike) -> Path:
-    """Write a scripted :class:`StylizeGraph` atomically (``torch.jit.load`` it; no stylenet needed)."""
+    """Write a scripted :class:`StylizeGraph` atomically (``torch.jit.load`` it; no stylenet needed).
+    A multi-style network's :class:`MixGraph` is traced instead (its style weights reach the conditional
+    norms through an attribute, which scripting cannot follow); its padding still follows the input size."""
     f = io.BytesIO()
+    graph = _graph(net)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still the format C++/LibTorch loads
-        torch.jit.save(torch.jit.script(_graph(net)), f)
+        if isinstance(graph, MixGraph):
+            torch.jit.save(torch.jit.trace(graph, _example_inputs(net, torch.rand(1, 3, 36, 44)), check_trace=False), f)
+        else:
+            torch.jit.save(torch.jit.script(graph), f)
     return atomic_write_bytes(f.getvalue(), Path(path))
 
 
@@ -152,23 +186,39 @@ def onnx_session(model: bytes | str | os.PathLike, threads: int | None = None):
     return ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
 
 
-def reference_output(net: nn.Module, image: torch.Tensor) -> torch.Tensor:
+def reference_output(net: nn.Module, image: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
     """What PyTorch computes for the exported graph's contract (float32, CPU)."""
+    args = _example_inputs(net, image.float().cpu()) if style is None else (image.float().cpu(), style.float())
     with torch.inference_mode():
-        return _graph(net)(image.float().cpu())
+        return _graph(net)(*args)
+
+
+def _parity_styles(net: nn.Module) -> list[torch.Tensor | None]:
+    """The style inputs a parity check tries: none for one style; each style alone and an even blend for several."""
+    s = num_styles(net)
+    return [None] if s == 1 else [*torch.eye(s), torch.full((s,), 1.0 / s)]
 
 
 def onnx_parity(net: nn.Module, path: str | os.PathLike, image: torch.Tensor) -> float:
-    """Max |ONNX Runtime − PyTorch| on ``image`` (1×3×H×W in [0, 1])."""
-    out = onnx_session(path).run(None, {"image": image.float().cpu().numpy()})[0]
-    return float(np.abs(out - reference_output(net, image).numpy()).max())
+    """Max |ONNX Runtime − PyTorch| on ``image`` (1×3×H×W in [0, 1]), over every style and a blend."""
+    session, worst = onnx_session(path), 0.0
+    for style in _parity_styles(net):
+        feeds = {"image": image.float().cpu().numpy()}
+        if style is not None:
+            feeds["style"] = style.numpy()
+        out = session.run(None, feeds)[0]
+        worst = max(worst, float(np.abs(out - reference_output(net, image, style).numpy()).max()))
+    return worst
 
 
 def torchscript_parity(net: nn.Module, path: str | os.PathLike, image: torch.Tensor) -> float:
-    """Max |TorchScript − PyTorch| on ``image`` (1×3×H×W in [0, 1])."""
+    """Max |TorchScript − PyTorch| on ``image`` (1×3×H×W in [0, 1]), over every style and a blend."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(path), map_location="cpu")
-    with torch.inference_mode():
-        out = loaded(image.float().cpu())
-    return float((out - reference_output(net, image)).abs().max())
+    worst = 0.0
+    for style in _parity_styles(net):
+        with torch.inference_mode():
+            out = loaded(image.float().cpu()) if style is None else loaded(image.float().cpu(), style)
+        worst = max(worst, float((out - reference_output(net, image, style)).abs().max()))
+    return worst

@@ -11,6 +11,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from stylenet.networks.transformer import ConditionalInstanceNorm2d
+
 Stats = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -52,13 +54,25 @@ def frozen_affines(net: nn.Module, stats: Stats) -> list[tuple[torch.Tensor, tor
     for m in norms:
         mean, var = stats[m]
         scale = torch.rsqrt(var + m.eps)
-        if m.affine:
-            scale = scale * m.weight.detach().float().view(1, -1, 1, 1)
+        weight, bias = _affine(m)
+        if weight is not None:
+            scale = scale * weight.detach().float().view(1, -1, 1, 1)
         shift = -mean * scale
-        if m.affine:
-            shift = shift + m.bias.detach().float().view(1, -1, 1, 1)
+        if bias is not None:
+            shift = shift + bias.detach().float().view(1, -1, 1, 1)
         out.append((scale, shift))
     return out
+
+
+def _affine(m: nn.InstanceNorm2d) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """A norm's own scale and shift: its affine parameters, or a conditional norm's for the style chosen
+    now (:func:`stylenet.networks.transformer.set_mix`; one mix, since the statistics are one image's)."""
+    if isinstance(m, ConditionalInstanceNorm2d):
+        weight, bias = m.style_affine()
+        if weight.dim() != 1:
+            raise ValueError("frozen statistics need one style mix for the whole batch, not one per sample")
+        return weight, bias
+    return (m.weight, m.bias) if m.affine else (None, None)
 
 
 @contextmanager

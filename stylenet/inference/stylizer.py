@@ -4,6 +4,8 @@
     stylizer = Stylizer.from_checkpoint("checkpoints/wave/last.ckpt")          # device="auto"
     out = stylizer(Image.open("photo.jpg"), strength=0.8, preserve_color=True)  # PIL in, PIL out
     y = stylizer(x)                                                             # B×3×H×W in [0, 1] in and out
+    multi = Stylizer.from_checkpoint("checkpoints/five/last.ckpt", style="udnie")  # a multi-style network
+    multi.set_style({"wave": 0.7, "udnie": 0.3})                                 # a blend of its styles
 
 Whatever the input size, the output has the input's size (the network's multiple-of-4 padding is
 cropped back; an alpha plane is carried through unchanged). Images over :data:`AUTO_TILE_PIXELS` are
@@ -28,6 +30,7 @@ from torch import nn
 from stylenet.data.images import resize_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
 from stylenet.inference.backends import BACKENDS, OnnxBackend, TorchBackend, has_onnxruntime
+from stylenet.inference.mix import StyleChoice, describe, mix_vector
 from stylenet.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, stylize_tiled
 from stylenet.networks.checkpoint import load_network
 from stylenet.networks.transformer import TransformerNet
@@ -56,7 +59,8 @@ class Stylizer:
     docs/inference.md), ``torch``, or ``auto`` (onnxruntime on the CPU when installed, else torch).
     Tiles run on the same backend, with the instance-norm statistics frozen (graph inputs on onnxruntime).
     ``threads``: CPU threads for torch and onnxruntime (default: one per core).
-    The caller's network is copied, never moved or modified.
+    ``style``: for a multi-style network, the style to paint (a name) or a blend (``{name: weight}``);
+    :meth:`set_style` changes it. The caller's network is copied, never moved or modified.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Stylizer:
         half: bool | None = None,
         backend: str = "auto",
         threads: int | None = None,
+        style: StyleChoice = None,
     ):
         self.device = resolve_device(device)
         self.half = (self.device.type == "cuda") if half is None else bool(half)
@@ -92,6 +97,25 @@ class Stylizer:
         self.net: nn.Module = self.runner.net
         self.backend = backend
         self.tiled_images = 0  # how many images went through the tiled path
+        self.style: StyleChoice = None
+        if style is not None or not self.styles:
+            self.set_style(style)
+
+    @property
+    def styles(self) -> list[str]:
+        """The styles of a multi-style network, in order; [] for a one-style network."""
+        return [s["name"] for s in self.meta.get("styles") or []]
+
+    def set_style(self, style: StyleChoice) -> None:
+        """Paint ``style`` (a name of :attr:`styles`) or a blend (``{name: weight}``, normalised to sum 1)
+        from now on; a one-style network takes None. One :class:`MixError` line for anything else."""
+        self.runner.set_mix(mix_vector(style, self.styles))
+        self.style = style
+
+    @property
+    def style_label(self) -> str:
+        """The style being painted: the network's one style, the chosen one, or the blend."""
+        return describe(self.style) if self.styles else (self.style_name or "")
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Stylizer":
@@ -106,7 +130,7 @@ class Stylizer:
     def __repr__(self) -> str:
         c = self.config
         return (
-            f"Stylizer(style={self.style_name!r}, TransformerNet({c['base_channels']}, {c['num_residual_blocks']}), "
+            f"Stylizer(style={self.style_label!r}, TransformerNet({c['base_channels']}, {c['num_residual_blocks']}), "
             f"device={self.device}, dtype={str(self.dtype).replace('torch.', '')}, backend={self.backend})"
         )
 
@@ -153,6 +177,8 @@ class Stylizer:
         ``x`` is not modified.
         """
         strength = check_strength(strength)
+        if self.styles and self.style is None:
+            mix_vector(None, self.styles)  # raises: which styles there are and how to choose
         if x.dim() not in (3, 4) or x.shape[-3] not in (1, 3):
             raise InferenceError(f"expected an RGB image tensor 3×H×W or B×3×H×W, got shape {tuple(x.shape)}")
         batch = x if x.dim() == 4 else x.unsqueeze(0)

@@ -41,7 +41,9 @@ V1_KEYS = {"encoder.": "downsample.", "decoder.": "upsample."}
 MAX_BASE_CHANNELS = 512
 MAX_RESIDUAL_BLOCKS = 64
 MAX_SIDE = 16384  # style.size, train.image_size: evaluation loads images at these sizes
+MAX_STYLES = 1024  # styles in one network (Magenta's largest held 32; each adds 2 × 12 norm rows)
 ARCH_NAME = "TransformerNet"
+UNIVERSAL_KIND = "universal"  # meta["kind"] of the universal decoders' file (stylenet.universal)
 
 
 class CheckpointError(StylenetError, ValueError):
@@ -67,6 +69,9 @@ class CheckpointMeta:
         format_version: 2
         arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}
         style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None
+        styles: [{"name": ..., "image": ..., "size": ..., "style_weight": ...}, ...]  # several styles only:
+               arch["num_styles"] rows, in the network's order (Dumoulin et al. 2017); "style" then
+               names them all ({"name": "wave+udnie"})
         loss:  the perceptual loss's settings (stylenet.perceptual.loss.build_perceptual_loss's
                arguments: network, weights, layers, weights of the terms, ...); no "network" (older
                files): vgg16
@@ -78,10 +83,19 @@ class CheckpointMeta:
     loss: dict
     train: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    styles: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format_version": self.format_version, "arch": dict(self.arch), "style": dict(self.style),
-                "loss": dict(self.loss), "train": dict(self.train)}
+        out = {"format_version": self.format_version, "arch": dict(self.arch), "style": dict(self.style),
+               "loss": dict(self.loss), "train": dict(self.train)}
+        if self.styles:
+            out["styles"] = [dict(s) for s in self.styles]
+        return out
+
+    @property
+    def style_names(self) -> list[str]:
+        """The styles a multi-style network holds, in order; [] for a one-style network."""
+        return [s["name"] for s in self.styles]
 
     @classmethod
     def from_dict(cls, meta: Any, source: str = "checkpoint") -> CheckpointMeta:
@@ -94,12 +108,16 @@ class CheckpointMeta:
         arch = _dict(meta.get("arch"), "arch", source)
         if arch.get("name", ARCH_NAME) != ARCH_NAME:
             raise CheckpointError(f"{source}: unknown architecture {arch.get('name')!r}; this stylenet builds {ARCH_NAME}")
-        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks"})
+        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles"})
         if extra:
             raise CheckpointError(f"{source}: unknown arch settings {extra}; the file is damaged or from another program")
+        num_styles = arch.get("num_styles", 1)
         arch = {"name": ARCH_NAME,
                 "base_channels": _int(arch.get("base_channels"), "arch.base_channels", 1, MAX_BASE_CHANNELS, source),
                 "num_residual_blocks": _int(arch.get("num_residual_blocks"), "arch.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, source)}
+        if _int(num_styles, "arch.num_styles", 1, MAX_STYLES, source) > 1:
+            arch["num_styles"] = num_styles
+        styles = _styles(meta.get("styles"), num_styles, source)
         style = dict(_dict(meta.get("style", {}), "style", source))
         if style.get("size") is not None:
             _int(style["size"], "style.size", 1, MAX_SIDE, source)
@@ -107,7 +125,30 @@ class CheckpointMeta:
         if train.get("image_size") is not None:
             _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
         loss = dict(_dict(meta.get("loss", {}), "loss", source))
-        return cls(arch=arch, style=style, loss=loss, train=train, format_version=version)
+        return cls(arch=arch, style=style, loss=loss, train=train, format_version=version, styles=styles)
+
+
+def _styles(styles: Any, num_styles: int, source: str) -> list[dict]:
+    """A multi-style file's style list: one entry per conditional-norm row, each named, names unique."""
+    if num_styles == 1:
+        if styles:
+            raise CheckpointError(f"{source}: a style list without arch.num_styles; the file is damaged")
+        return []
+    if not isinstance(styles, list) or len(styles) != num_styles:
+        n = len(styles) if isinstance(styles, list) else type(styles).__name__
+        raise CheckpointError(f"{source}: arch.num_styles={num_styles} but the style list has {n} entries; the file is damaged")
+    out = []
+    for i, st in enumerate(styles):
+        st = dict(_dict(st, f"styles[{i}]", source))
+        if not isinstance(st.get("name"), str) or not st["name"]:
+            raise CheckpointError(f"{source}: styles[{i}] has no name; the file is damaged")
+        if st.get("size") is not None:
+            _int(st["size"], f"styles[{i}].size", 1, MAX_SIDE, source)
+        out.append(st)
+    names = [st["name"] for st in out]
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"{source}: the style list names a style twice ({', '.join(names)}); the file is damaged")
+    return out
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -140,9 +181,10 @@ def _kind_of_file(path: Path) -> str | None:
         return "not a torch file" if head else "an empty file"
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a stylenet file with ``weights_only=True`` and validate its metadata (:class:`CheckpointMeta`);
-    one clear line for everything else. ``ckpt["stylenet"]`` is the validated metadata as a dict."""
+def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load any stylenet file (a transform network's or the universal decoders', :mod:`stylenet.universal`)
+    with ``weights_only=True``: a dict with ``"stylenet"`` metadata (not yet validated: that is each kind's
+    reader's job) and a ``state_dict`` of named tensors; one clear line for everything else."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -166,10 +208,29 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file: {first_line(e)})") from None
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a stylenet checkpoint (no '{META_KEY}' metadata); train one with train.py")
-    ckpt[META_KEY] = CheckpointMeta.from_dict(ckpt[META_KEY], str(path)).to_dict()
+    _dict(ckpt[META_KEY], META_KEY, str(path))
     sd = _dict(ckpt["state_dict"], "state_dict", str(path))
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
         raise CheckpointError(f"{path}: the state_dict holds entries that are not named tensors; the file is damaged")
+    return ckpt
+
+
+def file_kind(ckpt: dict[str, Any]) -> str:
+    """``"transformer"`` (a trained TransformerNet, one style or several) or ``"universal"`` (decoders for
+    any style, :mod:`stylenet.universal`), from a :func:`load_file` dict's metadata."""
+    return "universal" if ckpt[META_KEY].get("kind") == UNIVERSAL_KIND else "transformer"
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a transform network's file with ``weights_only=True`` and validate its metadata
+    (:class:`CheckpointMeta`); one clear line for everything else. ``ckpt["stylenet"]`` is the validated
+    metadata as a dict."""
+    ckpt = load_file(path, map_location)
+    if file_kind(ckpt) == "universal":
+        raise CheckpointError(f"{path} holds universal decoders, not a trained network: stylise with "
+                              "infer.py --ckpt FILE --style PAINTING.jpg")
+    ckpt[META_KEY] = CheckpointMeta.from_dict(ckpt[META_KEY], str(path)).to_dict()
+    sd = ckpt["state_dict"]
     if ckpt[META_KEY]["format_version"] == 1:  # from here on it holds today's keys: say so
         ckpt["state_dict"] = upgrade_v1_keys(sd)
         ckpt[META_KEY]["format_version"] = FORMAT_VERSION

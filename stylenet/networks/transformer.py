@@ -14,6 +14,11 @@ to exploit out-of-range pixels that match the style Grams and shows black (seen 
 Any H×W works: the two stride-2 convolutions and the two ×2 upsamplings are size-matched, so the
 output has the input's size when H and W are multiples of 4 (:attr:`TransformerNet.size_multiple`);
 inference pads to that and crops back.
+
+Several styles in one network (``num_styles > 1``): every instance norm becomes a
+:class:`ConditionalInstanceNorm2d` with one scale and shift per style and everything else is shared
+(Dumoulin, Shlens & Kudlur 2017, "A Learned Representation for Artistic Style"). Which style, or which
+blend of styles, the network paints is a weight vector set with :func:`set_mix` before the forward pass.
 """
 
 from __future__ import annotations
@@ -21,7 +26,61 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from stylenet.errors import StylenetError
+
 SIZE_MULTIPLE = 4  # two stride-2 stages: sizes that are multiples of 4 come back unchanged
+
+
+class StyleNotChosenError(StylenetError, ValueError):
+    """A multi-style network ran without a style (or mix) chosen, or with a malformed one."""
+
+
+class ConditionalInstanceNorm2d(nn.InstanceNorm2d):
+    """Instance norm whose scale and shift are chosen per style (Dumoulin et al. 2017, §2.2).
+
+    ``scale`` and ``shift`` hold one row per style (S×C). The mix (:func:`set_mix`), a weight per style (S)
+    or per sample and style (B×S), selects or blends the rows: ``mix @ scale``. Blending the parameters
+    blends the styles (Dumoulin et al. §4, Fig. 7). A subclass of :class:`nn.InstanceNorm2d` without its own
+    affine, so the statistics hooks of tiling and export treat it as any instance norm;
+    :meth:`style_affine` gives them the current scale and shift.
+    """
+
+    def __init__(self, num_features: int, num_styles: int):
+        super().__init__(num_features, affine=False)
+        self.num_styles = int(num_styles)
+        self.scale = nn.Parameter(torch.ones(num_styles, num_features))
+        self.shift = nn.Parameter(torch.zeros(num_styles, num_features))
+        self.mix: torch.Tensor | None = None  # set by set_mix; not state, never saved
+
+    def style_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale, shift)`` for the current mix: C (one mix) or B×C (one per sample)."""
+        if self.mix is None:
+            raise StyleNotChosenError(f"this network holds {self.num_styles} styles: choose one (or a mix) before running it")
+        mix = self.mix.to(self.scale.dtype)
+        return mix @ self.scale, mix @ self.shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        scale, shift = self.style_affine()
+        shape = (-1, self.num_features, 1, 1)
+        return torch.addcmul(shift.to(y.dtype).reshape(shape), y, scale.to(y.dtype).reshape(shape))
+
+
+def conditional_norms(net: nn.Module) -> list[ConditionalInstanceNorm2d]:
+    return [m for m in net.modules() if isinstance(m, ConditionalInstanceNorm2d)]
+
+
+def set_mix(net: nn.Module, mix: torch.Tensor | None) -> None:
+    """Choose the style(s) every conditional instance norm of ``net`` (any module containing them:
+    TransformerNet, InferenceNet, an export graph) applies: a weight per style (S) for the whole batch,
+    or one row per sample (B×S); a one-hot row is one style. None clears the choice."""
+    norms = conditional_norms(net)
+    if mix is not None and norms:
+        s = norms[0].num_styles
+        if mix.dim() not in (1, 2) or mix.shape[-1] != s:
+            raise StyleNotChosenError(f"a style mix for this network has {s} weights (one per style), got shape {tuple(mix.shape)}")
+    for m in norms:
+        m.mix = mix
 
 
 class ConvLayer(nn.Sequential):
@@ -31,12 +90,17 @@ class ConvLayer(nn.Sequential):
         super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(c_in, c_out, kernel, stride))
 
 
+def instance_norm(channels: int, num_styles: int = 1) -> nn.InstanceNorm2d:
+    """The network's normalisation: plain affine instance norm for one style, conditional for several."""
+    return nn.InstanceNorm2d(channels, affine=True) if num_styles == 1 else ConditionalInstanceNorm2d(channels, num_styles)
+
+
 class ConvNormReLU(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: int = 1):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: int = 1, num_styles: int = 1):
         layers: list[nn.Module] = []
         if upsample > 1:
             layers.append(nn.Upsample(scale_factor=upsample, mode="nearest"))
-        layers += [ConvLayer(c_in, c_out, kernel, stride), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU(inplace=True)]
+        layers += [ConvLayer(c_in, c_out, kernel, stride), instance_norm(c_out, num_styles), nn.ReLU(inplace=True)]
         super().__init__(*layers)
 
 
@@ -50,14 +114,14 @@ class ScaledTanh(nn.Module):
 class ResidualBlock(nn.Module):
     """Two 3×3 conv + instance norm, identity shortcut (He et al. 2016; layout of Gross & Wilber 2016)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, num_styles: int = 1):
         super().__init__()
         self.body = nn.Sequential(
             ConvLayer(channels, channels, 3),
-            nn.InstanceNorm2d(channels, affine=True),
+            instance_norm(channels, num_styles),
             nn.ReLU(inplace=True),
             ConvLayer(channels, channels, 3),
-            nn.InstanceNorm2d(channels, affine=True),
+            instance_norm(channels, num_styles),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,23 +131,29 @@ class ResidualBlock(nn.Module):
 class TransformerNet(nn.Module):
     """Image → stylised image. ``base_channels=32, num_residual_blocks=5`` is the paper's network;
     ``base_channels=16`` is the half-width variant (Johnson's instance-norm models use half the filters
-    "without sacrificing quality")."""
+    "without sacrificing quality"). ``num_styles > 1``: conditional instance norms, one style per row
+    (choose with :func:`set_mix`); ``config`` names ``num_styles`` only then, so one-style files are as before."""
 
     size_multiple = SIZE_MULTIPLE
 
-    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5):
+    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, num_styles: int = 1):
         super().__init__()
-        c = base_channels
+        c, s = base_channels, int(num_styles)
+        if s < 1:
+            raise ValueError(f"num_styles must be at least 1, got {num_styles}")
         self.config = {"base_channels": int(base_channels), "num_residual_blocks": int(num_residual_blocks)}
+        if s > 1:
+            self.config["num_styles"] = s
+        self.num_styles = s
         self.downsample = nn.Sequential(
-            ConvNormReLU(3, c, 9),
-            ConvNormReLU(c, 2 * c, 3, stride=2),
-            ConvNormReLU(2 * c, 4 * c, 3, stride=2),
+            ConvNormReLU(3, c, 9, num_styles=s),
+            ConvNormReLU(c, 2 * c, 3, stride=2, num_styles=s),
+            ConvNormReLU(2 * c, 4 * c, 3, stride=2, num_styles=s),
         )
-        self.residuals = nn.Sequential(*[ResidualBlock(4 * c) for _ in range(num_residual_blocks)])
+        self.residuals = nn.Sequential(*[ResidualBlock(4 * c, s) for _ in range(num_residual_blocks)])
         self.upsample = nn.Sequential(
-            ConvNormReLU(4 * c, 2 * c, 3, upsample=2),
-            ConvNormReLU(2 * c, c, 3, upsample=2),
+            ConvNormReLU(4 * c, 2 * c, 3, upsample=2, num_styles=s),
+            ConvNormReLU(2 * c, c, 3, upsample=2, num_styles=s),
             ConvLayer(c, 3, 9),
             ScaledTanh(),
         )

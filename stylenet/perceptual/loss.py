@@ -103,7 +103,8 @@ class PerceptualLoss(nn.Module):
         for layer in self.style_layers:
             self.register_buffer(f"target_gram_{layer}", torch.empty(0), persistent=False)
             # 1 / mean(target²) with normalize=True, else 1: set with the targets, applied to the MSE.
-            self.register_buffer(f"style_scale_{layer}", torch.ones(()), persistent=False)
+            self.register_buffer(f"style_scale_{layer}", torch.ones(1), persistent=False)
+        self.register_buffer("style_factor", torch.ones(1), persistent=False)  # per style (set_styles)
 
     @staticmethod
     def layers_needed(content_layers: Sequence[str], style_layers: Sequence[str]) -> list[str]:
@@ -133,10 +134,36 @@ class PerceptualLoss(nn.Module):
             for layer in self.style_layers:
                 g = gram_matrix(feats[layer]).mean(0, keepdim=True) * (w / total)
                 grams[layer] = grams[layer] + g if layer in grams else g
+        self._set_targets(grams)
+
+    def _set_targets(self, grams: Mapping[str, torch.Tensor], factors: torch.Tensor | None = None) -> None:
+        """Target Grams S×C×C per layer (S = 1 for one style), their normalisation (S) and per-style factors."""
         for layer, g in grams.items():
             setattr(self, f"target_gram_{layer}", g)
-            scale = 1.0 / g.pow(2).mean().clamp_min(1e-30) if self.normalize else torch.ones((), device=g.device)
+            scale = 1.0 / g.pow(2).mean((1, 2)).clamp_min(1e-30) if self.normalize else torch.ones(g.shape[0], device=g.device)
             setattr(self, f"style_scale_{layer}", scale)
+        first = next(iter(grams.values()))
+        self.style_factor = torch.ones(first.shape[0], device=first.device) if factors is None else factors.to(first.device).float()
+
+    @property
+    def num_styles(self) -> int:
+        """How many styles the targets hold: 1 after :meth:`set_style`, S after :meth:`set_styles`."""
+        return getattr(self, f"target_gram_{self.style_layers[0]}").shape[0] if self.style_layers and self.has_style else 1
+
+    @torch.no_grad()
+    def set_styles(self, styles: Sequence[torch.Tensor], factors: Sequence[float] | None = None) -> None:
+        """Targets for several styles at once, for a multi-style network (Dumoulin et al. 2017): style ``s``
+        of ``styles`` (1×3×H×W each) is row ``s``; :meth:`forward` then takes each sample's ``style_index``.
+        ``factors`` scale each style's term (a style's own ``style_weight`` over the loss's)."""
+        per_style: dict[str, list[torch.Tensor]] = {layer: [] for layer in self.style_layers}
+        for img in styles:
+            self.set_style(img)
+            for layer in self.style_layers:
+                per_style[layer].append(getattr(self, f"target_gram_{layer}"))
+        if factors is not None and (len(factors) != len(styles) or any(not f > 0 for f in factors)):
+            raise ValueError(f"need one positive factor per style, got {list(factors)} for {len(styles)} styles")
+        self._set_targets({layer: torch.cat(gs, 0) for layer, gs in per_style.items()},
+                          None if factors is None else torch.tensor([float(f) for f in factors]))
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
@@ -148,15 +175,19 @@ class PerceptualLoss(nn.Module):
         output: torch.Tensor,
         content: torch.Tensor | None = None,
         content_features: Mapping[str, torch.Tensor] | None = None,
+        style_index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Loss terms of ``output`` against the content photo(s) and the style set by :meth:`set_style`.
 
         Pass ``content_features`` (from :meth:`content_features`) to reuse them across calls, as the
-        teacher does for hundreds of iterations on one photo.
+        teacher does for hundreds of iterations on one photo. After :meth:`set_styles`, ``style_index``
+        (B integers) names each sample's style; the style term is then the mean of the samples' own.
         Returns ``{"content", "style", "tv", "total"}``, each a weighted scalar.
         """
         if not self.has_style:
             raise RuntimeError("PerceptualLoss.set_style(...) must be called before computing the loss")
+        if style_index is None and self.num_styles > 1:
+            raise ValueError(f"the loss holds {self.num_styles} styles: give each sample's style_index")
         if content_features is None:
             if content is None:
                 raise ValueError("give the content photo or its content_features")
@@ -184,9 +215,14 @@ class PerceptualLoss(nn.Module):
         style_loss = output.new_zeros((), dtype=torch.float32)
         for layer, w in zip(self.style_layers, self.style_layer_weights):
             g = gram_matrix(out_feats[layer])
-            target = getattr(self, f"target_gram_{layer}").expand_as(g)
-            scale = getattr(self, f"style_scale_{layer}")
-            style_loss = style_loss + w * scale * F.mse_loss(g, target)
+            if style_index is None:  # one style for the whole batch
+                target = getattr(self, f"target_gram_{layer}").expand_as(g)
+                scale = getattr(self, f"style_scale_{layer}")[0] * self.style_factor[0]
+                style_loss = style_loss + w * scale * F.mse_loss(g, target)
+            else:  # each sample against its own style's Grams
+                target = getattr(self, f"target_gram_{layer}")[style_index]
+                scale = getattr(self, f"style_scale_{layer}")[style_index] * self.style_factor[style_index]
+                style_loss = style_loss + w * (scale * (g - target).pow(2).mean((1, 2))).mean()
 
         terms = {
             "content": self.content_weight * content_loss,

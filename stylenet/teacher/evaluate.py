@@ -32,7 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -43,6 +43,9 @@ from stylenet.networks.transformer import run_any_size
 from stylenet.perceptual.loss import PerceptualLoss, build_perceptual_loss
 from stylenet.runtime import measure
 from stylenet.teacher.gatys import TERMS, stylize
+
+if TYPE_CHECKING:
+    from stylenet.teacher.cache import TeacherCache
 
 CURVE_COLUMNS = ("iteration", "time", "content", "style", "tv", "total")
 
@@ -79,7 +82,10 @@ class PhotoScore:
 
     @property
     def speed_ratio(self) -> float:
-        """Teacher time to the network's loss / network time (a lower bound when not reached)."""
+        """Teacher time to the network's loss / network time (a lower bound when not reached); NaN when the
+        network's time is unknown (outputs made by another tool)."""
+        if math.isnan(self.net_seconds):
+            return math.nan
         return self.teacher_seconds / self.net_seconds if self.net_seconds > 0 else math.inf
 
 
@@ -166,9 +172,16 @@ def score_photo_starts(
     repeats: int = 3,
     full_curve: bool = True,
     progress: bool = False,
+    output: torch.Tensor | None = None,
+    cache: TeacherCache | None = None,
 ) -> tuple[list[PhotoScore], torch.Tensor, list[torch.Tensor]]:
     """Score one photo (1×3×H×W in [0, 1], on the loss's device; style already set on ``loss``) against
     the teacher started from each of ``inits`` ("noise", seeded by ``seed``, or "content", the photo).
+
+    ``output``: score this stylised image (made by another tool, the photo's size) instead of running
+    ``net`` (None then); its time is unknown (NaN, "n/a"). ``cache``: the teacher's curves for this photo
+    (:class:`~stylenet.teacher.cache.TeacherCache`): a curve that serves is reused, the teacher's image
+    then being its last one.
 
     The network runs (and is timed) once. Returns one score per start, the network's output (clamped)
     and, per start, the teacher's image at the equivalent iteration (its last image when not reached).
@@ -176,7 +189,10 @@ def score_photo_starts(
     """
     if not loss.has_style:
         raise ValueError("loss.set_style(...) must be called before scoring")
-    net_out, net_seconds = time_network(net, photo, repeats)
+    if output is None:
+        net_out, net_seconds = time_network(net, photo, repeats)
+    else:
+        net_out, net_seconds = output.to(photo.device, photo.dtype), math.nan
     with torch.no_grad():
         net_terms = {k: float(v) for k, v in loss(net_out, photo).items()}
         photo_style = float(loss(photo, photo)["style"])
@@ -191,14 +207,22 @@ def score_photo_starts(
             if "equiv" not in kept and row["total"] <= net_terms["total"]:
                 kept["equiv"] = image.clamp(0, 1)
 
-        result = stylize(
-            loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
-            stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
-        )
-        equiv = teacher_equivalent([r["total"] for r in result.history], net_terms["total"])
-        teacher_seconds = result.history[equiv]["time"] if equiv is not None else result.history[-1]["time"]
-        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, result.history, str(init), photo_style))
-        images.append(kept.get("equiv", result.image))
+        cached = cache.get(str(init), net_terms["total"]) if cache is not None else None
+        if cached is not None:
+            history, image = cached
+            image = photo if image is None else image.to(photo.device)
+        else:
+            result = stylize(
+                loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
+                stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
+            )
+            history, image = result.history, kept.get("equiv", result.image)
+            if cache is not None:
+                cache.put(str(init), history, result.image)
+        equiv = teacher_equivalent([r["total"] for r in history], net_terms["total"])
+        teacher_seconds = history[equiv]["time"] if equiv is not None else history[-1]["time"]
+        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, history, str(init), photo_style))
+        images.append(image)
     return scores, net_out.clamp(0, 1), images
 
 

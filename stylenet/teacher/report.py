@@ -51,6 +51,8 @@ def spread(values: Sequence[float], iterations: int | None = None) -> dict[str, 
     def fmt(v: float) -> str:
         if iterations is not None and v > iterations:
             return f"> {iterations}"
+        if math.isnan(v):
+            return "n/a"  # the network's time of outputs made by another tool (evaluate outputs=)
         if not math.isfinite(v):
             return "inf"
         return f"{v:g}" if iterations is not None else f"{v:.4g}"
@@ -112,7 +114,7 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
             iters = " | ".join(format_equiv(s.equiv, k) for s in p)
             lines.append(
                 f"| {p[0].name} | {t['content']:.4g} | {t['style']:.4g} | {p[0].style_vs_photo:.3g} | {t['tv']:.4g} | "
-                f"{t['total']:.4g} | {iters} | {p[0].net_seconds:.3g} |"
+                f"{t['total']:.4g} | {iters} | {'n/a' if math.isnan(p[0].net_seconds) else format(p[0].net_seconds, '.3g')} |"
             )
     if failures:
         lines += ["", "## Failed", ""] + [f"- `{name}`: {msg}" for name, msg in failures]

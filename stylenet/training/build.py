@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf
 
-from stylenet.config import MOVED_TO_MODULE, ConfigError, instantiate
+from stylenet.config import MOVED_TO_MODULE, ConfigError, instantiate, user_path
 from stylenet.data.images import open_image
 from stylenet.errors import first_line
 from stylenet.files import check_writable_dir, remove_stale_temporaries
@@ -27,6 +27,7 @@ from stylenet.networks.checkpoint import (
     read_checkpoint,
 )
 from stylenet.training.module import StyleTransferModule
+from stylenet.training.styles import check_resume_styles, extend_network, resolve_styles
 from stylenet.training.temporal import TemporalConfig
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
         return None
     path = newest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.ckpt_path == "last" else Path(cfg.ckpt_path)
     # Clear error for missing, truncated, foreign files and other network sizes before the trainer starts.
-    check_same_network(read_checkpoint(path)[META_KEY]["arch"], cfg.model, path)
+    meta = read_checkpoint(path)[META_KEY]
+    check_same_network(meta["arch"], cfg.model, path)
+    check_resume_styles(meta, resolve_styles(cfg), path)
     return str(path)
 
 
@@ -159,7 +162,15 @@ def check_config(cfg: DictConfig) -> None:
         # Name the key the user sets (paths.checkpoints), not the one it flows into.
         hint = next((k for k, root in roots.items() if root and str(folder).startswith(str(root))), None)
         check_writable_dir(folder, f"folder of {key}", f"set {hint or key} to a folder you can write")
-    open_image(cfg.style.image)  # missing or unreadable style image → ImageError naming the file
+    styles = resolve_styles(cfg)  # styles=[...]: unknown names, duplicates → one line now
+    for style in styles or [OmegaConf.to_container(cfg.style, resolve=True)]:
+        open_image(style["image"])  # missing or unreadable style image → ImageError naming the file
+    if styles and any("TeacherScore" in str(c.get("_target_", "")) for c in (cfg.get("callbacks") or {}).values() if c is not None):
+        raise ConfigError("the teacher callback scores one-style networks; drop callbacks=with_teacher and score each style "
+                          "after training: python -m stylenet evaluate ckpt=... style_name=NAME photos=DIR")
+    if cfg.get("init_from") and not styles:
+        raise ConfigError("init_from= adds styles to a trained multi-style network: list its styles, then the new ones, "
+                          "in styles=[...]")
 
 
 def build(cfg: DictConfig, check: bool = True) -> tuple[L.LightningDataModule, StyleTransferModule, L.Trainer]:
@@ -175,11 +186,16 @@ def build(cfg: DictConfig, check: bool = True) -> tuple[L.LightningDataModule, S
         callbacks = [c for c in callbacks if c not in dropped]
     trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
     datamodule = instantiate(cfg.data, "data")
+    styles = resolve_styles(cfg)
+    net = instantiate(cfg.model, "model", num_styles=len(styles) if styles else 1)
+    new_styles = extend_network(net, user_path(cfg.init_from), styles) if cfg.get("init_from") else None
     module = instantiate(cfg.module, "module")(
-        net=instantiate(cfg.model, "model"),
+        net=net,
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         style=OmegaConf.to_container(cfg.style, resolve=True),
         image_size=int(cfg.data.image_size),
+        styles=styles,
+        first_new_style=new_styles[0] if new_styles else None,
     )
     return datamodule, module, trainer
 

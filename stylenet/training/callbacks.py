@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 from stylenet.data.datamodule import list_images
 from stylenet.data.images import ImageError, load_image
 from stylenet.files import atomic_save_image
-from stylenet.networks.transformer import run_any_size
+from stylenet.networks.transformer import run_any_size, set_mix
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ def _experiment(trainer: L.Trainer):
         if exp is not None and hasattr(exp, "add_image"):
             return exp
     return None
+
+
+def style_mixes(pl_module: L.LightningModule) -> list[torch.Tensor | None]:
+    """The mix of each style a module trains (one-hot rows, in order), or [None] for a one-style network."""
+    n = len(getattr(pl_module, "styles", []))
+    return list(torch.eye(n, device=pl_module.device)) if n else [None]
 
 
 class StepCheckpoint(ModelCheckpoint):
@@ -84,15 +90,20 @@ class SampleGridCallback(L.Callback):
             return
         with eval_mode(pl_module.net) as net:
             x = photos.to(pl_module.device)
-            y = run_any_size(net, x).clamp(0, 1)
-        grid = make_grid(torch.cat([x, y]).float().cpu(), nrow=len(x), padding=2)
+            rows = [x]
+            for mix in style_mixes(pl_module):  # one row per style of a multi-style network
+                set_mix(net, mix)
+                rows.append(run_any_size(net, x).clamp(0, 1))
+        grid = make_grid(torch.cat(rows).float().cpu(), nrow=len(x), padding=2)
         exp.add_image("samples/stylised", grid, global_step=trainer.global_step)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             exp = _experiment(trainer)
-            if exp is not None and hasattr(pl_module, "load_style"):
-                exp.add_image("samples/style", pl_module.load_style()[0], global_step=0)
+            if exp is not None and hasattr(pl_module, "load_styles"):
+                names = [st["name"] for st in getattr(pl_module, "styles", [])]
+                for i, image in enumerate(pl_module.load_styles()):
+                    exp.add_image(f"samples/style/{names[i]}" if names else "samples/style", image[0], global_step=0)
             self._log(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -124,14 +135,17 @@ class FinalSamplesCallback(L.Callback):
         if not (self._paths and trainer.is_global_zero) or trainer.global_step == 0:
             return
         out = self.dirpath / "samples"
-        style = getattr(pl_module, "style", {}).get("name", "styled")
+        styles = [st["name"] for st in getattr(pl_module, "styles", [])] or [getattr(pl_module, "style", {}).get("name", "styled")]
+        mixes = style_mixes(pl_module)
         written, skipped = 0, []
         with eval_mode(pl_module.net) as net:
             for p in self._paths:
                 try:
                     x = load_image(p, size=self.size).to(pl_module.device)
-                    y = run_any_size(net, x).clamp(0, 1).float().cpu()
-                    atomic_save_image(y, out / f"{Path(p).stem}_{style}.jpg")
+                    for style, mix in zip(styles, mixes):
+                        set_mix(net, mix)
+                        y = run_any_size(net, x).clamp(0, 1).float().cpu()
+                        atomic_save_image(y, out / f"{Path(p).stem}_{style}.jpg")
                 except (ImageError, OSError) as e:  # the checkpoint is already saved: never fail the run here
                     skipped.append(f"{Path(p).name} ({e})")
                     continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -14,8 +14,9 @@ import torch
 from stylenet.data.images import load_image
 from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
-from stylenet.networks.transformer import TransformerNet
+from stylenet.networks.transformer import TransformerNet, set_mix
 from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.training.styles import train_only_styles
 from stylenet.training.temporal import TemporalConfig, temporal_terms
 
 LOSS_PREFIX = "loss."
@@ -47,6 +48,14 @@ def batch_images(batch: Any) -> torch.Tensor:
     return batch
 
 
+def _style_meta(style: Mapping[str, Any]) -> dict[str, Any]:
+    """What a checkpoint keeps of a style: name, painting, the size its Grams were computed at, its weight."""
+    out = {"name": str(style["name"]), "image": str(style["image"]), "size": int(style["size"]) if style.get("size") else None}
+    if style.get("style_weight") is not None:
+        out["style_weight"] = float(style["style_weight"])
+    return out
+
+
 class StyleTransferModule(L.LightningModule):
     """``net`` is the only trainable part; ``loss`` (VGG16 + style targets) is rebuilt from config and
     never stored in checkpoints, which therefore hold a few MB and load without VGG weights."""
@@ -65,15 +74,36 @@ class StyleTransferModule(L.LightningModule):
         compile_loss: bool = False,
         style_warmup_steps: int = 0,
         temporal: Mapping[str, Any] | None = None,
+        styles: Sequence[Mapping[str, Any]] | None = None,
+        new_styles_only: bool = False,
+        first_new_style: int | None = None,
     ):
         super().__init__()
         self.net = net
         loss_cfg = dict(loss)  # plain types (training.py resolves the config), so it can go in checkpoints
-        if style.get("style_weight") is not None:  # a style may override the loss's style weight
-            loss_cfg["style_weight"] = float(style["style_weight"])
+        # Several styles (Dumoulin et al. 2017, stylenet/training/styles.py): one conditional-norm row each.
+        self.styles = [_style_meta(st) for st in styles or []]
+        if len(self.styles) != (net.num_styles if net.num_styles > 1 else 0):
+            raise StylenetError(f"the network holds {net.num_styles} style(s) but {len(self.styles)} styles were given")
+        if self.styles:
+            names = [st["name"] for st in self.styles]
+            self.style = {"name": "+".join(names), "image": None, "size": None}
+        else:
+            if style.get("style_weight") is not None:  # a style may override the loss's style weight
+                loss_cfg["style_weight"] = float(style["style_weight"])
+            self.style = _style_meta(style)
+            self.style.pop("style_weight", None)
         self.loss_cfg = loss_cfg
         self.loss = build_perceptual_loss(**loss_cfg)
-        self.style = {"name": str(style["name"]), "image": str(style["image"]), "size": int(style["size"]) if style.get("size") else None}
+        # Which styles the batches draw: all, or only those added to a trained network (init_from=...).
+        self.new_styles_only = bool(new_styles_only)
+        self.trained_styles = list(range(len(self.styles)))
+        if self.new_styles_only:
+            if first_new_style is None or not self.styles:
+                raise StylenetError("module.new_styles_only=true adds styles to a trained multi-style network: give "
+                                    "init_from=CKPT and styles=[its styles..., NEW] (experiment=add_style)")
+            self.trained_styles = list(range(first_new_style, len(self.styles)))
+            train_only_styles(net, self.trained_styles)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
@@ -89,6 +119,7 @@ class StyleTransferModule(L.LightningModule):
             # module tree and state_dict keys stay as they are; set_style still runs the eager encoder.
             self.loss.compile()
         self.style_image: torch.Tensor | None = None
+        self.style_images: list[torch.Tensor] | None = None
 
     # ---- style target -------------------------------------------------------------------------
     def load_style(self) -> torch.Tensor:
@@ -96,22 +127,52 @@ class StyleTransferModule(L.LightningModule):
             self.style_image = load_image(self.style["image"], size=self.style["size"])
         return self.style_image
 
+    def load_styles(self) -> list[torch.Tensor]:
+        """Each style's painting at its size: the one style's, or every style of a multi-style network."""
+        if not self.styles:
+            return [self.load_style()]
+        if self.style_images is None:
+            self.style_images = [load_image(st["image"], size=st["size"]) for st in self.styles]
+        return self.style_images
+
     def setup(self, stage: str) -> None:
         if self.use_channels_last:
             self.net.to(memory_format=torch.channels_last)
             self.loss.encoder.to(memory_format=torch.channels_last)
         # The target Grams are buffers: when Lightning moves the module to its device after setup(),
-        # they move with it, so the style image is encoded once per run.
-        self.loss.set_style(self.load_style().to(self.device))
+        # they move with it, so the style image is encoded once per run (once per style: each sample is
+        # then scored against its own style's Grams, PerceptualLoss.set_styles).
+        if self.styles:
+            weight = float(self.loss_cfg.get("style_weight", self.loss.style_weight))
+            factors = [st.get("style_weight", weight) / weight for st in self.styles]
+            self.loss.set_styles([img.to(self.device) for img in self.load_styles()], factors)
+        else:
+            self.loss.set_style(self.load_style().to(self.device))
+
+    def choose_styles(self, batch_size: int, style: int | None = None) -> torch.Tensor | None:
+        """A multi-style network's styles for a batch (B indices, also set as the norms' mix), None for one
+        style. Training: drawn round-robin from the step, so every batch mixes styles, every style gets the
+        same share, and a resumed run draws what the uninterrupted one would; ``style``: all samples in it."""
+        if not self.styles:
+            return None
+        if style is None:
+            pool = torch.tensor(self.trained_styles)
+            index = pool[(int(self.global_step) * batch_size + torch.arange(batch_size)) % len(pool)]
+        else:
+            index = torch.full((batch_size,), int(style))
+        index = index.to(self.device)
+        set_mix(self.net, torch.nn.functional.one_hot(index, len(self.styles)).float())
+        return index
 
     # ---- steps --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._forward_net(x)
 
-    def _terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _terms(self, x: torch.Tensor, style: int | None = None) -> dict[str, torch.Tensor]:
         if self.use_channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.loss(self(x), x)
+        index = self.choose_styles(x.shape[0], style)
+        return self.loss(self(x), x, style_index=index)
 
     def style_ramp(self) -> float:
         """Factor on the style term while training: 0 → 1 linearly over the first ``style_warmup_steps``.
@@ -128,8 +189,9 @@ class StyleTransferModule(L.LightningModule):
         x = batch_images(batch)
         if self.use_channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        index = self.choose_styles(x.shape[0])
         y = self(x)
-        terms = self.loss(y, x)
+        terms = self.loss(y, x, style_index=index)
         if self.temporal.active:
             # Drawn from the step, not the global RNG, so a resumed run draws the motions it would have drawn.
             generator = torch.Generator().manual_seed(1_000_003 * int(self.global_step) + 17)
@@ -151,11 +213,20 @@ class StyleTransferModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x = batch_images(batch)
-        terms = self._terms(x)
-        self.log_dict({f"val/{k}": v for k, v in terms.items()}, batch_size=x.shape[0], sync_dist=True)
+        if not self.styles:
+            terms = self._terms(x)
+            self.log_dict({f"val/{k}": v for k, v in terms.items()}, batch_size=x.shape[0], sync_dist=True)
+            return
+        # Every validation photo in every style: val/<style>/<term>, and val/<term> their mean.
+        per_style = [self._terms(x, s) for s in range(len(self.styles))]
+        for st, terms in zip(self.styles, per_style):
+            self.log_dict({f"val/{st['name']}/{k}": v for k, v in terms.items()}, batch_size=x.shape[0], sync_dist=True)
+        mean = {k: torch.stack([t[k] for t in per_style]).mean() for k in per_style[0]}
+        self.log_dict({f"val/{k}": v for k, v in mean.items()}, batch_size=x.shape[0], sync_dist=True)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.net.parameters())
+        # Frozen parts (new_styles_only) are left out: the optimiser holds no state for them.
+        optimizer = self.optimizer_factory(params=[p for p in self.net.parameters() if p.requires_grad])
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
@@ -164,12 +235,16 @@ class StyleTransferModule(L.LightningModule):
     # ---- checkpoints ---------------------------------------------------------------------------
     def stylenet_meta(self) -> dict[str, Any]:
         """Everything inference needs besides the weights (:class:`CheckpointMeta`), as plain types."""
+        train = {"image_size": self.image_size, "global_step": int(self.global_step),
+                 "style_warmup_steps": self.style_warmup_steps, "temporal": asdict(self.temporal)}
+        if self.new_styles_only:
+            train["trained_styles"] = [self.styles[i]["name"] for i in self.trained_styles]
         return CheckpointMeta(
             arch={"name": ARCH_NAME, **self.net.config},
             style=dict(self.style),
             loss=dict(self.loss_cfg),
-            train={"image_size": self.image_size, "global_step": int(self.global_step),
-                   "style_warmup_steps": self.style_warmup_steps, "temporal": asdict(self.temporal)},
+            train=train,
+            styles=[dict(st) for st in self.styles],
         ).to_dict()
 
     def check_weights(self) -> None:

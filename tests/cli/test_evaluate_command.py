@@ -18,7 +18,8 @@ def evaluate_in_process(tmp: Path, *overrides: str) -> int:
     from stylenet.cli.evaluate import run
     from stylenet.config import compose
 
-    return run(compose("evaluate", list(overrides)))
+    logs = [] if any(o.startswith("paths.logs=") for o in overrides) else [f"paths.logs={tmp / 'logs'}"]  # teacher cache
+    return run(compose("evaluate", [*overrides, *logs]))
 
 
 def test_evaluation_command_writes_curves_summary_and_figures(setup):
@@ -111,3 +112,81 @@ def test_an_unwritable_out_stops_before_the_teacher_runs(setup, monkeypatch):
     monkeypatch.setattr(evaluate, "stylize", lambda *a, **k: pytest.fail("the teacher ran before out was checked"))
     with pytest.raises(StylenetError, match=r"cannot write to the evaluation folder \(out=\) .*a_file/ev"):
         evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", f"photos={setup / 'photos'}", f"out={setup / 'a_file' / 'ev'}")
+
+
+# ---- universal decoders, other tools' outputs, loss_from and the teacher cache -------------------------
+def test_universal_and_outputs_are_scored_with_loss_from_and_share_the_teachers_curves(setup, monkeypatch):
+    from helpers import write_universal
+    from PIL import Image
+
+    import stylenet.teacher.evaluate as teacher_evaluate
+
+    write_universal(setup / "u.ckpt")
+    common = ("photos=photos", "iterations=3", "repeats=1", "init=noise", f"loss_from={setup / 'tiny.ckpt'}",
+              f"paths.logs={setup / 'logs'}")
+    monkeypatch.chdir(setup)
+    assert evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", "out=ev_net", *common) == 0
+    cache_files = sorted((setup / "logs" / "teacher_cache").glob("*.csv"))
+    assert len(cache_files) == 2  # one curve per photo
+    mtimes = [p.stat().st_mtime_ns for p in cache_files]
+
+    calls = []
+    real = teacher_evaluate.stylize
+    monkeypatch.setattr(teacher_evaluate, "stylize", lambda *a, **k: calls.append(k.get("iterations")) or real(*a, **k))
+    assert evaluate_in_process(setup, "ckpt=u.ckpt", "transform=adain", "alpha=0.7", "out=ev_u", *common) == 0
+    (setup / "peer").mkdir()
+    for stem, ext in (("a", "png"), ("b", "webp")):  # named like each photo, any extension, any size
+        Image.new("RGB", (20, 15), (200, 30, 30)).save(setup / "peer" / f"{stem}.{ext}")
+    assert evaluate_in_process(setup, "outputs=peer", "out=ev_peer", *common) == 0
+    assert 3 not in calls  # the teacher (K = 3) never ran again: both candidates used the cached curves
+    assert [p.stat().st_mtime_ns for p in cache_files] == mtimes
+
+    net = list(csv.DictReader((setup / "ev_net" / "scores.csv").open()))
+    for folder in ("ev_u", "ev_peer"):
+        rows = list(csv.DictReader((setup / folder / "scores.csv").open()))
+        assert [r["photo"] for r in rows] == ["a.png", "b.jpg"]
+        for r, n in zip(rows, net):  # the same loss scores them: the photo's own style loss is identical
+            assert float(r["photo_style"]) == pytest.approx(float(n["photo_style"]))
+            assert float(r["teacher_final_total_from_noise"]) == pytest.approx(float(n["teacher_final_total_from_noise"]))
+    summary = (setup / "ev_peer" / "summary.md").read_text()
+    assert "outputs=" in summary and "| n/a |" in summary
+    assert "adain, alpha 0.7" in (setup / "ev_u" / "summary.md").read_text()
+
+    assert evaluate_in_process(setup, "outputs=peer", "out=ev_again", "teacher_cache=false", *common) == 0
+    assert 3 in calls  # teacher_cache=false runs the teacher
+
+
+def test_a_missing_output_fails_alone_and_universal_needs_a_loss(setup, monkeypatch):
+    from helpers import write_universal
+    from PIL import Image
+
+    monkeypatch.chdir(setup)
+    (setup / "peer").mkdir()
+    Image.new("RGB", (20, 15)).save(setup / "peer" / "a.jpg")
+    code = evaluate_in_process(setup, "outputs=peer", "photos=photos", "iterations=1", "init=content", "out=ev",
+                               f"loss_from={setup / 'tiny.ckpt'}")
+    assert code == 1 and "no stylised image named b.*" in (setup / "ev" / "summary.md").read_text()
+    write_universal(setup / "u.ckpt", levels=(1,))
+    with pytest.raises(StylenetError, match="say which loss to score with: loss_from="):
+        evaluate_in_process(setup, "ckpt=u.ckpt", "photos=photos", "style_image=style.png")
+    with pytest.raises(StylenetError, match="not both"):
+        evaluate_in_process(setup, "ckpt=tiny.ckpt", "outputs=peer", "photos=photos")
+
+
+def test_a_multi_style_network_is_scored_in_the_style_asked_for(setup):
+    from helpers import make_multi_checkpoint
+
+    make_multi_checkpoint(setup / "multi.ckpt")
+    common = (f"photos={setup / 'photos'}", "iterations=2", "repeats=1", "init=content", "limit=1")
+    for name in ("wave", "udnie"):
+        assert evaluate_in_process(setup, f"ckpt={setup / 'multi.ckpt'}", f"style_name={name}", f"out={setup}/ev_{name}", *common) == 0
+    rows = {n: list(csv.DictReader((setup / f"ev_{n}" / "scores.csv").open()))[0] for n in ("wave", "udnie")}
+    # Each style is scored against its own painting: the same network gives other numbers per style.
+    assert rows["wave"]["net_style"] != rows["udnie"]["net_style"]
+    assert "(style udnie)" in (setup / "ev_udnie" / "summary.md").read_text()
+    with pytest.raises(StylenetError, match=r"holds 3 styles \(wave, udnie, the_scream\): choose one with style_name=NAME"):
+        evaluate_in_process(setup, f"ckpt={setup / 'multi.ckpt'}", f"out={setup}/ev_none", *common)
+    with pytest.raises(StylenetError, match="unknown style 'nope'"):
+        evaluate_in_process(setup, f"ckpt={setup / 'multi.ckpt'}", "style_name=nope", f"out={setup}/ev_nope", *common)
+    with pytest.raises(StylenetError, match="holds one"):
+        evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", "style_name=wave", f"out={setup}/ev_one", *common)

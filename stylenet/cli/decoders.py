@@ -1,0 +1,37 @@
+"""``python -m stylenet decoders [overrides]``: train the universal decoders (conf/decoders.yaml, docs/universal.md).
+
+    python -m stylenet decoders                                  # levels 1-5, the CPU recipe
+    python -m stylenet decoders decoders.levels=[4]              # only what AdaIN needs
+    python -m stylenet decoders recipe=gpu data.path=/data/coco/train2014
+    python -m stylenet decoders ckpt_path=last                   # resume exactly
+    python -m stylenet decoders -m decoders.levels=[1],[2]       # a sweep: one folder per job
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from stylenet.cli.entry import hydra_command
+from stylenet.cli.train import swept_overrides
+from stylenet.universal.build import train_decoders
+
+
+def task(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN and (swept := swept_overrides(hc.overrides.task, sys.argv[1:])):
+        with open_dict(cfg):  # checkpoints/universal/<swept values>/: jobs never overwrite each other
+            cfg.run_name = f"{cfg.run_name}/{swept}"
+    metrics, _ = train_decoders(cfg)
+    return metrics.get("val/total")
+
+
+def main(argv: list[str] | None = None) -> None:
+    hydra_command("decoders", task, argv)
+
+
+if __name__ == "__main__":
+    main()

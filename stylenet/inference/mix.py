@@ -1,0 +1,89 @@
+"""Choosing a multi-style network's style, or a blend of its styles (Dumoulin et al. 2017, §4: blending
+the conditional norms' scales and shifts blends the styles): the one parser of ``--style NAME`` and
+``--mix wave:0.7,udnie:0.3`` for infer.py, the evaluation and :class:`~stylenet.inference.stylizer.Stylizer`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from stylenet.errors import StylenetError
+
+
+class MixError(StylenetError, ValueError):
+    """A style name or mix that does not fit the network; the message says what would."""
+
+
+StyleChoice = str | Mapping[str, float] | None
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"wave:0.7,udnie:0.3"`` → ``{"wave": 0.7, "udnie": 0.3}``; one :class:`MixError` line for anything else."""
+    out: dict[str, float] = {}
+    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
+        name, sep, weight = part.rpartition(":")
+        if not sep or not name.strip():
+            raise MixError(f"--mix {text!r}: write NAME:WEIGHT pairs separated by commas, e.g. wave:0.7,udnie:0.3")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise MixError(f"--mix {text!r}: {weight!r} is not a number (in {part!r})") from None
+        name = name.strip()
+        if name in out:
+            raise MixError(f"--mix {text!r} names {name} twice; give each style once")
+        out[name] = value
+    if not out:
+        raise MixError("--mix is empty; write NAME:WEIGHT pairs, e.g. wave:0.7,udnie:0.3")
+    return out
+
+
+def mix_vector(choice: StyleChoice, names: Sequence[str]) -> torch.Tensor | None:
+    """The weight per style (in the network's order, summing to 1) for a style name or a {name: weight}
+    mix; None for a one-style network asked for nothing (or for its own style)."""
+    names = list(names)
+    if not names:  # a one-style network
+        if choice is None:
+            return None
+        raise MixError("this network holds one style; --style NAME and --mix choose among the styles of a multi-style "
+                       "network (train one with styles=[a,b,...])")
+    listed = ", ".join(names)
+    if choice is None:
+        raise MixError(f"this network holds {len(names)} styles ({listed}): choose one with --style NAME, or blend them "
+                       f"with --mix {names[0]}:0.5,{names[1]}:0.5")
+    if isinstance(choice, str):
+        choice = {choice: 1.0}
+    weights = torch.zeros(len(names))
+    for name, w in choice.items():
+        if name not in names:
+            raise MixError(f"unknown style {name!r}; this network holds {listed}")
+        w = float(w)
+        if not math.isfinite(w) or w < 0:
+            raise MixError(f"the weight of {name} is {w:g}; weights are >= 0 (they are normalised to sum 1)")
+        weights[names.index(name)] = w
+    if float(weights.sum()) <= 0:
+        raise MixError("every weight of the mix is 0; give at least one style a positive weight")
+    return weights / weights.sum()
+
+
+def describe(choice: StyleChoice) -> str:
+    """A label for file names: ``udnie`` or ``wave0.7+udnie0.3``."""
+    if choice is None:
+        return ""
+    if isinstance(choice, str):
+        return choice
+    return "+".join(f"{n}{float(w):g}" for n, w in choice.items() if float(w) > 0)
+
+
+def one_style_meta(meta: Mapping, name: str) -> dict:
+    """A multi-style checkpoint's metadata as if it held only ``name``: its painting, size and style weight
+    (what the evaluation needs to rebuild that style's training loss)."""
+    names = [s["name"] for s in meta.get("styles") or []]
+    if name not in names:
+        raise MixError(f"unknown style {name!r}; this network holds {', '.join(names)}")
+    style = dict(meta["styles"][names.index(name)])
+    loss = dict(meta.get("loss") or {})
+    if style.get("style_weight") is not None:
+        loss["style_weight"] = float(style.pop("style_weight"))
+    return {**meta, "style": style, "loss": loss}

@@ -1,0 +1,181 @@
+"""DecoderModule: trains the decoders of several VGG levels at once (Li et al. 2017, §3.1).
+
+Each level's decoder learns to invert the frozen encoder at relu{k}_1 on content photos only:
+
+    L_k = ||I_k − I||² + feature_weight · ||Φ_k(I_k) − Φ_k(I)||²      (Li et al. eq. 1, λ = 1)
+
+with I_k = D_k(Φ_k(I)) and Φ_k the encoder up to relu{k}_1 (both terms mean squared errors, pixels in
+[0, 1]). ``normalize_features`` (default) divides the feature term by the target features' mean square,
+as the project's perceptual loss normalises its terms: in raw units the shipped (Caffe-convention) VGG19's
+features are so large that at λ = 1 the feature term outweighs the pixel term 10⁴–10⁶× (measured at
+128 px: initial feature MSE 3e7 at relu1_1, 7e8 at relu2_1, against a pixel MSE of 8e2) and the pixel
+term, half of Li et al.'s loss, would do nothing; relative, λ = 1 keeps both in play whatever the weights. The decoders are independent; they share the data, the
+one encoder pass that gives every level's target, and one optimiser (the sum of the per-level losses
+has per-decoder gradients equal to each level's own). Each level's forward and backward run one after
+the other (manual optimisation), so its time per step can be measured alone (``time/level{k}``,
+CPU timings are synchronous) and only one level's graph is alive at a time.
+
+Checkpoints hold the decoders only (``decoders.relu{k}_1.*``) and the metadata of
+:class:`~stylenet.universal.checkpoint.UniversalMeta`; like :class:`~stylenet.training.module.StyleTransferModule`,
+no VGG weights, and a diverged decoder is never saved.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenet.networks.checkpoint import META_KEY, CheckpointError
+from stylenet.perceptual.vgg import VGGEncoder
+from stylenet.training.module import MAX_ABS_WEIGHT, ExplodedWeightsError, NonFiniteLossError, batch_images
+from stylenet.universal.checkpoint import PREFIX, UniversalMeta
+from stylenet.universal.decoder import LEVELS, Decoder, level_layer
+
+ENCODER_PREFIX = "encoder."
+# Lightning warns that periodic checkpoints under manual optimisation hold the state after the step: that is
+# the state this module wants to save (the step is complete when the checkpoint is written).
+warnings.filterwarnings("ignore", message=r".*manual optimization and every_n_train_steps.*")
+
+
+def psnr(mse: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB of a mean squared error on [0, 1] pixels."""
+    return -10.0 * torch.log10(mse.clamp_min(1e-10))
+
+
+class DecoderModule(L.LightningModule):
+    """``levels``: which decoders to train (1..5). ``encoder``: {network, weights} of the frozen VGG."""
+
+    def __init__(
+        self,
+        levels: Sequence[int],
+        encoder: Mapping[str, Any],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        feature_weight: float = 1.0,
+        normalize_features: bool = True,
+        image_size: int | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False  # per-level backward, for per-level timing (module docstring)
+        levels = sorted({int(k) for k in levels})
+        if not levels or any(k not in LEVELS for k in levels):
+            raise ValueError(f"decoders.levels={list(levels)} must be a non-empty list of levels from {list(LEVELS)}")
+        self.levels = levels
+        self.encoder_cfg = {"network": str(encoder.get("network", "vgg19")), "weights": str(encoder.get("weights", "embedded"))}
+        self.decoders = nn.ModuleDict({level_layer(k): Decoder(k, self.encoder_cfg["network"]) for k in levels})
+        self.encoder = VGGEncoder([level_layer(k) for k in levels], weights=self.encoder_cfg["weights"], network=self.encoder_cfg["network"])
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.feature_weight = float(feature_weight)
+        self.normalize_features = bool(normalize_features)
+        self.image_size = image_size
+
+    def level_terms(self, k: int, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Level ``k``'s loss terms on photos ``x`` whose relu{k}_1 features are ``target``."""
+        layer = level_layer(k)
+        y = self.decoders[layer](target, clamp=False)  # unclamped: the gradient never vanishes (decoder.py)
+        pixel = F.mse_loss(y, x)
+        feature = F.mse_loss(self.encoder(y, layers=[layer])[layer], target)
+        if self.normalize_features:  # relative to the target's own mean square (module docstring)
+            feature = feature / target.pow(2).mean().clamp_min(1e-8)
+        return {"pixel": pixel, "feature": feature, "total": pixel + self.feature_weight * feature,
+                "psnr": psnr(F.mse_loss(y.detach().clamp(0, 1), x))}
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        x = batch_images(batch)
+        opt = self.optimizers()
+        opt.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            targets = self.encoder(x)  # one pass gives every level's target
+        logs = {"time/encoder": time.perf_counter() - t0}
+        if self.global_step == 0 and batch_idx == 0:  # the decoders' input scale, once (decoder.py); resumed runs load it
+            for k in self.levels:
+                self.decoders[level_layer(k)].input_scale.fill_(float(targets[level_layer(k)].pow(2).mean().sqrt().clamp_min(1e-8)) ** -1)
+        total = 0.0
+        for k in self.levels:
+            t0 = time.perf_counter()
+            terms = self.level_terms(k, x, targets[level_layer(k)])
+            if not torch.isfinite(terms["total"]):
+                raise NonFiniteLossError(
+                    f"level {k}'s loss became non-finite at step {self.global_step} (pixel={terms['pixel'].item():.4g}, "
+                    f"feature={terms['feature'].item():.4g}); training stopped, the last checkpoint is intact: lower "
+                    "module.optimizer.lr, then resume with ckpt_path=last"
+                )
+            self.manual_backward(terms["total"])
+            logs[f"time/level{k}"] = time.perf_counter() - t0
+            logs |= {f"train/level{k}/{name}": v.detach() for name, v in terms.items()}
+            total = total + terms["total"].detach()
+        opt.step()
+        sched = self.lr_schedulers()
+        if sched is not None:
+            sched.step()
+        logs["train/total"] = total
+        self.log_dict(logs, batch_size=x.shape[0])
+        self.log("loss", total, prog_bar=True, logger=False, batch_size=x.shape[0])
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x = batch_images(batch)
+        targets = self.encoder(x)
+        logs = {}
+        for k in self.levels:
+            terms = self.level_terms(k, x, targets[level_layer(k)])
+            logs |= {f"val/level{k}/{name}": v for name, v in terms.items()}
+        self.log_dict(logs, batch_size=x.shape[0], sync_dist=True)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Every level's reconstruction of ``x`` (clamped), for sample grids."""
+        targets = self.encoder(x)
+        return {k: self.decoders[level_layer(k)](targets[level_layer(k)]) for k in self.levels}
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.decoders.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer), "interval": "step"}}
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def stylenet_meta(self) -> dict[str, Any]:
+        return UniversalMeta(
+            encoder=dict(self.encoder_cfg), levels=tuple(self.levels),
+            train={"image_size": self.image_size, "global_step": int(self.global_step), "feature_weight": self.feature_weight,
+                   "normalize_features": self.normalize_features},
+        ).to_dict()
+
+    def check_weights(self) -> None:
+        """As :meth:`StyleTransferModule.check_weights`: a diverged decoder never replaces a good checkpoint.
+        The decoders have no normalisation, so a healthy weight is far below the bound too."""
+        for name, dec in self.decoders.items():
+            # torch's amax, not Python's max: max() skips a NaN that does not come first.
+            values = [v.detach().abs().amax().float() for v in dec.state_dict().values() if v.numel()]
+            worst = float(torch.stack(values).amax()) if values else 0.0
+            if not worst <= MAX_ABS_WEIGHT:  # also true for NaN
+                raise ExplodedWeightsError(
+                    f"the {name} decoder's weights exploded at step {self.global_step} (max |w| = {worst:.3g}); nothing was "
+                    "saved and earlier checkpoints are intact: lower module.optimizer.lr, then resume with ckpt_path=last"
+                )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_weights()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)}
+        checkpoint[META_KEY] = self.stylenet_meta()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        sd = checkpoint["state_dict"]
+        missing = sorted({k.split(".")[1] for k in self.state_dict() if k.startswith(PREFIX) and k not in sd})
+        if missing:
+            held = (checkpoint.get(META_KEY) or {}).get("levels")
+            raise CheckpointError(
+                f"the checkpoint has no {', '.join(missing)} decoder (it holds levels {held}); resume with the same "
+                "decoders.levels, or train the new levels in their own folder (run_name=...)"
+            )
+        sd.update({k: v for k, v in self.state_dict().items() if k.startswith(ENCODER_PREFIX)})
+

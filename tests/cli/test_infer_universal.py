@@ -1,0 +1,87 @@
+"""infer.py with a universal checkpoint (stylenet/cli/infer_universal.py): --style, --alpha, --transform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tiny_meta
+from helpers import photo, tiny_net, write_universal
+from PIL import Image
+
+from stylenet.cli.infer import main
+from stylenet.cli.infer_universal import parse_style
+from stylenet.networks.checkpoint import atomic_save
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("uinfer")
+    write_universal(root / "u.ckpt")
+    (root / "photos").mkdir()
+    photo((40, 30)).save(root / "photos" / "a.jpg")
+    photo((33, 47)).rotate(90).save(root / "photos" / "b.png")
+    (root / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
+    photo((36, 36)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(root / "wave.png")
+    photo((20, 24)).convert("L").save(root / "grey.png")
+    return root
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_stylises_a_folder_with_two_blended_paintings_and_reports_the_bad_photo(files, tmp_path, capsys):
+    code, out, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", f"{files / 'wave.png'}:0.7", "--style",
+                         f"{files / 'grey.png'}:0.3", "--alpha", "0.8", "--preserve-color", files / "photos", "-o", tmp_path / "out")
+    assert code == 1  # the broken photo failed alone
+    assert "broken.jpg" in err and "1 failed" in err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a_wave+grey.jpg", "b_wave+grey.png"]
+    with Image.open(tmp_path / "out" / "a_wave+grey.jpg") as im:
+        assert im.size == (40, 30)
+    assert not list((tmp_path / "out").glob(".*"))  # atomic writes leave no temporaries
+
+
+def test_adain_size_and_strength(files, tmp_path, capsys):
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "adain", "--size", "64",
+                       "--strength", "0.5", files / "photos" / "a.jpg", "-o", tmp_path / "x.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "x.png") as im:
+        assert im.size == (64, 48)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "give the painting with --style"),
+        (["--style", "{root}/missing.jpg"], "missing.jpg"),
+        (["--style", "{root}/wave.png", "--alpha", "2"], "--alpha must be between 0 and 1"),
+        (["--style", "{root}/wave.png:0"], "weights are all 0"),
+        (["--style", "{root}/wave.png", "--export", "onnx"], "no single network to export"),
+        (["--style", "{root}/wave.png", "--tile", "256"], "--tile does not apply"),
+    ],
+)
+def test_setup_problems_are_one_line_before_any_work(files, tmp_path, capsys, extra, message):
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", *[e.format(root=files) for e in extra], files / "photos" / "a.jpg",
+                       "-o", tmp_path / "o")
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert not (tmp_path / "o").exists()
+
+
+def test_style_options_on_a_trained_network_are_refused(tmp_path, capsys):
+    atomic_save({"stylenet": tiny_meta(), "state_dict": tiny_net().state_dict()}, tmp_path / "wave.pt")
+    photo((20, 20)).save(tmp_path / "p.jpg")
+    code, _, err = run(capsys, "--ckpt", tmp_path / "wave.pt", "--style", "x.jpg", tmp_path / "p.jpg")
+    assert code == 2 and "universal checkpoint" in err and "Traceback" not in err
+
+
+def test_style_weights_parse_and_paths_with_colons_survive(tmp_path):
+    assert parse_style("a.jpg:0.7") == ("a.jpg", 0.7) and parse_style("a.jpg") == ("a.jpg", 1.0)
+    odd = tmp_path / "b:2"
+    odd.write_bytes(b"")
+    assert parse_style(str(odd)) == (str(odd), 1.0)  # an existing file named like PATH:WEIGHT is a file
+    assert parse_style("C:/art/a.jpg") == ("C:/art/a.jpg", 1.0)

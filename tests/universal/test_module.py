@@ -1,0 +1,84 @@
+"""The decoder training (stylenet/universal/module.py, build.py, conf/decoders.yaml): steps, checkpoints, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import write_universal
+
+from stylenet.config import ConfigError, compose
+from stylenet.universal.build import train_decoders
+from stylenet.universal.checkpoint import read_universal
+from stylenet.universal.module import DecoderModule
+
+TINY = ["decoders.encoder.weights=random", "decoders.levels=[1,2]", "data.image_size=32", "data.batch_size=2",
+        "data.num_workers=0", "data.val_split=1", "trainer.val_check_interval=2", "trainer.limit_val_batches=1", "module.scheduler=null",
+        "callbacks.model_checkpoint.every_n_train_steps=2", "callbacks.reconstruction_grid.every_n_steps=2"]
+
+
+def cfg(tmp: Path, *overrides: str):
+    return compose("decoders", [*TINY, f"paths.checkpoints={tmp / 'ckpt'}", f"paths.logs={tmp / 'logs'}", *overrides])
+
+
+def test_training_writes_one_universal_checkpoint_without_vgg_that_resumes_exactly(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    metrics, objs = train_decoders(cfg(a, "trainer.max_steps=4"))
+    for k in (1, 2):  # per-level terms, PSNR and time per step, and validation PSNR per level
+        assert {f"train/level{k}/pixel", f"train/level{k}/feature", f"train/level{k}/psnr", f"time/level{k}",
+                f"val/level{k}/psnr"} <= set(metrics)
+        assert metrics[f"time/level{k}"] > 0
+    last = a / "ckpt" / "universal" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 4 and ckpt["stylenet"]["kind"] == "universal" and ckpt["stylenet"]["levels"] == [1, 2]
+    assert ckpt["stylenet"]["encoder"] == {"network": "vgg19", "weights": "random"}
+    assert all(k.startswith("decoders.") for k in ckpt["state_dict"])  # no VGG weights
+    # The input scale: 1 / the RMS of the first batch's features, set once and saved (decoder.py).
+    scale = ckpt["state_dict"]["decoders.relu1_1.input_scale"]
+    assert scale.shape == () and float(scale) != 1.0 and float(scale) > 0
+    decoders, meta = read_universal(last)
+    assert sorted(decoders) == [1, 2] and meta.train["global_step"] == 4
+    assert any((a / "logs" / "tensorboard").rglob("events.out.*"))
+
+    train_decoders(cfg(b, "trainer.max_steps=2"))
+    _, objs2 = train_decoders(cfg(b, "trainer.max_steps=4", "ckpt_path=last"))
+    assert objs2["trainer"].global_step == 4
+    wa = ckpt["state_dict"]
+    wb = torch.load(b / "ckpt" / "universal" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
+def test_resuming_with_other_levels_is_one_line(tmp_path):
+    (tmp_path / "ckpt" / "universal").mkdir(parents=True)
+    write_universal(tmp_path / "ckpt" / "universal" / "last.ckpt", levels=(1, 2))
+    with pytest.raises(ConfigError, match=r"holds levels \[1, 2\] but this run trains \[1\]"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=2", "ckpt_path=last", "decoders.levels=[1]"))
+
+
+@pytest.mark.parametrize("levels", ["[]", "[6]", "[0,1]"])
+def test_bad_levels_are_refused_before_work(tmp_path, levels):
+    with pytest.raises(ConfigError, match="decoders.levels"):
+        train_decoders(cfg(tmp_path, f"decoders.levels={levels}"))
+
+
+def test_a_diverged_decoder_is_never_saved(tmp_path):
+    module = DecoderModule([1], {"network": "vgg19", "weights": "random"}, optimizer=torch.optim.Adam)
+    with torch.no_grad():
+        next(module.decoders.parameters()).fill_(float("nan"))
+    with pytest.raises(Exception, match="exploded"):
+        module.on_save_checkpoint({"state_dict": module.state_dict()})
+
+
+def test_level_loss_is_pixel_plus_weighted_feature_mse_raw_or_relative():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 16)
+    raw = DecoderModule([2], {"network": "vgg19", "weights": "random"}, optimizer=torch.optim.Adam, feature_weight=3.0,
+                        normalize_features=False)
+    target = raw.encoder(x)["relu2_1"]
+    terms = raw.level_terms(2, x, target)
+    assert terms["total"].item() == pytest.approx((terms["pixel"] + 3.0 * terms["feature"]).item(), rel=1e-6)
+    raw.normalize_features = True
+    rel = raw.level_terms(2, x, target)
+    assert rel["feature"].item() == pytest.approx(terms["feature"].item() / target.pow(2).mean().item(), rel=1e-5)

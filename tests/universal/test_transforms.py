@@ -1,0 +1,70 @@
+"""WCT and AdaIN (stylenet/universal/transforms.py): the statistics they promise, blends, flat inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylenet.universal.transforms import adain, transform_features, wct
+
+
+def _features(seed: int, c: int = 8, hw=(12, 10)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(c, c, generator=g)  # correlated channels, as VGG features are
+    return (mix @ torch.randn(c, hw[0] * hw[1], generator=g)).reshape(1, c, *hw) + torch.randn(1, c, 1, 1, generator=g)
+
+
+def _stats(f: torch.Tensor):
+    x = f.reshape(f.shape[1], -1).double()
+    return x.mean(1), torch.cov(x)
+
+
+def test_wct_gives_the_content_the_style_mean_and_covariance_and_keeps_its_shape():
+    content, style = _features(0), _features(1, hw=(9, 14))
+    out = wct(content, style)
+    assert out.shape == content.shape and out.dtype == content.dtype
+    mean_o, cov_o = _stats(out)
+    mean_s, cov_s = _stats(style)
+    torch.testing.assert_close(mean_o, mean_s, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(cov_o, cov_s, rtol=1e-3, atol=1e-3)
+    # ... and not by replacing the content: its spatial structure is still there.
+    assert torch.corrcoef(torch.stack([out.flatten(), content.flatten()]))[0, 1].abs() > 0.1
+
+
+def test_adain_matches_each_channels_mean_and_std():
+    content, style = _features(2), _features(3)
+    out = adain(content, style)
+    torch.testing.assert_close(out.mean((2, 3)), style.mean((2, 3)), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out.std((2, 3), unbiased=False), style.std((2, 3), unbiased=False), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("transform", ["wct", "adain"])
+def test_alpha_zero_is_the_content_and_alpha_blends_linearly(transform):
+    content, style = _features(4), _features(5)
+    assert torch.equal(transform_features(content, [style], alpha=0.0, transform=transform), content)
+    full = transform_features(content, [style], alpha=1.0, transform=transform)
+    half = transform_features(content, [style], alpha=0.5, transform=transform)
+    torch.testing.assert_close(half, 0.5 * full + 0.5 * content)
+
+
+def test_several_styles_blend_their_transformed_features_by_normalised_weights():
+    content, s1, s2 = _features(6), _features(7), _features(8)
+    mixed = transform_features(content, [s1, s2], weights=[3, 1])
+    torch.testing.assert_close(mixed, 0.75 * wct(content, s1) + 0.25 * wct(content, s2))
+    torch.testing.assert_close(transform_features(content, [s1, s2], weights=[1, 0]), wct(content, s1))
+    with pytest.raises(ValueError, match="one weight per style"):
+        transform_features(content, [s1, s2], weights=[1])
+    with pytest.raises(ValueError, match="not all 0"):
+        transform_features(content, [s1], weights=[0])
+
+
+@pytest.mark.parametrize("transform", ["wct", "adain"])
+def test_flat_photo_or_painting_never_gives_nan(transform):
+    """Zero covariance (a single-colour photo or painting, or a 1×1 feature map): finite, and the painting's mean."""
+    flat_c, flat_s, rich = torch.full((1, 8, 6, 6), 2.0), torch.full((1, 8, 5, 5), 0.7), _features(9, hw=(6, 6))
+    for content, style in [(flat_c, rich), (rich, flat_s), (flat_c, flat_s), (rich[..., :1, :1], rich), (rich, rich[..., :1, :1])]:
+        out = transform_features(content, [style], transform=transform)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out.mean((2, 3)), style.mean((2, 3)), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(transform_features(rich, [flat_s], transform=transform), flat_s.mean((2, 3), keepdim=True).expand_as(rich),
+                               rtol=0, atol=2e-2)  # a flat painting paints its colour (AdaIN: up to sqrt(eps) of texture)
