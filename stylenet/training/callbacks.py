@@ -62,7 +62,29 @@ class StepCheckpoint(ModelCheckpoint):
             self._last_global_step_saved = trainer.global_step
 
 
-class SampleGridCallback(L.Callback):
+class PeriodicImageCallback(L.Callback):
+    """Calls ``_log(trainer, pl_module)`` on rank zero at the start, every ``every_n_steps`` and at the end:
+    the schedule of the sample grid here and of the decoders' reconstruction grid (stylenet.universal)."""
+
+    every_n_steps: int = 0
+
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        raise NotImplementedError
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if trainer.is_global_zero and self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+            self._log(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log(trainer, pl_module)
+
+
+class SampleGridCallback(PeriodicImageCallback):
     """Every ``every_n_steps``: fixed validation photos (top row) and their stylisation (bottom row).
 
     The photos are fixed for the whole run so that the grid shows the network's progress, not the data.
@@ -104,15 +126,7 @@ class SampleGridCallback(L.Callback):
                 names = [st["name"] for st in getattr(pl_module, "styles", [])]
                 for i, image in enumerate(pl_module.load_styles()):
                     exp.add_image(f"samples/style/{names[i]}" if names else "samples/style", image[0], global_step=0)
-            self._log(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.is_global_zero and self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
-            self._log(trainer, pl_module)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            self._log(trainer, pl_module)
+        super().on_train_start(trainer, pl_module)
 
 
 class FinalSamplesCallback(L.Callback):

@@ -8,16 +8,14 @@ style training's :class:`~stylenet.training.callbacks.SampleGridCallback`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from stylenet.training.callbacks import _experiment
+from stylenet.training.callbacks import PeriodicImageCallback, _experiment
 
 
-class ReconstructionGridCallback(L.Callback):
+class ReconstructionGridCallback(PeriodicImageCallback):
     def __init__(self, every_n_steps: int = 100, num_images: int = 4):
         self.every_n_steps = every_n_steps
         self.num_images = num_images
@@ -38,14 +36,3 @@ class ReconstructionGridCallback(L.Callback):
         grid = make_grid(torch.cat(rows).float().cpu(), nrow=len(x), padding=2)
         exp.add_image("samples/reconstructions", grid, global_step=trainer.global_step)
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            self._log(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.is_global_zero and self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
-            self._log(trainer, pl_module)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            self._log(trainer, pl_module)
