@@ -173,18 +173,24 @@ def check_config(cfg: DictConfig) -> None:
                           "in styles=[...]")
 
 
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    """The trainer of ``cfg`` with its callbacks and loggers (those that need a logger dropped when there is
+    none) and atomic checkpoint writes: the same for style training and the universal decoders."""
+    callbacks = [instantiate(c, f"callbacks.{k}") for k, c in (cfg.get("callbacks") or {}).items() if c is not None]
+    loggers = [instantiate(c, f"logger.{k}") for k, c in (cfg.get("logger") or {}).items() if c is not None]
+    if not loggers and (dropped := [c for c in callbacks if isinstance(c, NEEDS_LOGGER)]):
+        log.info("no logger: running without %s (it needs one)", ", ".join(type(c).__name__ for c in dropped))
+        callbacks = [c for c in callbacks if c not in dropped]
+    return instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+
+
 def build(cfg: DictConfig, check: bool = True) -> tuple[L.LightningDataModule, StyleTransferModule, L.Trainer]:
     """The data module, the module and the trainer of ``cfg``; ``check=False`` when :func:`check_config` has
     just run. The trainer first: what it refuses (devices, strategy, precision) is refused before the loss
     network is loaded."""
     if check:
         check_config(cfg)
-    callbacks = [instantiate(c, f"callbacks.{k}") for k, c in (cfg.get("callbacks") or {}).items() if c is not None]
-    loggers = [instantiate(c, f"logger.{k}") for k, c in (cfg.get("logger") or {}).items() if c is not None]
-    if not loggers and (dropped := [c for c in callbacks if isinstance(c, NEEDS_LOGGER)]):
-        log.info("no logger: running without %s (it needs one)", ", ".join(type(c).__name__ for c in dropped))
-        callbacks = [c for c in callbacks if c not in dropped]
-    trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+    trainer = build_trainer(cfg)
     datamodule = instantiate(cfg.data, "data")
     styles = resolve_styles(cfg)
     net = instantiate(cfg.model, "model", num_styles=len(styles) if styles else 1)

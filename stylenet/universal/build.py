@@ -12,10 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from stylenet.config import ConfigError, instantiate
 from stylenet.files import check_writable_dir, remove_stale_temporaries
-from stylenet.networks.checkpoint import META_KEY, AtomicCheckpointIO, load_file
+from stylenet.networks.checkpoint import META_KEY, load_file
 from stylenet.training.build import (
-    NEEDS_LOGGER,
     _whole,
+    build_trainer,
     check_accelerator,
     check_optimizer,
     check_steps,
@@ -64,11 +64,7 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule, L.Trainer]:
-    callbacks = [instantiate(c, f"callbacks.{k}") for k, c in (cfg.get("callbacks") or {}).items() if c is not None]
-    loggers = [instantiate(c, f"logger.{k}") for k, c in (cfg.get("logger") or {}).items() if c is not None]
-    if not loggers:
-        callbacks = [c for c in callbacks if not isinstance(c, NEEDS_LOGGER)]
-    trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+    trainer = build_trainer(cfg)
     datamodule = instantiate(cfg.data, "data")
     module = instantiate(cfg.module, "module")(
         levels=levels_of(cfg),
