@@ -50,7 +50,7 @@ class UniversalRunner:
 
     def __init__(self, stylizer: UniversalStylizer, styles, weights, alpha: float, transform: str, style_size, label: str):
         self.stylizer, self.device = stylizer, stylizer.device
-        self.style_name = self.style_label = label  # what infer.py prints (style_label; style_name before issue 13)
+        self.style_label = label  # what infer.py prints
         self.styles = stylizer.prepare_styles(styles, weights, style_size)  # bad painting: one line, before any photo
         self.alpha, self.transform = alpha, transform
 
