@@ -39,6 +39,7 @@ from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import OUTPUT_SUFFIXES, VIDEO_EXTENSIONS, VideoError, is_video_path, output_suffix, stylize_video
 from stylenet.networks.checkpoint import export_weights, file_kind, load_file, load_network
+from stylenet.perceptual.vgg import ImageTooSmallError
 from stylenet.runtime import resolve_device
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
@@ -322,8 +323,8 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
                 if ready:
                     try:
                         outs = stylizer.stylize_many([img for _, img in ready], **kw)
-                    except (RuntimeError, MemoryError):  # e.g. out of memory on one huge image: fail only that one
-                        outs = _one_by_one(stylizer, ready, kw, failures)
+                    except (RuntimeError, MemoryError, ImageTooSmallError):  # e.g. out of memory on one huge image,
+                        outs = _one_by_one(stylizer, ready, kw, failures)  # or a photo too small for AdaIN: fail only that one
                     for (job, _), out in zip(ready, outs):
                         if out is not None:
                             pending.append((job, pool.submit(save, out, job)))
@@ -371,6 +372,9 @@ def _one_by_one(stylizer, ready, kw, failures):
     for job, img in ready:
         try:
             outs.append(stylizer.stylize_many([img], **kw)[0])
+        except ImageTooSmallError as e:  # its message says what to do
+            failures.append((str(job.src), first_line(e)))
+            outs.append(None)
         except (RuntimeError, MemoryError) as e:
             size = kw["size"]
             if size and size > max(img[0].size):  # the enlarged image itself does not fit: tiles cannot help

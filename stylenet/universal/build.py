@@ -41,6 +41,10 @@ def check_decoder_config(cfg: DictConfig) -> None:
     levels_of(cfg)
     _whole(cfg, "data.image_size", min(2 ** max(levels_of(cfg)), 2 ** 10), example=128)  # relu{k}_1 needs 2^k px (decoder.min_side)
     _whole(cfg, "data.batch_size", 1, example=4)
+    _whole(cfg, "decoders.init.images", 0, example=64)
+    ridge = OmegaConf.select(cfg, "decoders.init.ridge")
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
+        raise ConfigError(f"decoders.init.ridge={cfg.decoders.init.ridge} must be a positive number, e.g. decoders.init.ridge=1e-4")
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val is not supported by the decoder training (manual optimisation); set it to null")
     check_steps(cfg.trainer)
@@ -72,6 +76,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule, L.Trai
         feature_weight=float(cfg.decoders.feature_weight),
         normalize_features=bool(cfg.decoders.get("normalize_features", True)),
         image_size=int(cfg.data.image_size),
+        init_images=int(cfg.decoders.init.images or 0),
+        init_ridge=float(cfg.decoders.init.ridge),
     )
     return datamodule, module, trainer
 

@@ -22,6 +22,7 @@ no VGG weights, and a diverged decoder is never saved.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -37,8 +38,10 @@ from stylenet.perceptual.vgg import VGGEncoder
 from stylenet.training.module import MAX_ABS_WEIGHT, ExplodedWeightsError, NonFiniteLossError, batch_images
 from stylenet.universal.checkpoint import PREFIX, UniversalMeta
 from stylenet.universal.decoder import LEVELS, Decoder, level_layer
+from stylenet.universal.lsq_init import least_squares_init
 
 ENCODER_PREFIX = "encoder."
+log = logging.getLogger(__name__)
 # Lightning warns that periodic checkpoints under manual optimisation hold the state after the step: that is
 # the state this module wants to save (the step is complete when the checkpoint is written).
 warnings.filterwarnings("ignore", message=r".*manual optimization and every_n_train_steps.*")
@@ -61,6 +64,8 @@ class DecoderModule(L.LightningModule):
         feature_weight: float = 1.0,
         normalize_features: bool = True,
         image_size: int | None = None,
+        init_images: int = 0,
+        init_ridge: float = 1e-4,
     ):
         super().__init__()
         self.automatic_optimization = False  # per-level backward, for per-level timing (module docstring)
@@ -76,6 +81,9 @@ class DecoderModule(L.LightningModule):
         self.feature_weight = float(feature_weight)
         self.normalize_features = bool(normalize_features)
         self.image_size = image_size
+        self.init_images = int(init_images)  # 0: PyTorch's default initialisation, input scale from the first batch
+        self.init_ridge = float(init_ridge)
+        self.init_seconds: dict[int, float] = {}
 
     def level_terms(self, k: int, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Level ``k``'s loss terms on photos ``x`` whose relu{k}_1 features are ``target``."""
@@ -96,7 +104,7 @@ class DecoderModule(L.LightningModule):
         with torch.no_grad():
             targets = self.encoder(x)  # one pass gives every level's target
         logs = {"time/encoder": time.perf_counter() - t0}
-        if self.global_step == 0 and batch_idx == 0:  # the decoders' input scale, once (decoder.py); resumed runs load it
+        if self.global_step == 0 and batch_idx == 0 and not self.init_images:  # input scale once (decoder.py); resumed runs load it
             for k in self.levels:
                 self.decoders[level_layer(k)].input_scale.fill_(float(targets[level_layer(k)].pow(2).mean().sqrt().clamp_min(1e-8)) ** -1)
         total = 0.0
@@ -120,6 +128,29 @@ class DecoderModule(L.LightningModule):
         logs["train/total"] = total
         self.log_dict(logs, batch_size=x.shape[0])
         self.log("loss", total, prog_bar=True, logger=False, batch_size=x.shape[0])
+
+    def on_train_start(self) -> None:
+        """A fresh run fits every decoder by least squares (lsq_init.py) on its first ``init_images`` training
+        crops (epoch 0's first batches, from a loader of its own: the run's data order is untouched). A resumed
+        run has its weights already."""
+        if self.global_step or not self.init_images:
+            return
+        loader, batches, n = self.trainer.datamodule.train_dataloader(), [], 0
+        for batch in loader:
+            batches.append(batch_images(batch).to(self.device))
+            n += len(batches[-1])
+            if n >= self.init_images:
+                break
+        images = torch.cat(batches)[: self.init_images]
+        for k in self.levels:
+            t0 = time.perf_counter()
+            errors = least_squares_init(self.decoders[level_layer(k)], self.encoder, images, self.init_ridge)
+            log.info("level %d: least-squares initialisation on %d crops in %.0f s (relative fit error, output layer: %.3g)",
+                     k, len(images), time.perf_counter() - t0, errors[-1])
+            self.init_seconds[k] = time.perf_counter() - t0
+        if self.trainer.world_size > 1:  # each rank saw its own shard: every rank takes rank 0's fit
+            state = self.trainer.strategy.broadcast(self.decoders.state_dict(), src=0)
+            self.decoders.load_state_dict(state)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x = batch_images(batch)
@@ -147,7 +178,7 @@ class DecoderModule(L.LightningModule):
         return UniversalMeta(
             encoder=dict(self.encoder_cfg), levels=tuple(self.levels),
             train={"image_size": self.image_size, "global_step": int(self.global_step), "feature_weight": self.feature_weight,
-                   "normalize_features": self.normalize_features},
+                   "normalize_features": self.normalize_features, "init_images": self.init_images},
         ).to_dict()
 
     def check_weights(self) -> None:

@@ -7,7 +7,7 @@ import csv
 import av
 import pytest
 from conftest import tiny_meta
-from helpers import make_clip, tiny_net
+from helpers import make_clip, make_multi_checkpoint, tiny_net
 
 from stylenet.cli.flicker import run
 from stylenet.config import compose
@@ -42,3 +42,18 @@ def test_bad_requests_are_one_line(tmp_path, override, match):
     ckpt = _ckpt(tmp_path / "a.ckpt", 0)
     with pytest.raises(StylenetError, match=match):
         run(compose("flicker", [f"ckpts={ckpt}", f"video={clip}", f"out={tmp_path / 'fl'}", override]))
+
+
+def test_a_multi_style_network_paints_the_named_style_and_is_scored_with_its_loss(tmp_path):
+    clip = make_clip(tmp_path / "pan.mp4", frames=6, size=(64, 48), audio=False)
+    multi = make_multi_checkpoint(tmp_path / "multi.ckpt")
+    base = [f"ckpts={multi}", f"video={clip}", "max_frames=4", "size=null", "backend=torch"]
+    styles = {}
+    for name in ("wave", "udnie"):
+        assert run(compose("flicker", [*base, f"style_name={name}", f"out={tmp_path / name}"])) == 0
+        (row,) = list(csv.DictReader((tmp_path / name / "scores.csv").open()))[1:]
+        assert row["network"] == f"{multi} ({name})"
+        styles[name] = float(row["style"])
+    assert styles["wave"] != styles["udnie"]  # another painting, another style row and loss
+    with pytest.raises(StylenetError, match=r"holds 3 styles \(wave, udnie, the_scream\): choose one with style_name"):
+        run(compose("flicker", [*base, f"out={tmp_path / 'x'}"]))

@@ -53,6 +53,18 @@ def test_adain_size_and_strength(files, tmp_path, capsys):
         assert im.size == (64, 48)
 
 
+def test_a_photo_too_small_for_adain_fails_alone_and_the_others_are_written(files, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    photo((40, 30)).save(src / "big.jpg")
+    photo((12, 9)).save(src / "tiny.png")  # under relu4_1's 16 px
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "adain", src,
+                       "-o", tmp_path / "out")
+    assert code == 1
+    assert "tiny.png" in err and "too small for AdaIN" in err and "1 failed" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["big_wave.jpg"]
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -15,7 +15,8 @@ from stylenet.universal.module import DecoderModule
 
 TINY = ["decoders.encoder.weights=random", "decoders.levels=[1,2]", "data.image_size=32", "data.batch_size=2",
         "data.num_workers=0", "data.val_split=1", "trainer.val_check_interval=2", "trainer.limit_val_batches=1", "module.scheduler=null",
-        "callbacks.model_checkpoint.every_n_train_steps=2", "callbacks.reconstruction_grid.every_n_steps=2"]
+        "callbacks.model_checkpoint.every_n_train_steps=2", "callbacks.reconstruction_grid.every_n_steps=2",
+        "decoders.init.images=4"]
 
 
 def cfg(tmp: Path, *overrides: str):
@@ -82,3 +83,26 @@ def test_level_loss_is_pixel_plus_weighted_feature_mse_raw_or_relative():
     raw.normalize_features = True
     rel = raw.level_terms(2, x, target)
     assert rel["feature"].item() == pytest.approx(terms["feature"].item() / target.pow(2).mean().item(), rel=1e-5)
+
+
+def test_a_fresh_run_starts_from_the_least_squares_fit_and_says_so_in_its_checkpoint(tmp_path):
+    still = ["trainer.max_steps=1", "trainer.val_check_interval=1", "module.optimizer.lr=1e-12"]  # the start, unmoved
+    fitted, _ = train_decoders(cfg(tmp_path / "a", *still, "decoders.init.images=4"))
+    default, _ = train_decoders(cfg(tmp_path / "b", *still, "decoders.init.images=0"))
+    for k in (1, 2):
+        assert fitted[f"val/level{k}/psnr"] > default[f"val/level{k}/psnr"] + 3
+    ckpt = torch.load(tmp_path / "a" / "ckpt" / "universal" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["stylenet"]["train"]["init_images"] == 4
+
+
+def test_a_bad_init_setting_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="decoders.init.ridge=0 must be a positive number"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.ridge=0"))
+    with pytest.raises(ConfigError, match="decoders.init.images=-1 is not a whole number"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.images=-1"))
+
+
+def test_the_cpu_recipe_leaves_relu5_1_to_the_gpu_recipe():
+    # 128 px crops hold 8x8 relu5_1 positions: too few to fit that decoder (conf/recipe/cpu.yaml)
+    assert list(compose("decoders", []).decoders.levels) == [1, 2, 3, 4]
+    assert list(compose("decoders", ["recipe=gpu"]).decoders.levels) == [1, 2, 3, 4, 5]
