@@ -131,15 +131,20 @@ class DecoderModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         """A fresh run fits every decoder by least squares (lsq_init.py) on its first ``init_images`` training
-        crops (epoch 0's first batches, from a loader of its own: the run's data order is untouched). A resumed
-        run has its weights already."""
+        crops (epoch 0's first batches, then epoch 1's if there are too few photos, ...; from a loader with a
+        cursor of its own: the run's data order is untouched). A resumed run has its weights already."""
         if self.global_step or not self.init_images:
             return
         loader, batches, n = self.trainer.datamodule.train_dataloader(), [], 0
-        for batch in loader:
-            batches.append(batch_images(batch).to(self.device))
-            n += len(batches[-1])
-            if n >= self.init_images:
+        loader.progress = dict(loader.progress)  # its own cursor: the run's data order is untouched
+        while n < self.init_images:  # a few photos (the shipped five): every pass is a new epoch, new random crops
+            before = n
+            for batch in loader:
+                batches.append(batch_images(batch).to(self.device))
+                n += len(batches[-1])
+                if n >= self.init_images:
+                    break
+            if n == before:
                 break
         images = torch.cat(batches)[: self.init_images]
         for k in self.levels:

@@ -106,3 +106,18 @@ def test_the_cpu_recipe_leaves_relu5_1_to_the_gpu_recipe():
     # 128 px crops hold 8x8 relu5_1 positions: too few to fit that decoder (conf/recipe/cpu.yaml)
     assert list(compose("decoders", []).decoders.levels) == [1, 2, 3, 4]
     assert list(compose("decoders", ["recipe=gpu"]).decoders.levels) == [1, 2, 3, 4, 5]
+
+
+def test_the_fit_draws_more_epochs_of_crops_from_few_photos_and_leaves_the_run_s_data_order_alone(tmp_path, caplog):
+    steps = ["trainer.max_steps=3", "trainer.val_check_interval=3"]  # TINY: 4 training photos, so 4 crops an epoch
+    with caplog.at_level("INFO", logger="stylenet.universal.module"):
+        train_decoders(cfg(tmp_path / "a", *steps, "decoders.init.images=10"))
+    assert "least-squares initialisation on 10 crops" in caplog.text
+    train_decoders(cfg(tmp_path / "b", *steps, "decoders.init.images=0"))
+
+    def cursor(run):
+        ckpt = torch.load(tmp_path / run / "ckpt" / "universal" / "last.ckpt", map_location="cpu", weights_only=True)
+        (state,) = [v for k, v in ckpt.items() if "DataModule" in k]
+        return state["progress"]
+
+    assert cursor("a") == cursor("b") and cursor("a")["epoch"] == 1  # 3 steps of 2 photos: into epoch 1, as without the fit
