@@ -29,7 +29,7 @@ from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, load_image, resiz
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
-from stylenet.inference.mix import mix_vector, one_style_meta
+from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
@@ -100,9 +100,7 @@ def candidate(cfg) -> Candidate:
         net, meta = load_network(ckpt)
         label, names = f"{ckpt.parent.name}_{ckpt.stem}", [s["name"] for s in meta.get("styles") or []]
         if names:  # a multi-style network, scored in one of its styles with that style's training loss
-            if not cfg.get("style_name"):
-                raise StylenetError(f"{ckpt} holds {len(names)} styles ({', '.join(names)}): choose one with style_name=NAME")
-            meta = one_style_meta(meta, str(cfg.style_name))
+            meta = meta_for_style(meta, cfg.get("style_name"), str(ckpt))
             set_mix(net, mix_vector(str(cfg.style_name), names))
             label = f"{label}_{cfg.style_name}"
         elif cfg.get("style_name"):

@@ -20,7 +20,7 @@ from stylenet.config import user_path
 from stylenet.data.images import long_side_hw
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_text, check_writable_dir
-from stylenet.inference.mix import one_style_meta
+from stylenet.inference.mix import meta_for_style
 from stylenet.inference.stylizer import Stylizer
 from stylenet.inference.video import VideoError, read_frames, to_uint8_frames, write_frames
 from stylenet.networks.checkpoint import load_network
@@ -54,10 +54,8 @@ def run(cfg) -> int:
     video = user_path(cfg.video)
     nets = [load_network(c) for c in ckpts]  # every checkpoint checked before any work
     style_name = str(cfg.style_name) if cfg.get("style_name") else None
-    for path, (_, meta) in zip(ckpts, nets):
-        names = [s["name"] for s in meta.get("styles") or []]
-        if names and style_name not in names:  # a multi-style network paints the style the run names
-            raise StylenetError(f"{path} holds {len(names)} styles ({', '.join(names)}): choose one with style_name=NAME")
+    # a multi-style network paints the style the run names, scored with that style's own training loss
+    loss_metas = [meta_for_style(meta, style_name, str(path)) for path, (_, meta) in zip(ckpts, nets)]
     if style_name and not any(meta.get("styles") for _, meta in nets):
         raise StylenetError("style_name= chooses a style of a multi-style network; none of the ckpts holds several")
     out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "flicker" / video.stem
@@ -73,17 +71,16 @@ def run(cfg) -> int:
     floor, _ = warping_error(frames, pairs)
     rows = [{"network": "input (no stylisation)", "warping_error": floor, "content": float("nan"), "style": float("nan")}]
     columns = [frames]
-    for path, (net, meta) in zip(ckpts, nets):
+    for path, (net, meta), loss_meta in zip(ckpts, nets, loss_metas):
         multi = bool(meta.get("styles"))
         stylizer = Stylizer(net, meta, device=device, backend=str(cfg.backend), style=style_name if multi else None)
-        meta = one_style_meta(meta, style_name) if multi else meta  # that style's own training loss
         outputs = []
         for i in range(0, len(frames), int(cfg.batch_size)):
             x = torch.from_numpy(np.stack(frames[i:i + int(cfg.batch_size)])).permute(0, 3, 1, 2)
             y = stylizer.stylize_tensor(x)
             outputs += list(to_uint8_frames(y))
         err, _ = warping_error(outputs, pairs)
-        rows.append({"network": f"{path} ({style_name})" if multi else str(path), "warping_error": err, **_losses(meta, frames, outputs, device)})
+        rows.append({"network": f"{path} ({style_name})" if multi else str(path), "warping_error": err, **_losses(loss_meta, frames, outputs, device)})
         columns.append(outputs)
         print(f"{path}: warping error {err:.5f} (input {floor:.5f}), content {rows[-1]['content']:.4g}, style {rows[-1]['style']:.4g}",
               flush=True)

@@ -76,6 +76,17 @@ def describe(choice: StyleChoice) -> str:
     return "+".join(f"{n}{float(w):g}" for n, w in choice.items() if float(w) > 0)
 
 
+def meta_for_style(meta: Mapping, style_name: str | None, source: str) -> Mapping:
+    """The metadata whose loss scores ``source``'s output: a multi-style network's ``style_name`` as if it held
+    only that style (one line if none is named or the name is unknown); a one-style network's own."""
+    names = [s["name"] for s in meta.get("styles") or []]
+    if not names:
+        return meta
+    if not style_name:
+        raise MixError(f"{source} holds {len(names)} styles ({', '.join(names)}): choose one with style_name=NAME")
+    return one_style_meta(meta, style_name)
+
+
 def one_style_meta(meta: Mapping, name: str) -> dict:
     """A multi-style checkpoint's metadata as if it held only ``name``: its painting, size and style weight
     (what the evaluation needs to rebuild that style's training loss)."""

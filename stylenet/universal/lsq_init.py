@@ -87,6 +87,8 @@ def least_squares_init(decoder: Decoder, encoder: VGGEncoder, images: torch.Tens
             hs[n] = h
             cols = F.unfold(pad(h), 3).transpose(1, 2).reshape(-1, d - 1)
             t = _encoder_conv_input(encoder, x, enc_index)
+            if n == 0:
+                first_t = t  # the fit error is reported on the first chunk
             b = t.permute(0, 2, 3, 1).reshape(-1, conv.out_channels)
             if keep is None:
                 keep = min(1.0, ROWS_PER_UNKNOWN * d / (len(images) * h.shape[-2] * h.shape[-1]))
@@ -109,16 +111,13 @@ def least_squares_init(decoder: Decoder, encoder: VGGEncoder, images: torch.Tens
             w /= (target_sq / (rows * conv.out_channels)) ** 0.5
         conv.weight.copy_(w[:-1].T.reshape(conv.out_channels, conv.in_channels, 3, 3).to(conv.weight.dtype))
         conv.bias.copy_(w[-1].to(conv.bias.dtype))
-        errors.append(_relative_error(decoder, encoder, images[:CHUNK], layer, mods, i, enc_index, last=c == len(conv_at) - 1))
+        errors.append(_relative_error(conv(pad(hs[0])), first_t, hidden=c < len(conv_at) - 1))
     return errors
 
 
-def _relative_error(decoder, encoder, x, layer, mods, i, enc_index, last) -> float:
-    """Fit error of convolution ``mods[i]`` on the first chunk (before its ReLU), relative to its target."""
-    h = encoder(x, layers=[layer])[layer] * decoder.input_scale
-    for m in mods[: i + 1]:
-        h = m(h)
-    t = _encoder_conv_input(encoder, x, enc_index)
-    if not last:
+def _relative_error(y: torch.Tensor, t: torch.Tensor, hidden: bool) -> float:
+    """A convolution's fit error (its output ``y`` before the ReLU against target ``t``, hidden targets in
+    units of their RMS), relative to the target's mean square."""
+    if hidden:
         t = t / t.pow(2).mean().sqrt().clamp_min(1e-12)
-    return float((h - t).pow(2).mean() / t.pow(2).mean().clamp_min(1e-12))
+    return float((y - t).pow(2).mean() / t.pow(2).mean().clamp_min(1e-12))

@@ -83,7 +83,6 @@ class DecoderModule(L.LightningModule):
         self.image_size = image_size
         self.init_images = int(init_images)  # 0: PyTorch's default initialisation, input scale from the first batch
         self.init_ridge = float(init_ridge)
-        self.init_seconds: dict[int, float] = {}
 
     def level_terms(self, k: int, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Level ``k``'s loss terms on photos ``x`` whose relu{k}_1 features are ``target``."""
@@ -152,7 +151,6 @@ class DecoderModule(L.LightningModule):
             errors = least_squares_init(self.decoders[level_layer(k)], self.encoder, images, self.init_ridge)
             log.info("level %d: least-squares initialisation on %d crops in %.0f s (relative fit error, output layer: %.3g)",
                      k, len(images), time.perf_counter() - t0, errors[-1])
-            self.init_seconds[k] = time.perf_counter() - t0
         if self.trainer.world_size > 1:  # each rank saw its own shard: every rank takes rank 0's fit
             state = self.trainer.strategy.broadcast(self.decoders.state_dict(), src=0)
             self.decoders.load_state_dict(state)
