@@ -39,6 +39,7 @@ from stylenet.universal.decoder import Decoder, level_layer, min_side, size_mult
 from stylenet.universal.transforms import TRANSFORMS, check_weights, transform_features
 
 ADAIN_LEVEL = 4  # Huang & Belongie 2017: relu4_1
+POSITIONS_PER_CHANNEL = 4  # WCT warns below this many photo positions per channel at a level (_warn_few_positions)
 MAX_STYLE_SIDE = 1024  # a larger painting is downscaled: its statistics need no more, VGG time grows with area
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,31 @@ class UniversalStylizer:
             log.warning("a %dx%d photo is too small for level(s) %s (level k needs 2^k px): using %s only", w, h, skipped, levels)
         if not levels:  # only when the file lacks level 1 and the photo is tiny
             raise ImageTooSmallError(f"a {w}x{h} photo is too small for the decoders this file holds ({list(self.levels)}); use a larger photo or --size")
+        self._warn_few_positions(h, w, levels)
         return levels
+
+    def _warn_few_positions(self, h: int, w: int, levels: list[int]) -> None:
+        """WCT whitens with the photo's own covariance at each level: C×C estimated from its H·W/4^(k-1)
+        positions. With fewer positions than channels it is singular and whitening makes every position
+        orthogonal to every other, so the photo's layout is lost; it comes back gradually as positions grow.
+        Measured with the CPU recipe's decoders (the wave, three 3:2 photos, docs/universal.md): relu4_1 with 176
+        and 384 positions (128 and 192 px) lost the photo, 704 (256 px) kept a trace, 1,536 (384 px) kept it
+        roughly, 2,752 (512 px) clearly: hence the warning below POSITIONS_PER_CHANNEL × C."""
+        short = []
+        for k in levels:
+            f = size_multiple(k)
+            positions, channels = math.ceil(h / f) * math.ceil(w / f), self.decoders[k].in_channels
+            if positions < POSITIONS_PER_CHANNEL * channels:
+                short.append((k, positions, channels))
+        if not short or (key := (h, w, "positions")) in self._warned:
+            return
+        self._warned.add(key)
+        k, positions, channels = short[0]  # the deepest: the one that needs the largest photo
+        # the photo scaled so that its unpadded area gives enough positions (padding only adds to them)
+        need = math.ceil(max(h, w) * math.sqrt(POSITIONS_PER_CHANNEL * channels * size_multiple(k) ** 2 / (h * w)))
+        log.warning("a %dx%d photo gives relu%d_1 only %d positions for its %d channels: WCT whitening needs more "
+                    "(about %d) and loses the photo's layout; stylise it at --size %d or more, or use --transform adain",
+                    w, h, k, positions, channels, POSITIONS_PER_CHANNEL * channels, need)
 
     @torch.no_grad()
     def stylize_tensor(self, x: torch.Tensor, styles, *, weights=None, alpha: float = 1.0, transform: str = "wct",

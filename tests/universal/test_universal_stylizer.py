@@ -62,6 +62,20 @@ def test_a_photo_too_small_for_the_deep_levels_uses_the_finer_ones(stylizer, pai
         stylizer.stylize(torch.rand(3, 9, 40), painting, transform="adain")
 
 
+def test_wct_on_a_photo_with_too_few_positions_warns_once_with_the_size_that_is_enough(stylizer, caplog):
+    with caplog.at_level("WARNING", logger="stylenet.universal.stylizer"):
+        stylizer.usable_levels(85, 128, "wct")  # relu5_1: 6×8 = 48 positions for 512 channels
+        stylizer.usable_levels(85, 128, "wct")
+        stylizer.usable_levels(85, 128, "adain")  # AdaIN matches per-channel statistics only: no warning
+    assert caplog.text.count("positions for its") == 1
+    assert "a 128x85 photo gives relu5_1 only 48 positions for its 512 channels" in caplog.text
+    need = int(caplog.text.split("--size ")[1].split()[0])
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="stylenet.universal.stylizer"):
+        stylizer.usable_levels(round(need * 85 / 128), need, "wct")  # at the size it names: enough positions
+    assert "positions for its" not in caplog.text
+
+
 def test_a_missing_level_names_it_and_the_command_to_train_it(tmp_path, painting):
     u = UniversalStylizer.from_checkpoint(write_universal(tmp_path / "u.ckpt", levels=(1, 2, 3)), device="cpu")
     assert u.stylize(torch.rand(3, 32, 32), painting).shape == (3, 32, 32)  # WCT uses the levels it has
