@@ -145,16 +145,12 @@ class UniversalStylizer:
         Measured with the CPU recipe's decoders (the wave, three 3:2 photos, docs/universal.md): relu4_1 with 176
         and 384 positions (128 and 192 px) lost the photo, 704 (256 px) kept a trace, 1,536 (384 px) kept it
         roughly, 2,752 (512 px) clearly: hence the warning below POSITIONS_PER_CHANNEL × C."""
-        short = []
-        for k in levels:
-            f = size_multiple(k)
-            positions, channels = math.ceil(h / f) * math.ceil(w / f), self.decoders[k].in_channels
-            if positions < POSITIONS_PER_CHANNEL * channels:
-                short.append((k, positions, channels))
-        if not short or (key := (h, w, "positions")) in self._warned:
+        counts = ((k, math.ceil(h / size_multiple(k)) * math.ceil(w / size_multiple(k)), self.decoders[k].in_channels) for k in levels)
+        short = next(((k, n, c) for k, n, c in counts if n < POSITIONS_PER_CHANNEL * c), None)  # levels: deepest first
+        if short is None or (key := (h, w, "positions")) in self._warned:
             return
         self._warned.add(key)
-        k, positions, channels = short[0]  # the deepest: the one that needs the largest photo
+        k, positions, channels = short
         # the photo scaled so that its unpadded area gives enough positions (padding only adds to them)
         need = math.ceil(max(h, w) * math.sqrt(POSITIONS_PER_CHANNEL * channels * size_multiple(k) ** 2 / (h * w)))
         log.warning("a %dx%d photo gives relu%d_1 only %d positions for its %d channels: WCT whitening needs more "
