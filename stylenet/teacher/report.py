@@ -71,7 +71,8 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
     lines = [
         "# Teacher score",
         "",
-        f"Checkpoint `{info['ckpt']}` (style `{info['style']}`, trained {info['global_step']} steps), "
+        f"Checkpoint `{info['ckpt']}` (style `{info['style']}`"
+        + (f", trained {info['global_step']} steps" if info.get("global_step") is not None else "") + "), "
         f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
         f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, same loss as training "
         f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "

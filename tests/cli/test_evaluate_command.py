@@ -150,6 +150,7 @@ def test_universal_and_outputs_are_scored_with_loss_from_and_share_the_teachers_
             assert float(r["teacher_final_total_from_noise"]) == pytest.approx(float(n["teacher_final_total_from_noise"]))
     summary = (setup / "ev_peer" / "summary.md").read_text()
     assert "outputs=" in summary and "| n/a |" in summary
+    assert "trained None" not in summary  # no training steps to report for another tool's images
     assert "adain, alpha 0.7" in (setup / "ev_u" / "summary.md").read_text()
 
     assert evaluate_in_process(setup, "outputs=peer", "out=ev_again", "teacher_cache=false", *common) == 0
