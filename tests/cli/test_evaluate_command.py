@@ -39,6 +39,7 @@ def test_evaluation_command_writes_curves_summary_and_figures(setup):
     summary = (ev / "summary.md").read_text()
     assert "teacher-equivalent iterations" in summary and "median" in summary and "| a.png |" in summary
     assert "from noise (seed 0) and from the photo" in summary
+    assert "same loss as training" in summary  # its own training's loss (no loss_from=)
     assert "teacher-equivalent iterations from noise" in summary and "teacher-equivalent iterations from the photo" in summary
     assert "network style loss / photo's own" in summary and "network content loss" in summary
     scores = list(csv.DictReader((ev / "scores.csv").open()))
@@ -151,6 +152,7 @@ def test_universal_and_outputs_are_scored_with_loss_from_and_share_the_teachers_
     summary = (setup / "ev_peer" / "summary.md").read_text()
     assert "outputs=" in summary and "| n/a |" in summary
     assert "trained None" not in summary  # no training steps to report for another tool's images
+    assert f"the training loss of `{setup / 'tiny.ckpt'}`" in summary and "same loss as training" not in summary
     assert "adain, alpha 0.7" in (setup / "ev_u" / "summary.md").read_text()
 
     assert evaluate_in_process(setup, "outputs=peer", "out=ev_again", "teacher_cache=false", *common) == 0
@@ -191,3 +193,15 @@ def test_a_multi_style_network_is_scored_in_the_style_asked_for(setup):
         evaluate_in_process(setup, f"ckpt={setup / 'multi.ckpt'}", "style_name=nope", f"out={setup}/ev_nope", *common)
     with pytest.raises(StylenetError, match="holds one"):
         evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", "style_name=wave", f"out={setup}/ev_one", *common)
+
+
+def test_universal_scored_with_a_loss_from_the_command_line_says_so(setup, monkeypatch):
+    from helpers import write_universal
+
+    monkeypatch.chdir(setup)
+    write_universal(setup / "u.ckpt")
+    assert evaluate_in_process(setup, "ckpt=u.ckpt", "transform=adain", "loss=vgg19", "loss.weights=random",
+                               "style_image=style.png", "photos=photos", "iterations=2", "repeats=1", "init=noise",
+                               "out=ev_cli") == 0
+    summary = (setup / "ev_cli" / "summary.md").read_text()
+    assert "the loss given on the command line (vgg19," in summary and "same loss as training" not in summary
