@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import write_universal
+from omegaconf import OmegaConf
 
 from stylenet.config import ConfigError, compose
 from stylenet.universal.build import train_decoders
@@ -106,6 +107,15 @@ def test_the_cpu_recipe_leaves_relu5_1_to_the_gpu_recipe():
     # 128 px crops hold 8x8 relu5_1 positions: too few to fit that decoder (conf/recipe/cpu.yaml)
     assert list(compose("decoders", []).decoders.levels) == [1, 2, 3, 4]
     assert list(compose("decoders", ["recipe=gpu"]).decoders.levels) == [1, 2, 3, 4, 5]
+
+
+def test_the_adain_cpu_recipe_is_the_cpu_recipe_on_relu4_1_alone_for_longer():
+    base, adain = compose("decoders", []), compose("decoders", ["recipe=cpu_adain"])
+    assert list(adain.decoders.levels) == [4] and adain.trainer.max_steps == 5 * base.trainer.max_steps
+    assert adain.module.scheduler.total_steps == adain.trainer.max_steps  # the cosine spans the longer run
+    assert adain.run_name == "universal_adain"  # does not overwrite the four-level checkpoint
+    for key in ("data.image_size", "data.batch_size", "decoders.init.images", "module.optimizer.lr"):
+        assert OmegaConf.select(adain, key) == OmegaConf.select(base, key)
 
 
 def test_the_fit_draws_more_epochs_of_crops_from_few_photos_and_leaves_the_run_s_data_order_alone(tmp_path, caplog):
