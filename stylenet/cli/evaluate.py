@@ -207,6 +207,9 @@ def run(cfg) -> int:
         "global_step": cand.global_step,
         "size": size, "device": str(device), "optimizer": str(cfg.optimizer), "iterations": iterations, "loss": loss_cfg,
         "inits": list(inits), "seed": cfg.seed, "loss_from": str(cfg.loss_from) if cfg.get("loss_from") else None,
+        # whose loss scored it: loss_from='s training, the network's own, or loss= and style_image= given here
+        "loss_source": f"the training loss of `{cfg.loss_from}`" if cfg.get("loss_from")
+        else "same loss as training" if meta.get("loss") else "the loss given on the command line",
     }
     atomic_write_text(scores_csv(scores), out_dir / "scores.csv")
     atomic_write_text(summary_markdown(scores, failures, info), out_dir / "summary.md")

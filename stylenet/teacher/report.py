@@ -62,13 +62,6 @@ def spread(values: Sequence[float], iterations: int | None = None) -> dict[str, 
     return {"median": fmt(statistics.median(vals)), "q1": fmt(q1), "q3": fmt(q3), "min": fmt(vals[0]), "max": fmt(vals[-1])}
 
 
-def _loss_source(info: dict[str, Any]) -> str:
-    """Whose loss scores the candidate: another network's (loss_from=), its own training's, or the command line's."""
-    if info.get("loss_from"):
-        return f"the training loss of `{info['loss_from']}`"
-    return "same loss as training" if info.get("global_step") is not None else "the loss given on the command line"
-
-
 def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[tuple[str, str]], info: dict[str, Any]) -> str:
     """``photos`` holds each photo's scores, one per teacher start, in the order of ``info["inits"]``."""
     k = info["iterations"]
@@ -81,7 +74,7 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
         f"Checkpoint `{info['ckpt']}` (style `{info['style']}`"
         + (f", trained {info['global_step']} steps" if info.get("global_step") is not None else "") + "), "
         f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
-        f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, {_loss_source(info)} "
+        f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, {info['loss_source']} "
         f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
         f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",
         "Teacher-equivalent iterations: first teacher iteration whose total loss ≤ the network's. "
