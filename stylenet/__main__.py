@@ -4,6 +4,7 @@
     python -m stylenet infer --ckpt C photo.jpg  # = python infer.py --ckpt C photo.jpg
     python -m stylenet gatys style=wave content=photo.jpg
     python -m stylenet evaluate ckpt=checkpoints/wave/last.ckpt photos=DIR
+    python -m stylenet quality photos=DIR sizes=[256,512,1024]
     python -m stylenet flicker ckpts=[checkpoints/wave/last.ckpt] video=clip.mp4
     python -m stylenet bench model=johnson_half
     python -m stylenet decoders decoders.levels=[1,2,3,4,5]
@@ -19,6 +20,7 @@ COMMANDS = {
     "infer": "stylise images with a checkpoint, or export it (flags: --help)",
     "gatys": "stylise one photo with the Gatys et al. teacher (Hydra: conf/gatys.yaml)",
     "evaluate": "score a network against the teacher (Hydra: conf/evaluate.yaml)",
+    "quality": "score candidates x paintings x sizes in one table (Hydra: conf/quality.yaml)",
     "flicker": "measure how much networks flicker on a video (Hydra: conf/flicker.yaml)",
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
     "decoders": "train the universal decoders for any-painting style transfer (Hydra: conf/decoders.yaml)",

@@ -33,8 +33,17 @@ from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
-from stylenet.teacher.cache import TeacherCache, file_digest, module_digest
-from stylenet.teacher.evaluate import START_NAMES, PhotoScore, format_equiv, score_photo_starts, training_loss, warm_up
+from stylenet.teacher.cache import TeacherCache, clock_parts, file_digest, module_digest
+from stylenet.teacher.evaluate import (
+    MAX_SCORING_SIDE,
+    START_NAMES,
+    PhotoScore,
+    format_equiv,
+    painting_scale,
+    score_photo_starts,
+    training_loss,
+    warm_up,
+)
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import curve_csv, scores_csv, side_by_side, summary_markdown
 from stylenet.universal.stylizer import UniversalStylizer
@@ -121,8 +130,26 @@ def candidate(cfg) -> Candidate:
                      caption=transform, loss_meta=loss_meta or {}, build=build)
 
 
+@dataclass
+class Evaluation:
+    """One candidate scored on the photos: each photo's scores (one per start), the failures, the summary's
+    facts and where the files went."""
+
+    scores: list[list[PhotoScore]]
+    failures: list[tuple[str, str]]
+    info: dict[str, Any]
+    out_dir: Path
+
+
 def run(cfg) -> int:
     """The command behind ``python -m stylenet evaluate``; returns the exit code (1 if any photo failed)."""
+    result = evaluate(cfg)
+    print(f"wrote {result.out_dir}/summary.md ({len(result.scores)} scored, {len(result.failures)} failed)")
+    return 1 if result.failures else 0
+
+
+def evaluate(cfg) -> Evaluation:
+    """Score the candidate of ``cfg`` (conf/evaluate.yaml) on its photos; writes the files and returns the scores."""
     # ---- everything that can stop the whole run is checked before any photo is touched ----
     has_ckpt = not OmegaConf.is_missing(cfg, "ckpt") and bool(cfg.ckpt)
     if not has_ckpt and not cfg.get("outputs"):
@@ -143,9 +170,17 @@ def run(cfg) -> int:
     for key in ("size", "repeats", "limit", "style_size"):  # null means "the default"; 0 used to mean it silently
         if cfg.get(key) is not None and int(cfg[key]) < 1:
             raise StylenetError(f"{key}={cfg[key]} must be at least 1 (or null for the default)")
+    for key in ("size", "style_size"):
+        if cfg.get(key) is not None and int(cfg[key]) > MAX_SCORING_SIDE:
+            raise StylenetError(f"{key}={cfg[key]} is over the evaluation's {MAX_SCORING_SIDE} px bound")
     cand = candidate(cfg)
     meta = cand.loss_meta
     size = int(cfg.size or (meta.get("train") or {}).get("image_size") or 256)
+    ratio = painting_scale(meta, cfg.get("style_scale"))
+    style_size = int(cfg.style_size) if cfg.style_size else (round(ratio * size) if ratio else None)
+    if style_size is not None and style_size > MAX_SCORING_SIDE:
+        raise StylenetError(f"the painting would be {style_size} px (style_scale {ratio:g} x size {size}), over the evaluation's "
+                            f"{MAX_SCORING_SIDE} px bound; give a smaller size or style_scale")
     photos = OmegaConf.to_container(cfg.photos, resolve=True) if OmegaConf.is_config(cfg.photos) else cfg.photos
     paths = list_photos(photos)
     if cfg.limit:
@@ -156,15 +191,14 @@ def run(cfg) -> int:
         raise StylenetError("say which loss to score with: loss_from=checkpoints/<style>/last.ckpt (the trained network to compare "
                             "with: its loss, style size and image size) or loss=vgg19 with style_image=PAINTING")
     torch.manual_seed(int(cfg.seed or 0))  # loss.weights=random: the same network every run (and in the cache key)
-    loss, style, loss_cfg, style_path = training_loss(meta, device, cfg.style_image, cfg.style_size, overrides)
+    loss, style, loss_cfg, style_path = training_loss(meta, device, cfg.style_image, style_size, overrides)
     net = cand.build(style, device)
     out_dir = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "eval" / cand.label
     check_writable_dir(out_dir, "evaluation folder (out=)")  # before the teacher runs, not after
-    if net is not None:
-        warm_up(net, loss, device)
-    cache_parts = {"style": file_digest(style_path), "style_size": int(cfg.style_size or (meta.get("style") or {}).get("size") or 0) or None,
+    warm_up(net, loss, device)  # the teacher too when the outputs come from another tool: its first step is slow
+    cache_parts = {"style": file_digest(style_path), "style_size": style_size or int((meta.get("style") or {}).get("size") or 0) or None,
                    "size": size, "loss": loss_cfg, "vgg": module_digest(loss.encoder), "seed": cfg.seed, "iterations": iterations, "optimizer": str(cfg.optimizer),
-                   "lr": None if cfg.lr is None else float(cfg.lr)}
+                   "lr": None if cfg.lr is None else float(cfg.lr), **clock_parts(device)}
     cache_dir = user_path(cfg.paths.logs) / "teacher_cache"
     style_meta = meta.get("style") or {}
 
@@ -178,7 +212,7 @@ def run(cfg) -> int:
                 net, loss, photo, path.name, inits=inits, iterations=iterations, optimizer=str(cfg.optimizer),
                 lr=None if cfg.lr is None else float(cfg.lr), seed=cfg.seed, repeats=int(cfg.repeats),
                 full_curve=bool(cfg.full_curve), progress=bool(cfg.progress), cache=cache,
-                output=None if net is not None else cand.output_for(path, photo),
+                output=None if net is not None else cand.output_for(path, photo), painting=style.to(device),
             )
         except (ImageError, TeacherDiverged, StylenetError) as e:
             failures.append((path.name, str(e)))
@@ -205,7 +239,8 @@ def run(cfg) -> int:
     info = {
         "ckpt": cand.describe, "style": style_meta.get("name", style_path.stem),
         "global_step": cand.global_step,
-        "size": size, "device": str(device), "optimizer": str(cfg.optimizer), "iterations": iterations, "loss": loss_cfg,
+        "size": size, "style_size": max(style.shape[-2:]), "style_scale": ratio,
+        "device": str(device), "optimizer": str(cfg.optimizer), "iterations": iterations, "loss": loss_cfg,
         "inits": list(inits), "seed": cfg.seed, "loss_from": str(cfg.loss_from) if cfg.get("loss_from") else None,
         # whose loss scored it: loss_from='s training, the network's own, or loss= and style_image= given here
         "loss_source": f"the training loss of `{cfg.loss_from}`" if cfg.get("loss_from")
@@ -213,8 +248,7 @@ def run(cfg) -> int:
     }
     atomic_write_text(scores_csv(scores), out_dir / "scores.csv")
     atomic_write_text(summary_markdown(scores, failures, info), out_dir / "summary.md")
-    print(f"wrote {out_dir}/summary.md ({len(scores)} scored, {len(failures)} failed)")
-    return 1 if failures else 0
+    return Evaluation(scores, failures, info, out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.runtime import resolve_device
 from stylenet.teacher.flicker import frame_pairs, warp, warping_error
-from stylenet.teacher.gatys import OPTIMIZERS, TERMS, stylize
+from stylenet.teacher.gatys import INITS, OPTIMIZERS, TERMS, stylize
 
 
 def resolve_style_entry(entry: str, cfg) -> Path:
@@ -138,9 +138,9 @@ def run(cfg) -> Path:
     photo = load_image(content_path, size=int(cfg.size))
     styles = _load_styles(cfg, style_paths)
     init: str | torch.Tensor = str(cfg.init)
-    if init not in ("content", "noise"):
+    if init not in INITS:
         if not is_image_path(init) and not user_path(init).is_file():
-            raise StylenetError(f"init={init} is not content, noise or an image file")
+            raise StylenetError(f"init={init} is not {', '.join(INITS)} or an image file")
         init = load_image(user_path(init))
     out = user_path(cfg.out) if cfg.out else default_out(content_path, style_name)
     if not is_image_path(out):

@@ -3,12 +3,13 @@ peer's outputs) on the same photos, painting and loss runs the Gatys optimisatio
 
 Key: SHA-256 of the photo's bytes, the style image's bytes, the style size, the photo size, the loss
 config and its VGG weights (:func:`module_digest`), the start (``init``), the seed, the iteration budget K, the optimiser and its lr: everything the
-teacher's curve depends on. Value: the curve CSV (:func:`stylenet.teacher.report.curve_csv`) and the
+teacher's curve depends on; and the device and thread count (:func:`clock_parts`), because the curve's times are
+wall-clock: a curve timed on a GPU (or with 16 threads) must not be the teacher time a 2-core run divides. Value: the curve CSV (:func:`stylenet.teacher.report.curve_csv`) and the
 teacher's last image, under ``<folder>/<key>.csv`` and ``.png``, written atomically.
 
-A cached curve serves a candidate when it ran all K iterations, or when it reaches the candidate's total
-loss (a run with ``full_curve=false`` stops there); otherwise the teacher runs again and its curve
-replaces the cached one.
+A cached curve serves a candidate when it ran all K iterations or ended diverged (it would again), or when
+it reaches the candidate's total loss (a run with ``full_curve=false`` stops there); otherwise the teacher
+runs again and its curve replaces the cached one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from stylenet.data.images import load_image
 from stylenet.files import atomic_save_image, atomic_write_text
 from stylenet.teacher.evaluate import CURVE_COLUMNS
+from stylenet.teacher.gatys import curve_spike
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -33,6 +35,13 @@ def file_digest(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def clock_parts(device: torch.device) -> dict[str, Any]:
+    """What the teacher's wall-clock times depend on, for the key: the device (its name on a GPU) and the
+    CPU threads (torch's intra-op pool)."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return {"device": name, "threads": torch.get_num_threads()}
 
 
 def module_digest(module: torch.nn.Module) -> str:
@@ -68,7 +77,7 @@ class TeacherCache:
             return None
         for r in history:
             r["iteration"] = int(r["iteration"])
-        complete = len(history) == int(self.parts["iterations"]) + 1
+        complete = len(history) == int(self.parts["iterations"]) + 1 or curve_spike([r["total"] for r in history]) is not None
         if not history or not (complete or any(r["total"] <= target_total for r in history)):
             return None
         png = path.with_suffix(".png")

@@ -37,17 +37,24 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from stylenet.config import user_path
-from stylenet.data.images import load_image
+from stylenet.data.images import load_image, resize_tensor, resize_tensor_long_side
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import run_any_size
 from stylenet.perceptual.loss import PerceptualLoss, build_perceptual_loss
 from stylenet.runtime import measure
-from stylenet.teacher.gatys import TERMS, stylize
+from stylenet.teacher.gatys import TERMS, TeacherDiverged, curve_spike, stylize
 
 if TYPE_CHECKING:
     from stylenet.teacher.cache import TeacherCache
 
 CURVE_COLUMNS = ("iteration", "time", "content", "style", "tv", "total")
+# Style loss also measured with output and painting both shrunk by these factors: at the photo's own scale the
+# Gram loss rewards fine texture, while a person judges strokes seen whole (a coarser VGG view sees them so).
+COARSE_FACTORS = (2, 4)
+MIN_COARSE_SIDE = 32  # a factor that would shrink the photo's short side below this is not measured (NaN)
+# The largest photo and painting an evaluation loads: the teacher at 4096 px already costs ~2 min per L-BFGS
+# iteration on 2 cores, and a painting's VGG pass grows with its area.
+MAX_SCORING_SIDE = 4096
 
 
 def teacher_equivalent(totals: Sequence[float], target: float) -> int | None:
@@ -74,6 +81,8 @@ class PhotoScore:
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
     init: str = "content"  # the teacher's start
     photo_style: float = math.nan  # the photo's own (weighted) style loss: the gap to the painting
+    spike: int | None = None  # the teacher's curve left for good at this iteration (scored up to it)
+    coarse: dict[int, float] = field(default_factory=dict)  # factor → style vs photo with both shrunk by it
 
     @property
     def style_vs_photo(self) -> float:
@@ -89,7 +98,7 @@ class PhotoScore:
         return self.teacher_seconds / self.net_seconds if self.net_seconds > 0 else math.inf
 
 
-START_NAMES = {"noise": "noise", "content": "the photo"}
+START_NAMES = {"noise": "noise", "uniform": "white noise", "content": "the photo"}
 
 
 def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
@@ -100,11 +109,13 @@ def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
         **{f"net_{k}": first.net_terms[k] for k in TERMS},
         "photo_style": first.photo_style,
         "style_vs_photo": first.style_vs_photo,
+        **{f"style_vs_photo_{f}x_coarser": first.coarse.get(f, math.nan) for f in COARSE_FACTORS},
         "net_seconds": first.net_seconds,
     }
     for sc in scores:
         row |= {
             f"equiv_iters_from_{sc.init}": format_equiv(sc.equiv, sc.iterations),
+            f"teacher_spike_from_{sc.init}": "" if sc.spike is None else sc.spike,
             f"teacher_seconds_from_{sc.init}": sc.teacher_seconds,
             f"speed_ratio_from_{sc.init}": ("> " if sc.equiv is None else "") + f"{sc.speed_ratio:.4g}",
             f"teacher_final_total_from_{sc.init}": sc.history[-1]["total"] if sc.history else math.nan,
@@ -125,14 +136,39 @@ def time_network(net: torch.nn.Module, photo: torch.Tensor, repeats: int = 3) ->
     return out["y"], timing.median_ms / 1000.0
 
 
-def warm_up(net: torch.nn.Module, loss: PerceptualLoss, device: torch.device) -> None:
+def warm_up(net: torch.nn.Module | None, loss: PerceptualLoss, device: torch.device) -> None:
     """Run both sides once on a small image before anything is timed: the first optimiser step pays
     one-off costs (lazy imports inside torch.optim, allocator and cuDNN set-up) that would otherwise be
-    billed to the first photo's teacher."""
+    billed to the first photo's teacher. ``net`` None (another tool's outputs): the teacher alone."""
     x = torch.rand(1, 3, 32, 32, device=device)
-    with torch.no_grad():
-        run_any_size(net, x)
+    if net is not None:
+        with torch.no_grad():
+            run_any_size(net, x)
     stylize(loss, x, iterations=2)
+
+
+@torch.no_grad()
+def coarse_style_ratios(loss: PerceptualLoss, painting: torch.Tensor, image: torch.Tensor, photo: torch.Tensor,
+                        factors: Sequence[int] = COARSE_FACTORS) -> dict[int, float]:
+    """``image``'s style loss / ``photo``'s own, with both and the painting shrunk by each factor (the style
+    measured where strokes are seen whole). The loss's style targets are restored afterwards."""
+    saved = dict(loss.named_buffers(recurse=False))
+    out: dict[int, float] = {}
+    try:
+        for f in factors:
+            hw = (round(photo.shape[-2] / f), round(photo.shape[-1] / f))
+            if min(hw) < MIN_COARSE_SIDE:
+                out[f] = math.nan
+                continue
+            small = painting.to(photo.device, torch.float32)
+            loss.set_style(resize_tensor_long_side(small, max(1, round(max(small.shape[-2:]) / f))))
+            p = resize_tensor(photo, hw)
+            own = float(loss(p, p)["style"])
+            out[f] = float(loss(resize_tensor(image, hw), p)["style"]) / own if own > 0 else math.nan
+    finally:
+        for name, buf in saved.items():
+            setattr(loss, name, buf)
+    return out
 
 
 def score_photo(
@@ -174,6 +210,7 @@ def score_photo_starts(
     progress: bool = False,
     output: torch.Tensor | None = None,
     cache: TeacherCache | None = None,
+    painting: torch.Tensor | None = None,
 ) -> tuple[list[PhotoScore], torch.Tensor, list[torch.Tensor]]:
     """Score one photo (1×3×H×W in [0, 1], on the loss's device; style already set on ``loss``) against
     the teacher started from each of ``inits`` ("noise", seeded by ``seed``, or "content", the photo).
@@ -183,9 +220,15 @@ def score_photo_starts(
     (:class:`~stylenet.teacher.cache.TeacherCache`): a curve that serves is reused, the teacher's image
     then being its last one.
 
+    ``painting``: the style image as the loss has it; given, the style is also measured coarser
+    (:func:`coarse_style_ratios`).
+
     The network runs (and is timed) once. Returns one score per start, the network's output (clamped)
     and, per start, the teacher's image at the equivalent iteration (its last image when not reached).
     ``full_curve=False`` stops each teacher as soon as it reaches the network's loss (cheaper, same score).
+    A teacher curve that leaves for good (:func:`~stylenet.teacher.gatys.curve_spike`) scores the network on
+    the iterations before it, flagged in ``spike``; when the network's loss was not reached by then the
+    photo fails (:class:`TeacherDiverged`).
     """
     if not loss.has_style:
         raise ValueError("loss.set_style(...) must be called before scoring")
@@ -198,6 +241,7 @@ def score_photo_starts(
         photo_style = float(loss(photo, photo)["style"])
     if not math.isfinite(net_terms["total"]):
         raise StylenetError(f"{name}: the network's loss is not finite ({net_terms['total']}); the checkpoint is broken")
+    coarse = coarse_style_ratios(loss, painting, net_out, photo) if painting is not None else {}
     scores, images = [], []
     for init in inits:
         kept: dict[str, torch.Tensor] = {}
@@ -215,15 +259,45 @@ def score_photo_starts(
             result = stylize(
                 loss, photo, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
                 stop_below=None if full_curve else net_terms["total"], on_iteration=keep, progress=progress,
+                on_divergence="stop",
             )
             history, image = result.history, kept.get("equiv", result.image)
             if cache is not None:
                 cache.put(str(init), history, result.image)
-        equiv = teacher_equivalent([r["total"] for r in history], net_terms["total"])
+        totals = [r["total"] for r in history]
+        spike = curve_spike(totals)
+        equiv = teacher_equivalent(totals[:spike], net_terms["total"])
+        if spike is not None and equiv is None:
+            best = min(totals[:spike]) if spike else math.inf
+            raise TeacherDiverged(f"{name}: the teacher from {init} diverged at iteration {spike} (loss {totals[spike]:.3g}, best "
+                                  f"{best:.3g}) before reaching the network's loss {net_terms['total']:.4g}", history)
         teacher_seconds = history[equiv]["time"] if equiv is not None else history[-1]["time"]
-        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, history, str(init), photo_style))
+        scores.append(PhotoScore(name, net_terms, net_seconds, iterations, equiv, teacher_seconds, history, str(init), photo_style,
+                                 spike, coarse))
         images.append(image)
     return scores, net_out.clamp(0, 1), images
+
+
+def painting_scale(meta: dict[str, Any], style_scale: str | float | None) -> float | None:
+    """The painting's long side per pixel of the photo's long side that scores a network, or None for the
+    checkpoint's fixed style size.
+
+    ``"train"``: the training run's own (style.size / data.image_size: a 256 px painting for 128 px crops is 2),
+    so a network is scored at every photo size with the painting at the scale it learnt relative to the photo,
+    as neural-style's ``-style_scale`` does; at the training size this is the training's style size exactly.
+    A number: that ratio. None: the checkpoint's style size whatever the photo size (the old protocol)."""
+    if style_scale is None:
+        return None
+    if isinstance(style_scale, str):
+        if style_scale != "train":
+            raise StylenetError(f"style_scale={style_scale} must be train, a number > 0 or null")
+        style_size = (meta.get("style") or {}).get("size")
+        image_size = (meta.get("train") or {}).get("image_size")
+        return float(style_size) / float(image_size) if style_size and image_size else None
+    ratio = float(style_scale)
+    if not (math.isfinite(ratio) and 0 < ratio <= 16):
+        raise StylenetError(f"style_scale={style_scale} must be a number in (0, 16], train or null")
+    return ratio
 
 
 def effective_loss_config(meta_loss: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

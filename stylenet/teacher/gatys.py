@@ -40,6 +40,30 @@ OPTIMIZERS = ("lbfgs", "adam")
 # overshoots by 1e4x on its first steps and then converges.
 EXPLODED = 1e3
 MIN_SCALE_SIDE = 64  # coarse-to-fine never goes below this long side: VGG's relu4_3 would be 8×8 or less
+# jcjohnson/neural-style's `-init random` (the start of Johnson et al.'s comparison): randn × 0.001 in Caffe's
+# mean-subtracted 0–255 space, i.e. VGG's mean colour with a whisper of noise. Its mean pixel, as RGB in [0, 1]:
+NEURAL_STYLE_MEAN = (123.68 / 255, 116.779 / 255, 103.939 / 255)
+NEURAL_STYLE_NOISE = 0.001 / 255
+INITS = ("noise", "uniform", "content")
+
+
+def curve_spike(totals: Sequence[float]) -> int | None:
+    """Where a teacher's curve left for good: the first iteration after its best whose loss is over
+    ``EXPLODED`` × the best, when the curve *ends* that far above it (or not finite); else None.
+
+    A late L-BFGS spike says nothing about the iterations before it: a network whose loss the curve reached
+    before the spike is scored on the curve up to it (and flagged), instead of losing the whole photo.
+    Transient spikes that the curve comes back from are not spikes here (L-BFGS from the photo overshoots
+    1e4x on its first steps and converges)."""
+    if not totals:
+        return None
+    best_i = min(range(len(totals)), key=lambda i: totals[i] if math.isfinite(totals[i]) else math.inf)
+    best, last = totals[best_i], totals[-1]
+    if not math.isfinite(best):
+        return 0
+    if math.isfinite(last) and not (best > 0 and last > EXPLODED * best):
+        return None
+    return next(i for i in range(best_i + 1, len(totals)) if not math.isfinite(totals[i]) or totals[i] > EXPLODED * best)
 
 
 class TeacherDiverged(StylenetError, RuntimeError):
@@ -84,19 +108,25 @@ def _diverged(history: list[dict[str, float]], side: int, step_done: int) -> Non
 
 
 def make_init(init: str | torch.Tensor, content: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
-    """The starting image: ``"content"`` (the photo, as Johnson et al. compare against), ``"noise"``
-    (white noise in [0, 1], Gatys et al.'s start; reproducible through ``seed``) or a given image
-    (resized to the photo). Always a fresh contiguous tensor: the caller's is never touched."""
+    """The starting image: ``"content"`` (the photo), ``"noise"`` (jcjohnson/neural-style's random start, which
+    Johnson et al. 2016 ran: the mean colour plus randn × 0.001 Caffe units, an almost flat image),
+    ``"uniform"`` (white noise U(0, 1) per pixel: 35 % more iterations to a low loss on one photo, so it
+    flatters strong networks; kept, named, for comparison with older figures) or a given image (resized to
+    the photo). The noise is reproducible through ``seed``. Always a fresh contiguous tensor: the caller's
+    is never touched."""
     if isinstance(init, torch.Tensor):
         x = init if init.dim() == 4 else init.unsqueeze(0)
         return resize_tensor(x.to(content.device, torch.float32), tuple(content.shape[-2:])).clone(memory_format=torch.contiguous_format)
     if init == "content":
         return content.detach().float().clone(memory_format=torch.contiguous_format)
-    if init == "noise":
+    if init in ("noise", "uniform"):
         g = torch.Generator(device="cpu")
         g.manual_seed(0 if seed is None else int(seed))
-        return torch.rand(content.shape, generator=g).to(content.device)
-    raise ValueError(f"init must be 'content', 'noise' or an image tensor, got {init!r}")
+        if init == "uniform":
+            return torch.rand(content.shape, generator=g).to(content.device)
+        mean = torch.tensor(NEURAL_STYLE_MEAN).view(1, 3, 1, 1)
+        return (mean + NEURAL_STYLE_NOISE * torch.randn(content.shape, generator=g)).to(content.device)
+    raise ValueError(f"init must be one of {', '.join(INITS)} or an image tensor, got {init!r}")
 
 
 def _make_optimizer(
@@ -138,6 +168,7 @@ def stylize(
     on_iteration: Callable[[dict[str, float], torch.Tensor], None] | None = None,
     progress: bool = False,
     temporal: tuple[torch.Tensor, torch.Tensor, float] | None = None,
+    on_divergence: str = "raise",
 ) -> TeacherResult:
     """Optimise an image for ``loss`` starting from ``init``; returns the image and the loss curve.
 
@@ -153,6 +184,10 @@ def stylize(
     temporal loss, ``weight`` × the mean squared difference to the warped previous frame over the mask
     (the pixels the flow follows); a ``temporal`` term in the history. One scale only.
 
+    ``on_divergence``: ``"raise"`` (:class:`TeacherDiverged`) or ``"stop"`` (the evaluation's choice: stop there
+    and return the curve so far, a non-finite loss recorded as an ``inf`` row; :func:`curve_spike` then says
+    where the curve left, so the iterations before it still score a network).
+
     history rows: ``iteration`` (updates applied to the image), ``time`` (seconds since the start when
     that image existed; loss evaluations done only for recording are not counted), ``scale`` and the
     weighted loss terms of that image. Row 0 is the starting image. Raises :class:`TeacherDiverged` on
@@ -162,6 +197,8 @@ def stylize(
         raise ValueError(f"iterations must be >= 0, got {iterations}")
     if temporal is not None and scales != 1:
         raise ValueError("the temporal loss works at one scale: scales=1")
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     if content.dim() == 3:
         content = content.unsqueeze(0)
     device = next(loss.encoder.parameters()).device
@@ -182,6 +219,7 @@ def stylize(
     if progress:
         bar = tqdm(total=iterations * len(sides), desc="gatys", unit="it", file=sys.stderr, dynamic_ncols=True)
     start: float | None = None
+    stopping, diverged, kept_image = on_divergence == "stop", False, None
     recording = 0.0  # seconds spent on evaluations done only to record the final loss; not teacher time
     step_done = 0
     try:
@@ -241,18 +279,28 @@ def stylize(
                 synchronize(device)
                 now = time.perf_counter()
                 image_time = now - start - recording  # when image number `step_done` existed
-                if last:
-                    with torch.no_grad():  # the loss of the final image, for the record only
-                        terms = {k: v.detach() for k, v in terms_of(x).items()}
-                    synchronize(device)
-                    recording += time.perf_counter() - now
-                else:
-                    evals.clear()
-                    opt.step(closure)
-                    terms = evals[0]  # loss of the image *before* this update = image number `step_done`
-                row = {k: float(v) for k, v in terms.items()}
-                if not math.isfinite(row["total"]):
-                    raise TeacherDiverged(f"the teacher diverged (loss {row['total']}) at scale {side}px", history)
+                if stopping:
+                    kept_image = x.detach().clone()  # the image of this row, should the next update be the bad one
+                try:
+                    if last:
+                        with torch.no_grad():  # the loss of the final image, for the record only
+                            terms = {k: v.detach() for k, v in terms_of(x).items()}
+                        synchronize(device)
+                        recording += time.perf_counter() - now
+                    else:
+                        evals.clear()
+                        opt.step(closure)
+                        terms = evals[0]  # loss of the image *before* this update = image number `step_done`
+                    row = {k: float(v) for k, v in terms.items()}
+                    if not math.isfinite(row["total"]):
+                        raise TeacherDiverged(f"the teacher diverged (loss {row['total']}) at scale {side}px", history)
+                except TeacherDiverged:
+                    if not stopping:
+                        raise
+                    # This image's loss is not finite: record it as such and end the curve here.
+                    history.append({"iteration": step_done, "time": image_time, "scale": side, **dict.fromkeys(TERMS, math.inf)})
+                    diverged = True
+                    break
                 history.append({"iteration": step_done, "time": image_time, "scale": side, **row})
                 if on_iteration is not None:
                     on_iteration(history[-1], before if before is not None else x.detach())
@@ -261,8 +309,15 @@ def stylize(
                 step_done += 1
                 best = min(r["total"] for r in history)
                 if best > 0 and row["total"] > EXPLODED**3 * best:  # far gone: stop now rather than at the end
+                    if stopping:
+                        diverged = True
+                        break
                     _diverged(history, side, step_done)
                 if not torch.isfinite(x).all():
+                    if stopping:  # the next image is not finite: its row says so, and the curve ends
+                        history.append({**history[-1], "iteration": step_done, **dict.fromkeys(TERMS, math.inf)})
+                        diverged = True
+                        break
                     raise TeacherDiverged(
                         f"the teacher diverged (non-finite pixels) at scale {side}px after {step_done} iterations; "
                         "lower lr, use optimizer=lbfgs or init=content",
@@ -271,13 +326,15 @@ def stylize(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{row['total']:.4g}", refresh=False)
+            if diverged:
+                break
     finally:
         if bar is not None:
             bar.close()
     best = min(r["total"] for r in history)
-    if best > 0 and history[-1]["total"] > EXPLODED * best:
+    if not stopping and best > 0 and history[-1]["total"] > EXPLODED * best:
         _diverged(history, side, step_done)
-    image = x.detach().clamp(0, 1)
+    image = (x.detach() if kept_image is None or torch.isfinite(x).all() else kept_image).clamp(0, 1)
     if preserve_color:
         image = color.preserve_color(photo, image)
     return TeacherResult(image=image, history=history, seconds=time.perf_counter() - start - recording)

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from stylenet.data.images import tensor_to_pil
-from stylenet.teacher.evaluate import CURVE_COLUMNS, START_NAMES, PhotoScore, format_equiv, photo_row
+from stylenet.teacher.evaluate import COARSE_FACTORS, CURVE_COLUMNS, START_NAMES, PhotoScore, format_equiv, photo_row
 from stylenet.teacher.gatys import TERMS
 
 
@@ -73,7 +73,9 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
         "",
         f"Checkpoint `{info['ckpt']}` (style `{info['style']}`"
         + (f", trained {info['global_step']} steps" if info.get("global_step") is not None else "") + "), "
-        f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}.",
+        f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}"
+        + (f", the painting at {info['style_size']} px" if info.get("style_size") else "")
+        + (f" ({info['style_scale']:g} x the photo's long side, the training run's scale)" if info.get("style_scale") else "") + ".",
         f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, {info['loss_source']} "
         f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
         f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",
@@ -90,14 +92,19 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
             e = spread([float(s.equiv) if s.equiv is not None else float(k + 1) for s in col], k)
             r = spread([s.speed_ratio for s in col])
             reached = sum(s.equiv is not None for s in col)
+            spiked = sum(s.spike is not None for s in col)
             where = START_NAMES.get(init, init)
+            flag = f", {spiked} scored before a late teacher spike" if spiked else ""
             lines += [
-                f"| teacher-equivalent iterations from {where} ({reached}/{len(col)} reached) | {e['median']} | {e['q1']} – {e['q3']} | {e['min']} – {e['max']} |",
+                f"| teacher-equivalent iterations from {where} ({reached}/{len(col)} reached{flag}) | {e['median']} | {e['q1']} – {e['q3']} | {e['min']} – {e['max']} |",
                 f"| speed ratio (×) from {where} | {r['median']} | {r['q1']} – {r['q3']} | {r['min']} – {r['max']} |",
             ]
         first = [p[0] for p in photos]
+        coarse = [(f"network style loss / photo's own, all {f}x smaller", [s.coarse.get(f, math.nan) for s in first])
+                  for f in COARSE_FACTORS if any(f in s.coarse for s in first)]
         for label, values in (
             ("network style loss / photo's own", [s.style_vs_photo for s in first]),
+            *coarse,
             ("network content loss", [s.net_terms["content"] for s in first]),
             ("network total loss", [s.net_terms["total"] for s in first]),
             ("network time (s)", [s.net_seconds for s in first]),

@@ -2,15 +2,17 @@
 
 Johnson et al. (2016, §4.1) report their network by the L-BFGS iteration count whose loss it matches;
 this callback logs that number on a few fixed validation photos after validation, so a run shows the
-network climbing the teacher's curve. Same computation as ``python -m stylenet evaluate``
-(:func:`stylenet.teacher.evaluate.score_photo`), with a small budget K and an early stop once the teacher
-reaches the network's loss.
+network climbing the teacher's curve. The computation of ``python -m stylenet evaluate``
+(:func:`stylenet.teacher.evaluate.score_photo`) from one start, named in every metric (``init``: noise, the
+paper's and the evaluation's first, by default), with a small budget K, an early stop once the teacher
+reaches the network's loss, and the painting at the training's own style size (the evaluation's
+``style_scale=train`` at the training size is the same).
 
-Logged (medians over the photos):
+Logged (medians over the photos), ``<init>`` the start:
 
-* ``val/teacher_equiv_iters`` — teacher-equivalent iterations; K + 1 when not reached within K;
-* ``val/teacher_speed_ratio`` — teacher time to that loss / network time (a lower bound if not reached);
-* ``val/teacher_reached`` — fraction of photos whose loss the teacher reached within K.
+* ``val/teacher_equiv_iters_from_<init>`` — teacher-equivalent iterations; K + 1 when not reached within K;
+* ``val/teacher_speed_ratio_from_<init>`` — teacher time to that loss / network time (a lower bound if not reached);
+* ``val/teacher_reached_from_<init>`` — fraction of photos whose loss the teacher reached within K.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from stylenet.config import ConfigError
 from stylenet.data.images import load_image, resize_tensor_long_side
 from stylenet.data.listing import list_photos
 from stylenet.teacher.evaluate import score_photo, warm_up
+from stylenet.teacher.gatys import INITS
 from stylenet.training.callbacks import eval_mode
 
 
@@ -37,6 +41,7 @@ class TeacherScoreCallback(L.Callback):
     iterations: K, the teacher's budget per photo.
     every_n_validations: score after every n-th validation (1 = each).
     optimizer: "lbfgs" (as the evaluation) or "adam".
+    init: the teacher's start: "noise" (the paper's protocol), "uniform" (white noise) or "content" (the photo).
     """
 
     def __init__(
@@ -47,13 +52,17 @@ class TeacherScoreCallback(L.Callback):
         iterations: int = 50,
         every_n_validations: int = 1,
         optimizer: str = "lbfgs",
+        init: str = "noise",
     ):
+        if init not in INITS:
+            raise ConfigError(f"teacher_score.init={init} must be one of {', '.join(INITS)}")
         self.photos = [photos] if isinstance(photos, (str, Path)) else (list(photos) if photos is not None else None)
         self.num_photos = num_photos
         self.size = size
         self.iterations = iterations
         self.every_n_validations = max(1, every_n_validations)
         self.optimizer = optimizer
+        self.init = init
         self.scored_photos: list[torch.Tensor] | None = None  # loaded at the first validation, then the same every time
         self._validations = 0
         self._warmed_up = False
@@ -91,14 +100,15 @@ class TeacherScoreCallback(L.Callback):
                 self._warmed_up = True
             scores = [
                 score_photo(net, loss, p.to(pl_module.device), iterations=self.iterations, optimizer=self.optimizer,
-                            repeats=1, full_curve=False)[0]
+                            init=self.init, repeats=1, full_curve=False)[0]
                 for p in photos
             ]
         k = self.iterations
         equiv = [float(s.equiv) if s.equiv is not None else float(k + 1) for s in scores]
+        start = f"_from_{self.init}"
         metrics = {
-            "val/teacher_equiv_iters": statistics.median(equiv),
-            "val/teacher_speed_ratio": statistics.median(s.speed_ratio for s in scores),
-            "val/teacher_reached": sum(s.equiv is not None for s in scores) / len(scores),
+            f"val/teacher_equiv_iters{start}": statistics.median(equiv),
+            f"val/teacher_speed_ratio{start}": statistics.median(s.speed_ratio for s in scores),
+            f"val/teacher_reached{start}": sum(s.equiv is not None for s in scores) / len(scores),
         }
         pl_module.log_dict(metrics, sync_dist=False, rank_zero_only=True)

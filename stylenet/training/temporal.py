@@ -67,9 +67,17 @@ def random_motion(x: torch.Tensor, cfg: TemporalConfig, generator: torch.Generat
 
 
 def apply_motion(img: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``img`` moved along ``grid`` (bilinear) and the mask (B×1×H×W) of pixels that came from inside it."""
-    moved = F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
-    inside = (grid.abs() <= 1).all(-1, keepdim=True).permute(0, 3, 1, 2).to(img.dtype)
+    """``img`` moved along ``grid`` (bilinear) and the mask (B×1×H×W) of pixels whose whole bilinear footprint
+    came from inside it.
+
+    The mask is a ones image warped the same way and required to stay 1: a sampling point within half a pixel
+    of the frame's edge mixes in ``grid_sample``'s zero padding, and a test of the point alone (|grid| <= 1)
+    kept those half-darkened pixels: 0.8 % of a 128 px frame carried 95 % of a stand-in network's motion error,
+    a border the network can never produce."""
+    g = grid.to(img.dtype)
+    moved = F.grid_sample(img, g, mode="bilinear", padding_mode="zeros", align_corners=False)
+    ones = torch.ones_like(img[:, :1])
+    inside = (F.grid_sample(ones, g, mode="bilinear", padding_mode="zeros", align_corners=False) >= 1 - 1e-4).to(img.dtype)
     return moved, inside
 
 

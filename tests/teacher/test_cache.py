@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from stylenet.teacher.cache import TeacherCache
+from stylenet.teacher.cache import TeacherCache, clock_parts
 
 PARTS = {"photo": "p", "style": "s", "vgg": "v", "style_size": 48, "size": 40, "loss": {"weights": "random"}, "seed": 0,
-         "iterations": 3, "optimizer": "lbfgs", "lr": None}
+         "iterations": 3, "optimizer": "lbfgs", "lr": None, "device": "cpu", "threads": 2}
 
 
 def _curve(totals):
@@ -18,9 +18,10 @@ def test_every_part_of_the_key_and_the_start_change_the_key(tmp_path):
     base = TeacherCache(tmp_path, PARTS)
     keys = {base.key("noise"), base.key("content")}
     for k, v in [("photo", "q"), ("style", "t"), ("style_size", 64), ("size", 41), ("loss", {"weights": "embedded"}),
-                 ("seed", 1), ("iterations", 4), ("optimizer", "adam"), ("lr", 0.1), ("vgg", "other weights")]:
+                 ("seed", 1), ("iterations", 4), ("optimizer", "adam"), ("lr", 0.1), ("vgg", "other weights"),
+                 ("device", "NVIDIA H100 80GB HBM3"), ("threads", 16)]:  # the curve's clock: another machine's times
         keys.add(TeacherCache(tmp_path, {**PARTS, k: v}).key("noise"))
-    assert len(keys) == 12
+    assert len(keys) == 14
 
 
 def test_a_complete_curve_serves_every_candidate_a_truncated_one_only_those_it_reached(tmp_path):
@@ -35,3 +36,13 @@ def test_a_complete_curve_serves_every_candidate_a_truncated_one_only_those_it_r
     assert cache.hits == 3 and cache.runs == 2
     (tmp_path / f"{cache.key('noise')}.csv").write_text("garbage")
     assert cache.get("noise", 0.1) is None  # a damaged entry is a miss, not an error
+
+
+def test_clock_parts_name_the_device_and_the_threads():
+    assert clock_parts(torch.device("cpu")) == {"device": "cpu", "threads": torch.get_num_threads()}
+
+
+def test_a_curve_that_ended_diverged_serves_though_shorter_than_k(tmp_path):
+    cache = TeacherCache(tmp_path, {**PARTS, "iterations": 10})
+    cache.put("noise", _curve([9.0, 5.0, 3.0, 1e6]), torch.rand(1, 3, 8, 8))  # left for good at iteration 3
+    assert cache.get("noise", 0.1) is not None  # running the teacher again would diverge again

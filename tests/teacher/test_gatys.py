@@ -12,7 +12,7 @@ from helpers import images
 from stylenet.data.images import load_image
 from stylenet.perceptual.color import rgb_to_yuv
 from stylenet.perceptual.loss import build_perceptual_loss
-from stylenet.teacher.gatys import TeacherDiverged, make_init, scale_sides, stylize
+from stylenet.teacher.gatys import NEURAL_STYLE_MEAN, TeacherDiverged, curve_spike, make_init, scale_sides, stylize
 
 
 def small_loss(**kw) -> torch.nn.Module:
@@ -56,11 +56,23 @@ def test_teacher_lowers_the_total_loss_from_the_photo():
 def test_adam_and_noise_start_also_lower_the_loss_and_seed_is_reproducible():
     loss = small_loss()
     content, style = images()
-    a = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
-    b = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="noise", seed=3)
+    a = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="uniform", seed=3)
+    b = stylize(loss, content, styles=style, iterations=20, optimizer="adam", init="uniform", seed=3)
     assert a.history[-1]["total"] < 0.5 * a.history[0]["total"]
     assert torch.equal(a.image, b.image)
-    assert not torch.equal(make_init("noise", content, 3), make_init("noise", content, 4))
+    assert not torch.equal(make_init("uniform", content, 3), make_init("uniform", content, 4))
+
+
+def test_the_noise_start_is_neural_styles_almost_flat_mean_colour_and_the_teacher_paints_from_it():
+    # jcjohnson/neural-style's -init random: randn x 0.001 in Caffe's mean-subtracted 0-255 space.
+    content, style = images()
+    x = make_init("noise", content, 3)
+    mean = torch.tensor(NEURAL_STYLE_MEAN).view(1, 3, 1, 1)
+    assert x.shape == content.shape and (x - mean).abs().max() < 1e-4 and (x - mean).std() > 0
+    assert torch.equal(x, make_init("noise", content, 3)) and not torch.equal(x, make_init("noise", content, 4))
+    assert make_init("uniform", content, 3).std() > 0.25  # white noise: the old start, kept by name
+    r = stylize(small_loss(), content, styles=style, iterations=15, init="noise", seed=3)
+    assert r.history[-1]["total"] < 0.5 * r.history[0]["total"]
 
 
 def test_blend_weights_select_and_mix_the_styles():
@@ -132,5 +144,23 @@ def test_a_finite_explosion_is_divergence_too():
     # Adam at a huge rate once ran to a loss of 1e27, finite, and the command wrote the (white) image.
     content, style = images()
     with pytest.raises(TeacherDiverged, match="diverged") as e:
-        stylize(small_loss(), content, styles=style, iterations=50, optimizer="adam", lr=1e4, init="noise")
+        stylize(small_loss(), content, styles=style, iterations=50, optimizer="adam", lr=1e4, init="uniform")
     assert e.value.history and all(math.isfinite(r["total"]) for r in e.value.history)
+
+
+def test_on_divergence_stop_returns_the_curve_and_curve_spike_finds_where_it_left():
+    content, style = images()
+    r = stylize(small_loss(), content, styles=style, iterations=50, optimizer="adam", lr=1e4, init="uniform", on_divergence="stop")
+    totals = [h["total"] for h in r.history]
+    spike = curve_spike(totals)
+    assert spike is not None and 0 < spike < len(totals)
+    assert all(t <= 1e3 * min(totals[:spike]) for t in totals[:spike])
+    assert torch.isfinite(r.image).all() and 0 <= r.image.min() and r.image.max() <= 1
+
+
+def test_curve_spike_ignores_transient_overshoots_and_flags_a_late_one():
+    assert curve_spike([10.0, 5e4, 3.0, 2.0, 1.0]) is None  # L-BFGS from the photo overshoots, then converges
+    assert curve_spike([10.0, 5.0, 3.0, 2.0, 1e4]) == 4  # a late spike: scored on iterations 0..3
+    assert curve_spike([10.0, 5.0, 3.0, 2.0, 2.5, float("inf")]) == 5
+    assert curve_spike([10.0, 1.0, 5e3, 0.9, 2e3]) == 4  # from the best (0.9): 2e3 > 1e3 x 0.9
+    assert curve_spike([]) is None

@@ -31,6 +31,22 @@ def test_no_motion_is_the_identity_and_a_shift_moves_the_picture():
     assert (moved - x).abs().mean() > 0.01
 
 
+def test_the_mask_keeps_only_pixels_whose_whole_footprint_is_inside_the_frame():
+    # A white frame moved by a fraction of a pixel: every kept pixel must still be white. The old mask (the
+    # sampling point within the frame) kept the half-darkened edge, where grid_sample mixes in its zero padding.
+    white = torch.ones(3, 3, 40, 52)
+    for seed in range(3):
+        grid = random_motion(white, TemporalConfig(**{**STILL, "max_shift": 3.0, "max_rotation": 2.0}), torch.Generator().manual_seed(seed))
+        moved, inside = apply_motion(white, grid)
+        assert inside.sum() > 0.8 * inside.numel()
+        torch.testing.assert_close(moved * inside, inside.expand_as(moved), atol=1e-4, rtol=0)
+    half = torch.zeros(1, 8, 10, 2)  # every sampling point half a pixel left of its pixel: column 0 reads the padding
+    ys, xs = torch.meshgrid(torch.linspace(-1 + 1 / 8, 1 - 1 / 8, 8), torch.linspace(-1 + 1 / 10, 1 - 1 / 10, 10), indexing="ij")
+    half[0, ..., 0], half[0, ..., 1] = xs - 1 / 10, ys
+    _, inside = apply_motion(torch.ones(1, 3, 8, 10), half)
+    assert not inside[..., 0].any() and inside[..., 1:].all()
+
+
 def test_an_equivariant_network_pays_nothing_and_a_fixed_pattern_does():
     x = photos()
     cfg = TemporalConfig(motion_weight=1.0, noise_weight=1.0)
