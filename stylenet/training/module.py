@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import lightning as L
 import torch
 
-from stylenet.data.images import load_image
+from stylenet.config import ConfigError
+from stylenet.data.images import load_image, resize_tensor, resize_tensor_long_side
 from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
 from stylenet.networks.transformer import TransformerNet, set_mix
@@ -56,6 +57,32 @@ def _style_meta(style: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Progressive:
+    """Progressive resolution (Karras et al. 2018's "Progressive Growing", applied to the crops only): the first
+    ``steps`` steps train on crops of ``size`` px (the batch shrunk, the painting shrunk with it), then on the
+    full ``data.image_size``. Small crops are ~4× cheaper per step, so the network learns to paint in many cheap
+    steps and then learns the larger scale; the stage is a function of the step, so a resumed run is exact."""
+
+    size: int
+    steps: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None, image_size: int | None) -> Progressive | None:
+        if not cfg or not cfg.get("steps"):
+            return None
+        size, steps = cfg.get("size"), cfg.get("steps")
+        for key, v in (("size", size), ("steps", steps)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"module.progressive.{key}={v!r} must be a whole number >= 1 (module.progressive.steps=0 turns it off)")
+        if image_size is not None and not 16 <= size < image_size:
+            raise ConfigError(f"module.progressive.size={size} must be at least 16 and below data.image_size={image_size}")
+        return cls(int(size), int(steps))
+
+    def crop_at(self, step: int) -> int | None:
+        return self.size if step < self.steps else None
+
+
 class StyleTransferModule(L.LightningModule):
     """``net`` is the only trainable part; ``loss`` (VGG16 + style targets) is rebuilt from config and
     never stored in checkpoints, which therefore hold a few MB and load without VGG weights."""
@@ -77,6 +104,7 @@ class StyleTransferModule(L.LightningModule):
         styles: Sequence[Mapping[str, Any]] | None = None,
         new_styles_only: bool = False,
         first_new_style: int | None = None,
+        progressive: Mapping[str, Any] | None = None,
     ):
         super().__init__()
         self.net = net
@@ -120,6 +148,8 @@ class StyleTransferModule(L.LightningModule):
             self.loss.compile()
         self.style_image: torch.Tensor | None = None
         self.style_images: list[torch.Tensor] | None = None
+        self.progressive = Progressive.from_config(progressive, image_size)
+        self._phase_size: int | None = None  # the crop size the style targets are set for
 
     # ---- style target -------------------------------------------------------------------------
     def load_style(self) -> torch.Tensor:
@@ -142,12 +172,31 @@ class StyleTransferModule(L.LightningModule):
         # The target Grams are buffers: when Lightning moves the module to its device after setup(),
         # they move with it, so the style image is encoded once per run (once per style: each sample is
         # then scored against its own style's Grams, PerceptualLoss.set_styles).
+        self.set_targets(self.image_size)
+
+    def set_targets(self, crop: int | None) -> None:
+        """The style targets for crops of ``crop`` px: the paintings at their sizes scaled by ``crop`` /
+        ``image_size``, so the painting-to-photo scale stays the training's at every stage of a progressive run."""
+        scale = crop / self.image_size if crop and self.image_size and crop != self.image_size else None
+        images = [img if scale is None else resize_tensor_long_side(img, max(1, round(max(img.shape[-2:]) * scale)))
+                  for img in self.load_styles()]
         if self.styles:
             weight = float(self.loss_cfg.get("style_weight", self.loss.style_weight))
             factors = [st.get("style_weight", weight) / weight for st in self.styles]
-            self.loss.set_styles([img.to(self.device) for img in self.load_styles()], factors)
+            self.loss.set_styles([img.to(self.device) for img in images], factors)
         else:
-            self.loss.set_style(self.load_style().to(self.device))
+            self.loss.set_style(images[0].to(self.device))
+        self._phase_size = crop
+
+    def stage_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch at the crop size of this step (progressive resolution, :class:`Progressive`), with the style
+        targets set for it; unchanged outside a progressive run's first stage."""
+        crop = (self.progressive.crop_at(int(self.global_step)) if self.progressive else None) or self.image_size
+        if crop != self._phase_size:  # a stage begins (or a resumed run re-enters its stage)
+            self.set_targets(crop)
+        if crop is None or crop == self.image_size or min(x.shape[-2:]) <= crop:
+            return x
+        return resize_tensor(x, (max(1, round(x.shape[-2] * crop / min(x.shape[-2:]))), max(1, round(x.shape[-1] * crop / min(x.shape[-2:])))))
 
     def choose_styles(self, batch_size: int, style: int | None = None) -> torch.Tensor | None:
         """A multi-style network's styles for a batch (B indices, also set as the norms' mix), None for one
@@ -169,6 +218,7 @@ class StyleTransferModule(L.LightningModule):
         return self._forward_net(x)
 
     def _terms(self, x: torch.Tensor, style: int | None = None) -> dict[str, torch.Tensor]:
+        x = self.stage_batch(x)
         if self.use_channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         index = self.choose_styles(x.shape[0], style)
@@ -186,7 +236,7 @@ class StyleTransferModule(L.LightningModule):
         return min(1.0, (self.global_step + 1) / self.style_warmup_steps)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x = batch_images(batch)
+        x = self.stage_batch(batch_images(batch))
         if self.use_channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         index = self.choose_styles(x.shape[0])
@@ -237,6 +287,8 @@ class StyleTransferModule(L.LightningModule):
         """Everything inference needs besides the weights (:class:`CheckpointMeta`), as plain types."""
         train = {"image_size": self.image_size, "global_step": int(self.global_step),
                  "style_warmup_steps": self.style_warmup_steps, "temporal": asdict(self.temporal)}
+        if self.progressive:
+            train["progressive"] = asdict(self.progressive)
         if self.new_styles_only:
             train["trained_styles"] = [self.styles[i]["name"] for i in self.trained_styles]
         return CheckpointMeta(

@@ -333,3 +333,44 @@ def test_config_a_run_cannot_use_is_one_line_before_any_work(tmp_path, override,
         train(tiny_cfg(tmp_path, override.format(tmp=tmp_path)))
     assert "\n" not in str(e.value) and message in str(e.value), str(e.value)
     assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "ckpt" / "wave").exists()
+
+
+def test_progressive_resolution_trains_small_crops_first_then_the_full_size_and_resumes_exactly(tmp_path, monkeypatch):
+    from stylenet.training.module import StyleTransferModule
+
+    seen, painting = [], []
+    original_step, original_targets = StyleTransferModule.training_step, StyleTransferModule.set_targets
+
+    def record_step(self, batch, batch_idx):
+        seen.append((int(self.global_step), self.stage_batch(batch).shape[-1]))
+        return original_step(self, batch, batch_idx)
+
+    def record_targets(self, crop):
+        painting.append(crop)
+        return original_targets(self, crop)
+
+    monkeypatch.setattr(StyleTransferModule, "training_step", record_step)
+    monkeypatch.setattr(StyleTransferModule, "set_targets", record_targets)
+    prog = ("module.progressive.size=16", "module.progressive.steps=3", "trainer.max_steps=5")
+    _, objs = train(tiny_cfg(tmp_path / "a", *prog))
+    assert seen == [(0, 16), (1, 16), (2, 16), (3, 32), (4, 32)]  # data.image_size=32 after 3 steps
+    assert painting[-2:] == [16, 32]  # the painting set for the small crops, then for the full size
+    meta = read_checkpoint(tmp_path / "a" / "ckpt" / "wave" / "last.ckpt")["stylenet"]
+    assert meta["train"]["image_size"] == 32 and meta["train"]["progressive"] == {"size": 16, "steps": 3}
+    # Killed after step 2 and resumed: the same weights as the uninterrupted run.
+    b = tmp_path / "b"
+    train(tiny_cfg(b, *prog[:2], "trainer.max_steps=2", "callbacks.model_checkpoint.every_n_train_steps=2"))
+    train(tiny_cfg(b, *prog, "ckpt_path=last"))
+    wa = read_checkpoint(tmp_path / "a" / "ckpt" / "wave" / "last.ckpt")["state_dict"]
+    wb = read_checkpoint(b / "ckpt" / "wave" / "last.ckpt")["state_dict"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("module.progressive.size=64", r"module.progressive.size=64 must be at least 16 and below data.image_size=32"),
+    ("module.progressive.size=-1", r"module.progressive.size=-1 must be a whole number >= 1"),
+])
+def test_a_progressive_size_that_cannot_work_is_one_line(tmp_path, override, message):
+    with pytest.raises(StylenetError, match=message):
+        train(tiny_cfg(tmp_path, override, "module.progressive.steps=2"))
