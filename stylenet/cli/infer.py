@@ -3,6 +3,7 @@
     python infer.py --ckpt checkpoints/wave/last.ckpt photo.jpg                 # → stylized/photo_wave.jpg
     python infer.py --ckpt wave.pt holidays/ -o out/ --ext webp --size 1024     # a folder, recursively
     python infer.py --ckpt wave.pt "scans/*.tif" --tile 1024 --preserve-color   # big images, in tiles
+    python infer.py --ckpt wave.pt photo.jpg --stroke-scale auto                 # strokes at the training scale
     python infer.py --ckpt wave.pt --export onnx --export torchscript -o export/
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 photos/  # any painting
 
@@ -35,6 +36,15 @@ from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
 from stylenet.inference.contact_sheet import contact_sheet
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
+from stylenet.inference.stroke_scale import (
+    DEFAULT_STROKE_SCALE,
+    MIN_STROKE_SCALE,
+    MIN_WORKING_SIDE,
+    StrokeScaleError,
+    check_stroke_scale,
+    training_side,
+    working_size,
+)
 from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import OUTPUT_SUFFIXES, VIDEO_EXTENSIONS, VideoError, is_video_path, output_suffix, stylize_video
@@ -70,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="resize so the long side is SIZE px (default: keep the size)")
     p.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = fully stylised (default); in between blends")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take only the stylised luminance")
+    p.add_argument("--stroke-scale", default=None, metavar="S|auto",
+                   help=f"strokes S times larger than the network paints at full size: it paints the photo resized by 1/S "
+                        f"(long side at least {MIN_WORKING_SIDE} px) and the result is brought back to the photo's size by guided "
+                        f"upsampling, which keeps the photo's edges sharp. auto: the scale it was trained at (photo short "
+                        f"side / training crop side, at least 1). S from {MIN_STROKE_SCALE:g} (under 1 enlarges the photo "
+                        f"first); default {DEFAULT_STROKE_SCALE:g}: the photo as it is. Applied after --size, before "
+                        f"--preserve-color and --strength; tiles split the working image. Trained networks only; "
+                        f"refused with --export (not part of an exported graph)")
     p.add_argument("--device", default="auto", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--half", action=argparse.BooleanOptionalAction, default=None, help="float16 on the GPU (default: on for CUDA)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
@@ -266,8 +284,9 @@ def run_videos(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]])
         try:
             r = stylize_video(stylizer, job.src, job.dst, start=args.start, duration=args.duration, max_frames=args.max_frames,
                               batch_size=args.batch_size or 4, progress=not args.quiet, strength=args.strength,
-                              preserve_color=args.preserve_color, tile=args.tile, overlap=args.overlap, stats_size=args.stats_size)
-        except (VideoError, ImageError) as e:
+                              preserve_color=args.preserve_color, stroke_scale=_stroke_scale(args), tile=args.tile,
+                              overlap=args.overlap, stats_size=args.stats_size)
+        except (VideoError, ImageError, StrokeScaleError) as e:  # a frame size the stroke scale cannot take: this video only
             failures.append((str(job.src), _reason(e, job.src)))
             continue
         done += 1
@@ -288,16 +307,23 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     total = len(jobs) + len(failures)
     notes: list[str] = []
     t0 = time.perf_counter()
-    kw = dict(size=args.size, strength=args.strength, preserve_color=args.preserve_color, tile=args.tile,
-              overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
+    stroke_scale = _stroke_scale(args)
+    kw = dict(size=args.size, strength=args.strength, preserve_color=args.preserve_color, stroke_scale=stroke_scale,
+              tile=args.tile, overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
+    train_side = training_side(getattr(stylizer, "meta", None))
 
     def load(job: Job):
         rgb, alpha = open_image(job.src, with_alpha=True)
+        h, w = rgb.height, rgb.width
         if args.size:  # the resized image must pass the same pixel limit as a file
-            h, w = long_side_hw((rgb.height, rgb.width), args.size)
+            h, w = long_side_hw((h, w), args.size)
             if h * w > images.MAX_PIXELS:
                 raise ImageError(f"{job.src}: --size {args.size} makes it {w}x{h} = {h * w:,} pixels, over the "
                                  f"{images.MAX_PIXELS:,}-pixel limit; give a smaller --size")
+        try:  # and so must the working image of a stroke scale under 1
+            working_size((h, w), stroke_scale, train_side)
+        except StrokeScaleError as e:
+            raise ImageError(f"{job.src}: {e}") from None
         return rgb, alpha
 
     def save(img, job: Job) -> None:
@@ -387,8 +413,14 @@ def _one_by_one(stylizer, ready, kw, failures):
 
 
 # ---- main ---------------------------------------------------------------------------------------------
+def _stroke_scale(args):
+    return DEFAULT_STROKE_SCALE if args.stroke_scale is None else args.stroke_scale
+
+
 def _validate(args) -> None:
     check_strength(args.strength)
+    if args.stroke_scale is not None:
+        args.stroke_scale = check_stroke_scale(args.stroke_scale, "--stroke-scale")
     if args.size is not None and args.size < 1:
         raise UsageError(f"--size must be a positive number of pixels, got {args.size}")
     if args.threads is not None and args.threads < 1:
@@ -450,6 +482,11 @@ def _main(argv: list[str]) -> int:
     net, meta = load_network(ckpt)
     names = [s["name"] for s in meta.get("styles") or []]
     choice = _style_choice(args, names, meta)
+    if args.stroke_scale is not None and (args.export or args.contact_sheet):
+        raise UsageError("--stroke-scale is applied around the network when stylising: it is not part of an --export "
+                         "and does not apply to --contact-sheet; drop it")
+    if _stroke_scale(args) == "auto" and training_side(meta) is None:
+        raise UsageError(f"--stroke-scale auto needs the training image size, which {ckpt} does not record; give a number")
     if args.export:  # a multi-style graph takes the style weights as an input: no choice to make
         return run_export(args, net, meta, ckpt)
     if args.contact_sheet:

@@ -79,6 +79,9 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
     if args.style_size is not None and args.style_size < 1:
         raise UsageError(f"--style-size must be a positive number of pixels, got {args.style_size}")
+    if args.stroke_scale is not None:
+        raise UsageError("--stroke-scale applies to trained networks, not to a universal checkpoint "
+                         "(there --style-size sets the painting's scale)")
     if args.tile not in ("auto", 0):
         raise UsageError("--tile does not apply to a universal checkpoint: WCT needs the whole image's statistics")
     if args.half or args.backend == "onnxruntime":

@@ -154,7 +154,7 @@ def tensor_to_pil(x: torch.Tensor) -> Image.Image:
         if x.shape[0] != 1:
             raise ValueError(f"tensor_to_pil takes one image, got a batch of {x.shape[0]}")
         x = x[0]
-    arr = x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    arr = x.detach().float().clamp(0, 1).mul_(255).round_().byte().permute(1, 2, 0).cpu().numpy()  # one float copy, not three
     return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
 
 
@@ -181,10 +181,13 @@ def resize_long_side(img: Image.Image, size: int) -> Image.Image:
 
 
 def resize_tensor(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """A B×C×H×W float tensor at ``hw`` (bilinear, antialiased when shrinking); unchanged if already there."""
+    """A B×C×H×W float tensor at ``hw`` (bilinear, antialiased when shrinking); unchanged if already there.
+    uint8 (0–255) stays uint8 and is resized on the CPU (PyTorch's uint8 kernel is CPU-only): a big photo
+    is never copied to float at full size."""
     if tuple(x.shape[-2:]) == tuple(hw):
         return x
-    return F.interpolate(x.float(), size=tuple(hw), mode="bilinear", align_corners=False, antialias=True)
+    x = x.cpu() if x.dtype == torch.uint8 else x.float()
+    return F.interpolate(x, size=tuple(hw), mode="bilinear", align_corners=False, antialias=True)
 
 
 def resize_tensor_long_side(x: torch.Tensor, size: int) -> torch.Tensor:

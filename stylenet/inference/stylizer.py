@@ -3,6 +3,7 @@
     from stylenet import Stylizer
     stylizer = Stylizer.from_checkpoint("checkpoints/wave/last.ckpt")          # device="auto"
     out = stylizer(Image.open("photo.jpg"), strength=0.8, preserve_color=True)  # PIL in, PIL out
+    big = stylizer(Image.open("photo.jpg"), stroke_scale="auto")                # strokes at the training scale
     y = stylizer(x)                                                             # B×3×H×W in [0, 1] in and out
     multi = Stylizer.from_checkpoint("checkpoints/five/last.ckpt", style="udnie")  # a multi-style network
     multi.set_style({"wave": 0.7, "udnie": 0.3})                                 # a blend of its styles
@@ -12,7 +13,8 @@ cropped back; an alpha plane is carried through unchanged). Images over :data:`A
 stylised in tiles with shared instance-norm statistics (:mod:`stylenet.inference.tiling`), so an 8000-pixel scan
 fits in a laptop's memory. The network runs in its faster, equivalent :class:`InferenceNet` form under
 ``torch.inference_mode``; on a GPU in half precision by default; on the CPU through onnxruntime when
-it is installed (faster there; ``backend="torch"`` to opt out).
+it is installed (faster there; ``backend="torch"`` to opt out). ``stroke_scale`` paints a smaller working
+image and brings it back to full size along the photo's edges (:mod:`stylenet.inference.stroke_scale`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from stylenet.data.images import resize_long_side, tensor_to_pil, to_rgb
+from stylenet.data.images import resize_long_side, resize_tensor, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
 from stylenet.inference.backends import BACKENDS, OnnxBackend, TorchBackend, has_onnxruntime
+from stylenet.inference.guided import guided_upsample
 from stylenet.inference.mix import StyleChoice, describe, mix_vector
+from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScale, check_stroke_scale, training_side, working_size
 from stylenet.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, stylize_tiled
 from stylenet.networks.checkpoint import load_network
 from stylenet.networks.transformer import TransformerNet
@@ -127,6 +131,11 @@ class Stylizer:
     def style_name(self) -> str | None:
         return (self.meta.get("style") or {}).get("name")
 
+    def working_size(self, hw: tuple[int, int], stroke_scale: StrokeScale = DEFAULT_STROKE_SCALE) -> tuple[int, int]:
+        """(H, W) the network paints a photo of ``hw`` at with ``stroke_scale`` (``hw`` itself: as it is);
+        ``"auto"`` reads the training size from the checkpoint. One :class:`StrokeScaleError` line if unusable."""
+        return working_size(hw, stroke_scale, training_side(self.meta))
+
     def __repr__(self) -> str:
         c = self.config
         return (
@@ -164,19 +173,23 @@ class Stylizer:
         *,
         strength: float = 1.0,
         preserve_color: bool = False,
+        stroke_scale: StrokeScale = DEFAULT_STROKE_SCALE,
         tile: int | str | None = "auto",
         overlap: int | None = None,
         stats_size: int | None = None,
     ) -> torch.Tensor:
         """Stylise ``x`` (3×H×W or B×3×H×W, float in [0, 1], any device; uint8 0-255 accepted).
 
-        Returns float32 of the same shape on ``x``'s device, in [0, 1]. ``tile``: ``"auto"`` (tile images
-        over :data:`AUTO_TILE_PIXELS`), a tile size in pixels, or None/0 for never; ``overlap``: pixels
-        shared by neighbouring tiles (default 128, less for small tiles); ``stats_size``: long side of the
-        downscaled image the shared instance-norm statistics come from (default: the tile size).
-        ``x`` is not modified.
+        Returns float32 of the same shape on ``x``'s device, in [0, 1]. ``stroke_scale``: strokes S times
+        larger than the network paints at full size (a number >= 0.25, or ``"auto"``: the training scale;
+        :mod:`stylenet.inference.stroke_scale`); 1 (the default) runs the network on ``x`` itself. ``tile``:
+        ``"auto"`` (tile images over :data:`AUTO_TILE_PIXELS`), a tile size in pixels, or None/0 for never
+        (applied to the working image); ``overlap``: pixels shared by neighbouring tiles (default 128, less
+        for small tiles); ``stats_size``: long side of the downscaled image the shared instance-norm
+        statistics come from (default: the tile size). ``x`` is not modified.
         """
         strength = check_strength(strength)
+        stroke_scale = check_stroke_scale(stroke_scale)
         if self.styles and self.style is None:
             mix_vector(None, self.styles)  # raises: which styles there are and how to choose
         if x.dim() not in (3, 4) or x.shape[-3] not in (1, 3):
@@ -186,7 +199,8 @@ class Stylizer:
             batch = batch.expand(-1, 3, -1, -1)
         home = x.device
         h, w = batch.shape[-2:]
-        tile_size = self._tile_size(h, w, tile)
+        work = self.working_size((h, w), stroke_scale)
+        tile_size = self._tile_size(*work, tile)
         if tile_size is not None and overlap is None:
             overlap = min(DEFAULT_OVERLAP, tile_size // 2 - 1)
         if tile_size is not None:
@@ -194,6 +208,9 @@ class Stylizer:
         if strength == 0.0:  # the photo itself; no need to run the network
             photo = batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float().clone()
             return photo if x.dim() == 4 else photo[0]
+        if work != (h, w):
+            y = self._stylize_at(batch, work, tile_size, overlap, stats_size, strength, preserve_color)
+            return y if x.dim() == 4 else y[0]
         outs = []
         if tile_size is None:
             photo = self._to_device(batch)
@@ -205,6 +222,28 @@ class Stylizer:
                 outs.append(self._stylize_tiled(batch[i:i + 1].cpu(), tile_size, overlap, stats_size, strength, preserve_color).to(home))
         y = torch.cat(outs) if len(outs) > 1 else outs[0]
         return y if x.dim() == 4 else y[0]
+
+    def _stylize_at(self, batch, work, tile_size, overlap, stats_size, strength, preserve_color) -> torch.Tensor:
+        """Paint the photos at the working size ``work`` (a stroke scale) and bring the result back to their
+        size: guided upsampling along the full-size photo's edges when the working image is smaller, an
+        antialiased resize when it is larger. Colour and strength are applied at full size, band by band."""
+        small = resize_tensor(batch, work)  # a uint8 photo stays uint8: no full-size float copy
+        small = self._to_device(small) / 255.0 if small.dtype == torch.uint8 else self._to_device(small)
+        if tile_size is None:
+            painted = self.runner.run(small).clamp(0, 1)
+        else:
+            painted = torch.cat([self._stylize_tiled(small[i:i + 1].cpu(), tile_size, overlap, stats_size, 1.0, False)
+                                 for i in range(small.shape[0])])
+        painted = painted.to(self.device)
+
+        def finish(y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+            return self._finish(y, photo, strength, preserve_color)
+
+        if max(work) > max(batch.shape[-2:]):  # a stroke scale under 1: the photo was enlarged
+            photo = self._to_device(batch)
+            photo = photo / 255.0 if batch.dtype == torch.uint8 else photo
+            return finish(resize_tensor(painted, tuple(batch.shape[-2:])), photo).to(batch.device)
+        return guided_upsample(small, painted, batch, finish=finish)
 
     def _stylize_tiled(self, image, tile, overlap, stats_size, strength, preserve_color) -> torch.Tensor:
         self.tiled_images += 1
@@ -227,6 +266,7 @@ class Stylizer:
         size: int | None = None,
         strength: float = 1.0,
         preserve_color: bool = False,
+        stroke_scale: StrokeScale = DEFAULT_STROKE_SCALE,
         tile: int | str | None = "auto",
         overlap: int | None = None,
         stats_size: int | None = None,
@@ -234,11 +274,12 @@ class Stylizer:
         """Stylise a PIL image of any mode (EXIF orientation honoured); ``size`` sets the long side.
 
         Returns RGB, or RGBA with the input's alpha plane (resized with the image if ``size`` is given).
+        ``stroke_scale`` applies to the image after ``size``; the other options are :meth:`stylize_tensor`'s.
         """
         rgb, alpha = to_rgb(image)
         return self.stylize_many(
-            [(rgb, alpha)], size=size, strength=strength, preserve_color=preserve_color, tile=tile, overlap=overlap,
-            stats_size=stats_size,
+            [(rgb, alpha)], size=size, strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale, tile=tile,
+            overlap=overlap, stats_size=stats_size,
         )[0]
 
     def stylize_many(
@@ -248,6 +289,7 @@ class Stylizer:
         size: int | None = None,
         strength: float = 1.0,
         preserve_color: bool = False,
+        stroke_scale: StrokeScale = DEFAULT_STROKE_SCALE,
         tile: int | str | None = "auto",
         overlap: int | None = None,
         stats_size: int | None = None,
@@ -259,6 +301,7 @@ class Stylizer:
         Batching changes nothing in the result (instance norm is per image); it only fills a GPU better.
         """
         strength = check_strength(strength)
+        stroke_scale = check_stroke_scale(stroke_scale)
         if batch_size < 1:
             raise InferenceError(f"batch size must be at least 1, got {batch_size}")
         prepared = []
@@ -271,13 +314,14 @@ class Stylizer:
             prepared.append((rgb, alpha))
         results: list[Image.Image | None] = [None] * len(prepared)
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        kw = dict(strength=strength, preserve_color=preserve_color, tile=tile, overlap=overlap, stats_size=stats_size)
-        for i, (rgb, _) in enumerate(prepared):
-            w, h = rgb.size
-            if self._tile_size(h, w, tile) is not None:
-                results[i] = self._to_pil(self.stylize_tensor(_u8(rgb), **kw), prepared[i][1])
+        kw = dict(strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale, tile=tile, overlap=overlap,
+                  stats_size=stats_size)
+        works = [self.working_size((rgb.height, rgb.width), stroke_scale) for rgb, _ in prepared]  # refused before any work
+        for i, ((rgb, alpha), work) in enumerate(zip(prepared, works)):
+            if self._tile_size(*work, tile) is not None:
+                results[i] = self._to_pil(self.stylize_tensor(_u8(rgb), **kw), alpha)
             else:
-                groups[(h, w)].append(i)
+                groups[(rgb.height, rgb.width)].append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]

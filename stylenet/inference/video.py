@@ -104,7 +104,7 @@ def stylize_video(
     """Stylise ``src`` into ``dst`` (H.264, ``crf`` 18; the container from ``dst``'s suffix).
 
     ``start``/``duration`` (seconds) or ``max_frames`` stylise a piece only. ``stylize_kwargs`` go to
-    :meth:`Stylizer.stylize_tensor` (strength, preserve_color, tile, ...). Odd frame sides are padded by one
+    :meth:`Stylizer.stylize_tensor` (strength, preserve_color, stroke_scale, tile, ...). Odd frame sides are padded by one
     edge pixel (4:2:0 needs even sides). Raises :class:`VideoError` on a file that cannot be read.
     """
     src, dst = Path(src), Path(dst)

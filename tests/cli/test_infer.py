@@ -120,6 +120,15 @@ def test_outputs_never_overwrite_an_input(tmp_path, ckpt, capsys):
         ("nothing found", "no images to stylise"),
         ("tile too small", "--tile must be at least 64"),
         ("overlap too big", "--overlap must be between 0 and"),
+        ("stroke scale zero", "--stroke-scale must be auto or a number from 0.25"),
+        ("stroke scale negative", "--stroke-scale must be auto or a number from 0.25"),
+        ("stroke scale nan", "--stroke-scale must be auto or a number from 0.25"),
+        ("stroke scale inf", "--stroke-scale must be auto or a number from 0.25"),
+        ("stroke scale under the minimum", "--stroke-scale must be auto or a number from 0.25"),
+        ("stroke scale not a number", "--stroke-scale takes a number (2 = strokes twice as big) or auto, got 'big'"),
+        ("stroke scale with export", "--stroke-scale is applied around the network when stylising"),
+        ("stroke scale with contact sheet", "does not apply to --contact-sheet"),
+        ("stroke scale auto without a training size", "--stroke-scale auto needs the training image size"),
     ],
 )
 def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monkeypatch, case, expected):
@@ -161,10 +170,54 @@ def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monke
         args += ["--tile", "10"]
     elif case == "overlap too big":
         args += ["--tile", "256", "--overlap", "200"]
+    elif case.startswith("stroke scale") and case != "stroke scale auto without a training size":
+        value = {"zero": "0", "negative": "-2", "nan": "nan", "inf": "inf", "under the minimum": "0.1", "not a number": "big",
+                 "with export": "2", "with contact sheet": "2"}[case.removeprefix("stroke scale ")]
+        args += ["--stroke-scale", value] + {"export": ["--export", "onnx"], "sheet": ["--contact-sheet"]}.get(case.split()[-1], [])
+    elif case == "stroke scale auto without a training size":
+        meta = tiny_meta()
+        del meta["train"]["image_size"]
+        args[1] = tmp_path / "old.pt"
+        atomic_save({"stylenet": meta, "state_dict": tiny_net().state_dict()}, args[1])
+        args += ["--stroke-scale", "auto"]
     code, _, err = run_cli(capsys, *args)
     assert code == 2
     assert expected in one_error_line(err)
     assert not out.exists()  # nothing was written
+
+
+def test_stroke_scale_paints_images_and_videos_at_their_full_size(tmp_path, ckpt, capsys, monkeypatch):
+    import av
+
+    import stylenet.cli.infer as infer
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    photo((151, 97)).save(folder / "p.png")
+    make_clip(folder / "pan.mp4", frames=3, size=(160, 96), audio=False)
+    calls = []
+    real = infer.stylize_video
+    monkeypatch.setattr(infer, "stylize_video", lambda *a, **kw: calls.append(kw["stroke_scale"]) or real(*a, **kw))
+    for scale in ("2", "auto"):
+        out = tmp_path / scale
+        code, _, err = run_cli(capsys, "--ckpt", ckpt, folder, "-o", out, "--stroke-scale", scale, "--backend", "torch", "-q")
+        assert code == 0, err
+        assert Image.open(out / "p_wave.png").size == (151, 97)
+        with av.open(str(out / "pan_wave.mp4")) as c:
+            frames = list(c.decode(video=0))
+        assert len(frames) == 3 and (frames[0].width, frames[0].height) == (160, 96)
+    assert calls == [2.0, "auto"]
+
+
+def test_a_stroke_scale_enlarging_past_the_pixel_limit_fails_that_image_alone(tmp_path, ckpt, capsys, monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 5000)  # the limit, scaled down to tiny images
+    photo((40, 30)).save(tmp_path / "big.png")  # --stroke-scale 0.5 → 80x60 = 4800 px: under
+    photo((50, 40)).save(tmp_path / "bigger.png")  # → 100x80 = 8000 px: over
+    code, out, err = run_cli(capsys, "--ckpt", ckpt, tmp_path / "big.png", tmp_path / "bigger.png", "--stroke-scale", "0.5",
+                             "-o", tmp_path / "out", "--backend", "torch")
+    assert code == 1 and "stylised 1 of 2" in out
+    assert "bigger.png: stroke scale 0.5 makes the 50x40 photo a 100x80 = 8,000-pixel working image" in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["big_wave.png"]
 
 
 def test_symlink_loops_and_fifos_fail_alone(tmp_path, ckpt, capsys):

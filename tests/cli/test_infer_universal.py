@@ -74,6 +74,7 @@ def test_a_photo_too_small_for_adain_fails_alone_and_the_others_are_written(file
         (["--style", "{root}/wave.png:0"], "weights are all 0"),
         (["--style", "{root}/wave.png", "--export", "onnx"], "no single network to export"),
         (["--style", "{root}/wave.png", "--tile", "256"], "--tile does not apply"),
+        (["--style", "{root}/wave.png", "--stroke-scale", "2"], "--stroke-scale applies to trained networks"),
     ],
 )
 def test_setup_problems_are_one_line_before_any_work(files, tmp_path, capsys, extra, message):

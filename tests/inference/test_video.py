@@ -44,6 +44,19 @@ def test_a_clip_keeps_its_size_rate_timing_and_audio_unchanged(tmp_path, stylize
     assert (blur(got) - blur(want)).abs().mean() < 0.03 < (blur(got) - blur(photo)).abs().mean()
 
 
+def test_a_stroke_scale_paints_each_frame_small_and_keeps_the_frame_size(tmp_path, stylizer):
+    src = make_clip(tmp_path / "pan.mp4", frames=4, size=(160, 96), audio=False)
+    r = stylize_video(stylizer, src, tmp_path / "out.mp4", batch_size=3, progress=False, stroke_scale=2)
+    info, frames = _streams(tmp_path / "out.mp4")
+    assert r.frames == 4 and info["frames"] == 4 and info["size"] == (160, 96)
+    with av.open(str(src)) as c:
+        first = torch.from_numpy(next(c.decode(video=0)).to_ndarray(format="rgb24")).permute(2, 0, 1)
+    got = torch.from_numpy(frames[0].to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255
+    blur = lambda x: torch.nn.functional.avg_pool2d(x[None], 4)  # noqa: E731  (4:2:0 drops fine colour detail)
+    at_scale, full = blur(stylizer.stylize_tensor(first, stroke_scale=2)), blur(stylizer.stylize_tensor(first))
+    assert (blur(got) - at_scale).abs().mean() < (blur(got) - full).abs().mean() / 2
+
+
 def test_a_piece_is_cut_by_frames_or_by_seconds(tmp_path, stylizer):
     src = make_clip(tmp_path / "pan.mp4", frames=20)
     assert stylize_video(stylizer, src, tmp_path / "a.mp4", max_frames=7, progress=False).frames == 7
