@@ -30,6 +30,8 @@ from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
 from stylenet.inference.mix import meta_for_style, mix_vector
+from stylenet.inference.stroke_scale import check_stroke_scale
+from stylenet.inference.stylizer import Stylizer
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
@@ -95,6 +97,17 @@ class _UniversalNet(torch.nn.Module):
         return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform)
 
 
+class _StylizerNet(torch.nn.Module):
+    """A trained network through :class:`Stylizer` with a stroke scale, as a network evaluation can time and run."""
+
+    def __init__(self, stylizer: Stylizer, stroke_scale):
+        super().__init__()
+        self.stylizer, self.stroke_scale = stylizer, stroke_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stylizer.stylize_tensor(x, stroke_scale=self.stroke_scale, tile=None)
+
+
 def candidate(cfg) -> Candidate:
     """The candidate of ``cfg`` and the metadata whose loss scores it (``loss_from=`` first)."""
     loss_meta = read_checkpoint(user_path(cfg.loss_from))[META_KEY] if cfg.get("loss_from") else None
@@ -105,8 +118,10 @@ def candidate(cfg) -> Candidate:
         return Candidate(label=f"outputs_{folder.name}", describe=f"outputs={folder}", caption="outputs",
                          loss_meta=loss_meta or {}, outputs=folder)
     ckpt = user_path(cfg.ckpt)
+    stroke_scale = check_stroke_scale(cfg.get("stroke_scale", 1.0), "stroke_scale")
     if file_kind(load_file(ckpt)) != "universal":
-        net, meta = load_network(ckpt)
+        net, full_meta = load_network(ckpt)
+        meta = full_meta
         label, names = f"{ckpt.parent.name}_{ckpt.stem}", [s["name"] for s in meta.get("styles") or []]
         if names:  # a multi-style network, scored in one of its styles with that style's training loss
             meta = meta_for_style(meta, cfg.get("style_name"), str(ckpt))
@@ -115,9 +130,21 @@ def candidate(cfg) -> Candidate:
         elif cfg.get("style_name"):
             raise StylenetError(f"style_name= chooses a style of a multi-style network; {ckpt} holds one "
                                 f"({(meta.get('style') or {}).get('name')})")
-        return Candidate(label=label, describe=str(ckpt) + (f" (style {cfg.style_name})" if names else ""), caption="network",
-                         loss_meta=loss_meta or meta, global_step=(meta.get("train") or {}).get("global_step"),
-                         build=lambda style, device: net.to(device))
+        describe = str(ckpt) + (f" (style {cfg.style_name})" if names else "")
+
+        def build(style: torch.Tensor, device: torch.device) -> torch.nn.Module:
+            if stroke_scale == 1.0:
+                return net.to(device)
+            # What infer.py --stroke-scale gives: the network on the working image, guided back to full size.
+            stylizer = Stylizer(net, full_meta, device=device, backend="torch", style=str(cfg.style_name) if names else None)
+            return _StylizerNet(stylizer, stroke_scale)
+
+        if stroke_scale != 1.0:
+            label, describe = f"{label}_stroke{stroke_scale}", f"{describe}, stroke scale {stroke_scale}"
+        return Candidate(label=label, describe=describe, caption="network", loss_meta=loss_meta or meta,
+                         global_step=(meta.get("train") or {}).get("global_step"), build=build)
+    if stroke_scale != 1.0:
+        raise StylenetError("stroke_scale= applies to trained networks; universal decoders take the painting's size instead")
     transform, alpha = str(cfg.transform), float(cfg.alpha)
     if transform not in ("wct", "adain") or not 0.0 <= alpha <= 1.0:
         raise StylenetError(f"transform={transform} alpha={alpha:g}: transform is wct or adain, alpha between 0 and 1")

@@ -27,7 +27,7 @@ from stylenet.files import atomic_save_image, atomic_write_text, check_writable_
 from stylenet.teacher.evaluate import MAX_SCORING_SIDE
 from stylenet.teacher.quality import Cell, frontier_figure, table_csv, table_markdown
 
-CANDIDATE_KEYS = ("ckpt", "style_name", "outputs", "transform", "alpha")
+CANDIDATE_KEYS = ("ckpt", "style_name", "stroke_scale", "outputs", "transform", "alpha")
 SHARED_KEYS = ("iterations", "init", "style_scale", "seed", "repeats", "teacher_cache", "device")
 
 

@@ -205,3 +205,34 @@ def test_universal_scored_with_a_loss_from_the_command_line_says_so(setup, monke
                                "out=ev_cli") == 0
     summary = (setup / "ev_cli" / "summary.md").read_text()
     assert "the loss given on the command line (vgg19," in summary and "same loss as training" not in summary
+
+
+def test_a_stroke_scale_scores_what_infer_py_would_write(setup, monkeypatch):
+    monkeypatch.chdir(setup)
+    from stylenet.cli.evaluate import evaluate
+    from stylenet.config import compose
+
+    args = ["ckpt=tiny.ckpt", "photos=photos/a.png", "iterations=2", "repeats=1", "size=80", "init=noise", f"paths.logs={setup / 'logs'}"]
+    plain = evaluate(compose("evaluate", [*args, "out=plain"]))
+    scaled = evaluate(compose("evaluate", [*args, "out=scaled", "stroke_scale=2"]))
+    assert "stroke scale 2" in scaled.info["ckpt"] and scaled.out_dir.name == "scaled"
+    a, b = plain.scores[0][0], scaled.scores[0][0]
+    assert a.net_terms["total"] != b.net_terms["total"]  # painted at half size and guided back: another image
+    assert a.photo_style == b.photo_style  # the same photo, painting and loss
+    with pytest.raises(StylenetError, match="stroke_scale must be auto or a number"):
+        evaluate(compose("evaluate", [*args, "out=bad", "stroke_scale=0"]))
+    assert not (setup / "bad").exists()
+
+
+def test_the_painting_follows_the_photo_size_at_the_training_runs_scale(setup, monkeypatch):
+    monkeypatch.chdir(setup)  # tiny.ckpt: a 48 px painting for 40 px crops, ratio 1.2
+    from stylenet.cli.evaluate import evaluate
+    from stylenet.config import compose
+
+    args = ["ckpt=tiny.ckpt", "photos=photos/a.png", "iterations=1", "repeats=1", "init=noise", f"paths.logs={setup / 'logs'}"]
+    assert evaluate(compose("evaluate", [*args, "out=e40"])).info["style_size"] == 48  # the training size: as trained
+    at80 = evaluate(compose("evaluate", [*args, "out=e80", "size=80"]))
+    assert at80.info["style_size"] == 96 and "the painting at 96 px" in (setup / "e80" / "summary.md").read_text()
+    assert evaluate(compose("evaluate", [*args, "out=f80", "size=80", "style_scale=null"])).info["style_size"] == 48
+    with pytest.raises(StylenetError, match="over the evaluation's 4096 px bound"):
+        evaluate(compose("evaluate", [*args, "out=huge", "size=4000", "style_scale=2"]))
