@@ -28,7 +28,7 @@ from stylenet.teacher.evaluate import MAX_SCORING_SIDE
 from stylenet.teacher.quality import Cell, frontier_figure, table_csv, table_markdown
 
 CANDIDATE_KEYS = ("ckpt", "style_name", "stroke_scale", "outputs", "transform", "alpha")
-SHARED_KEYS = ("iterations", "init", "style_scale", "seed", "repeats", "teacher_cache", "device")
+SHARED_KEYS = ("iterations", "full_curve", "init", "style_scale", "seed", "repeats", "teacher_cache", "device")
 
 
 def _cell(cfg, style: str, size: int | None):
