@@ -15,9 +15,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import check_writable_dir
+from stylenet.files import ROOT, check_writable_dir
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
 
 if not OmegaConf.has_resolver("stylenet_root"):

@@ -3,6 +3,9 @@
 Write a temporary file beside the target, flush it to disk, then ``os.replace`` it over the target: a
 rename within one file system is atomic (POSIX), so a reader, or a run killed with SIGKILL at any moment,
 sees the old complete file or the new complete file, never half of one.
+
+``ROOT`` is the repository folder (``conf/``, ``assets/``): here, not in :mod:`stylenet.config`, so the
+commands that need no Hydra (infer.py) find the shipped files without importing it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stylenet.errors import StylenetError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # mkstemp creates 0600 files; outputs get the usual permissions (0666 minus the umask). The umask is read
 # once, at import, because reading it means setting it, which is not thread-safe later.

@@ -16,9 +16,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-import hydra
-
-from stylenet.config import CONFIG_DIR, check_composes
 from stylenet.errors import StylenetError
 
 INTERRUPTED = 130
@@ -54,6 +51,12 @@ def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None =
     file, not writable), is one line before Hydra starts (Hydra would print a traceback for some, such as
     ``logger=null``, and three chained ones for the folder); ``task`` returning a non-zero int is the exit code; any other value
     goes back to Hydra (a sweeper's objective)."""
+    # Imported here, not at the top: infer.py starts through run_argv and must not load Hydra (or OmegaConf),
+    # which take a second to import and which inference does not use (docs/inference.md).
+    import hydra
+
+    from stylenet.config import CONFIG_DIR, check_composes
+
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = _plain_overrides(argv)
     if overrides is not None:

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from stylenet.cli.entry import hydra_command
 from stylenet.config import user_path
-from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, load_image, resize_tensor
+from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, load_image, resize_tensor, side_by_side
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
@@ -47,7 +47,7 @@ from stylenet.teacher.evaluate import (
     warm_up,
 )
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
-from stylenet.teacher.report import curve_csv, scores_csv, side_by_side, summary_markdown
+from stylenet.teacher.report import curve_csv, scores_csv, summary_markdown
 from stylenet.universal.stylizer import UniversalStylizer
 
 

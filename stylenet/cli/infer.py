@@ -29,11 +29,10 @@ import torch
 from tqdm import tqdm
 
 from stylenet.cli.entry import run_argv
-from stylenet.config import ROOT
 from stylenet.data import images
 from stylenet.data.images import ImageError, is_image_path, load_image, long_side_hw, open_image
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.files import ROOT, atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
 from stylenet.inference.contact_sheet import contact_sheet
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
 from stylenet.inference.stroke_scale import (
@@ -73,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help=f"image or video ({', '.join(e[1:] for e in VIDEO_EXTENSIONS)}) files, folders (searched recursively) or globs")
-    p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt) or an exported weights file")
+    p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt), an exported weights file, or a pytorch/examples fast_neural_style "
+                        "state_dict (.pth/.model; converted on load)")
     p.add_argument("-o", "--output", default=None, help=f"output folder (default ./{DEFAULT_OUT}/), or a file name for one input")
     p.add_argument("--ext", "--format", dest="ext", default=None, choices=sorted(OUTPUT_FORMATS),
                    help="output format (default: the input's if png/jpg/webp, else png)")
@@ -480,6 +480,9 @@ def _main(argv: list[str]) -> int:
     if args.alpha is not None or args.transform is not None:
         raise UsageError("--alpha and --transform need a universal checkpoint; a trained network's strength is --strength")
     net, meta = load_network(ckpt)
+    if (meta.get("style") or {}).get("note"):  # a converted pytorch/examples network: what is not known about it
+        if not args.quiet:
+            print(f"note: {ckpt}: {meta['style']['note']}", file=sys.stderr)
     names = [s["name"] for s in meta.get("styles") or []]
     choice = _style_choice(args, names, meta)
     if args.stroke_scale is not None and (args.export or args.contact_sheet):

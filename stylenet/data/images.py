@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from stylenet.errors import StylenetError
 from stylenet.files import not_a_regular_file
@@ -193,6 +194,22 @@ def resize_tensor(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
 def resize_tensor_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     """A B×C×H×W float tensor with its long side at ``size``."""
     return resize_tensor(x, long_side_hw(tuple(x.shape[-2:]), size))
+
+
+def side_by_side(panels: Sequence[torch.Tensor], labels: Sequence[str], height: int | None = None):
+    """Panels (1×3×H×W in [0, 1]) resized to one height, side by side, each captioned below."""
+    imgs = [tensor_to_pil(p.detach().cpu()) for p in panels]
+    h = height or imgs[0].height
+    imgs = [im.resize((max(1, round(im.width * h / im.height)), h), Image.Resampling.LANCZOS) for im in imgs]
+    caption, gap = 16, 4
+    canvas = Image.new("RGB", (sum(im.width for im in imgs) + gap * (len(imgs) - 1), h + caption), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for im, label in zip(imgs, labels):
+        canvas.paste(im, (x, 0))
+        draw.text((x + 2, h + 2), label, fill="black")
+        x += im.width + gap
+    return canvas
 
 
 def save_image(x: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95) -> None:

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from stylenet.data.images import pil_to_tensor, resize_long_side
+from stylenet.data.images import pil_to_tensor, resize_long_side, side_by_side
 from stylenet.inference.mix import MixError
 from stylenet.inference.stylizer import Stylizer
-from stylenet.teacher.report import side_by_side
 
 DEFAULT_STEPS = 5  # blends on the line: 1, 0.75, 0.5, 0.25, 0 of the first style
 

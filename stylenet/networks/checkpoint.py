@@ -12,6 +12,10 @@ Two kinds of file hold a stylenet network, both loadable with ``torch.load(weigh
 ``meta`` is :class:`CheckpointMeta` as plain Python types; that class is the one place that writes,
 reads, validates and documents it. A file is untrusted input: every number that sizes an allocation is
 bounded before a network is built, so a crafted file cannot make the loader allocate tens of GB.
+
+Reading needs no Lightning: the Lightning checkpoint holds only plain types (its hyper-parameters are
+plain dicts), so ``torch.load(weights_only=True)`` reads it as it reads any file, and inference never
+imports Lightning (:class:`stylenet.training.build.AtomicCheckpointIO`, the writer, is training's).
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from PIL import Image, UnidentifiedImageError
 
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_path
-from stylenet.networks.transformer import TransformerNet
+from stylenet.networks.examples import EXAMPLES, ExamplesFormatError, convert_examples, looks_like_examples
+from stylenet.networks.transformer import OUTPUTS, TransformerNet
 
 # 2: TransformerNet's parts renamed encoder/decoder → downsample/upsample (VGGEncoder is the encoder);
 # version-1 files load through V1_KEYS.
@@ -43,6 +47,10 @@ MAX_RESIDUAL_BLOCKS = 64
 MAX_SIDE = 16384  # style.size, train.image_size: evaluation loads images at these sizes
 MAX_STYLES = 1024  # styles in one network (Magenta's largest held 32; each adds 2 × 12 norm rows)
 ARCH_NAME = "TransformerNet"
+WANTED = ("give a .ckpt from train.py, a file from infer.py --export weights, or a pytorch/examples fast_neural_style "
+          "state_dict (.pth/.model)")
+EXAMPLES_NOTE = (f"converted from a {EXAMPLES} state_dict: the painting and the loss it was trained with are unknown "
+                 "(the style is named after the file)")
 UNIVERSAL_KIND = "universal"  # meta["kind"] of the universal decoders' file (stylenet.universal)
 
 
@@ -67,7 +75,8 @@ class CheckpointMeta:
     """Everything inference needs besides the weights (``checkpoint["stylenet"]``)::
 
         format_version: 2
-        arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}
+        arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}   # + "output": "clamp"
+               for a network converted from pytorch/examples (TransformerNet's output layer; default tanh)
         style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None
         styles: [{"name": ..., "image": ..., "size": ..., "style_weight": ...}, ...]  # several styles only:
                arch["num_styles"] rows, in the network's order (Dumoulin et al. 2017); "style" then
@@ -76,6 +85,10 @@ class CheckpointMeta:
                arguments: network, weights, layers, weights of the terms, ...); no "network" (older
                files): vgg16
         train: {"image_size": 256, "global_step": 1234, "style_warmup_steps": 500}
+
+    A network converted from a pytorch/examples state_dict (:func:`examples_meta`) has ``loss`` and
+    ``train`` empty and a ``style`` named after its file, with ``"image": None`` and a ``"note"`` saying that
+    its painting and loss are unknown.
     """
 
     arch: dict
@@ -108,15 +121,19 @@ class CheckpointMeta:
         arch = _dict(meta.get("arch"), "arch", source)
         if arch.get("name", ARCH_NAME) != ARCH_NAME:
             raise CheckpointError(f"{source}: unknown architecture {arch.get('name')!r}; this stylenet builds {ARCH_NAME}")
-        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles"})
+        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles", "output"})
         if extra:
             raise CheckpointError(f"{source}: unknown arch settings {extra}; the file is damaged or from another program")
-        num_styles = arch.get("num_styles", 1)
+        num_styles, output = arch.get("num_styles", 1), arch.get("output", "tanh")
         arch = {"name": ARCH_NAME,
                 "base_channels": _int(arch.get("base_channels"), "arch.base_channels", 1, MAX_BASE_CHANNELS, source),
                 "num_residual_blocks": _int(arch.get("num_residual_blocks"), "arch.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, source)}
         if _int(num_styles, "arch.num_styles", 1, MAX_STYLES, source) > 1:
             arch["num_styles"] = num_styles
+        if not isinstance(output, str) or output not in OUTPUTS:
+            raise CheckpointError(f"{source}: arch.output={output!r} is not one of {', '.join(OUTPUTS)}; the file is damaged or from another program")
+        if output != "tanh":
+            arch["output"] = output
         styles = _styles(meta.get("styles"), num_styles, source)
         style = dict(_dict(meta.get("style", {}), "style", source))
         if style.get("size") is not None:
@@ -158,15 +175,6 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
         torch.save(obj, f)  # a file object, so the archive's inner name does not carry the temporary name
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, made atomic (Lightning writes the target file in place)."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
-        if storage_options is not None:
-            raise TypeError("AtomicCheckpointIO takes no storage_options")
-        atomic_save(checkpoint, path)
-
-
 def _kind_of_file(path: Path) -> str | None:
     """What a file that cannot be a torch file looks like, or None if it could be one. torch.save writes a
     zip archive ("PK") or, in the legacy format, a pickle (first byte 0x80)."""
@@ -181,10 +189,19 @@ def _kind_of_file(path: Path) -> str | None:
         return "not a torch file" if head else "an empty file"
 
 
+def examples_meta(path: Path, arch: dict) -> dict[str, Any]:
+    """The metadata of a network converted from pytorch/examples (:mod:`stylenet.networks.examples`): what
+    the tensors' shapes say, the file's name as the style's, and a note that the rest is unknown."""
+    return CheckpointMeta(arch=arch, style={"name": path.stem, "image": None, "size": None, "note": EXAMPLES_NOTE},
+                          loss={}, train={}).to_dict()
+
+
 def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load any stylenet file (a transform network's or the universal decoders', :mod:`stylenet.universal`)
     with ``weights_only=True``: a dict with ``"stylenet"`` metadata (not yet validated: that is each kind's
-    reader's job) and a ``state_dict`` of named tensors; one clear line for everything else."""
+    reader's job) and a ``state_dict`` of named tensors; one clear line for everything else. A bare
+    pytorch/examples fast_neural_style state_dict comes back converted (:func:`convert_examples`), with
+    :func:`examples_meta`."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -201,13 +218,22 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     except pickle.UnpicklingError as e:
         if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
             raise CheckpointError(
-                f"{path} holds objects that are not plain tensors and types; refusing to unpickle it (weights_only=True)"
+                f"{path} holds objects that are not plain tensors and types; refusing to unpickle it (weights_only=True); {WANTED}"
             ) from None
         raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file)") from None
     except Exception as e:  # truncated zip, a damaged archive, ...
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file: {first_line(e)})") from None
+    if isinstance(ckpt, dict) and META_KEY not in ckpt and ckpt and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt.items()):
+        # A bare state_dict: pytorch/examples' is the one kind stylenet converts.
+        try:
+            arch, sd = convert_examples(ckpt)
+        except ExamplesFormatError as e:
+            what = e if looks_like_examples(ckpt) else (f"its tensors ({', '.join(list(ckpt)[:3])}, ...) are not {EXAMPLES}'s TransformerNet "
+                                                              "(conv1.conv2d.weight, in1.weight, ..., deconv3.conv2d.bias)")
+            raise CheckpointError(f"{path} is a state_dict without stylenet metadata: {what}; {WANTED}") from None
+        return {META_KEY: examples_meta(path, arch), "state_dict": sd}
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} is not a stylenet checkpoint (no '{META_KEY}' metadata); train one with train.py")
+        raise CheckpointError(f"{path} is not a stylenet checkpoint (no '{META_KEY}' metadata); {WANTED}")
     _dict(ckpt[META_KEY], META_KEY, str(path))
     sd = _dict(ckpt["state_dict"], "state_dict", str(path))
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):

@@ -11,6 +11,8 @@ changes that later work showed to matter:
 Input and output follow the project's pixel convention: float RGB in [0, 1], B×3×H×W. The output goes
 through a scaled tanh into [0, 1], as in the paper (§3.1): with an unbounded output the network learns
 to exploit out-of-range pixels that match the style Grams and shows black (seen here on BSDS500).
+``output="clamp"`` clips into [0, 1] instead: pytorch/examples' network has no output nonlinearity and
+its pixels are clipped when saved, so its converted networks (:mod:`stylenet.networks.examples`) end so.
 Any H×W works: the two stride-2 convolutions and the two ×2 upsamplings are size-matched, so the
 output has the input's size when H and W are multiples of 4 (:attr:`TransformerNet.size_multiple`);
 inference pads to that and crops back.
@@ -111,6 +113,17 @@ class ScaledTanh(nn.Module):
         return torch.tanh(x).add(1.0).mul(0.5)
 
 
+class Clamp01(nn.Module):
+    """Pixels clipped into [0, 1]: the output of pytorch/examples' networks (no gradient outside [0, 1],
+    so for converted networks, not for training)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(0.0, 1.0)
+
+
+OUTPUTS = {"tanh": ScaledTanh, "clamp": Clamp01}  # the last layer, by arch["output"] (default tanh)
+
+
 class ResidualBlock(nn.Module):
     """Two 3×3 conv + instance norm, identity shortcut (He et al. 2016; layout of Gross & Wilber 2016)."""
 
@@ -132,18 +145,24 @@ class TransformerNet(nn.Module):
     """Image → stylised image. ``base_channels=32, num_residual_blocks=5`` is the paper's network;
     ``base_channels=16`` is the half-width variant (Johnson's instance-norm models use half the filters
     "without sacrificing quality"). ``num_styles > 1``: conditional instance norms, one style per row
-    (choose with :func:`set_mix`); ``config`` names ``num_styles`` only then, so one-style files are as before."""
+    (choose with :func:`set_mix`); ``config`` names ``num_styles`` only then, so one-style files are as before.
+    ``output``: ``"tanh"`` (the paper's, default) or ``"clamp"`` (:data:`OUTPUTS`), named in ``config`` only
+    when not the default."""
 
     size_multiple = SIZE_MULTIPLE
 
-    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, num_styles: int = 1):
+    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, num_styles: int = 1, output: str = "tanh"):
         super().__init__()
         c, s = base_channels, int(num_styles)
         if s < 1:
             raise ValueError(f"num_styles must be at least 1, got {num_styles}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
         self.config = {"base_channels": int(base_channels), "num_residual_blocks": int(num_residual_blocks)}
         if s > 1:
             self.config["num_styles"] = s
+        if output != "tanh":
+            self.config["output"] = output
         self.num_styles = s
         self.downsample = nn.Sequential(
             ConvNormReLU(3, c, 9, num_styles=s),
@@ -155,7 +174,7 @@ class TransformerNet(nn.Module):
             ConvNormReLU(4 * c, 2 * c, 3, upsample=2, num_styles=s),
             ConvNormReLU(2 * c, c, 3, upsample=2, num_styles=s),
             ConvLayer(c, 3, 9),
-            ScaledTanh(),
+            OUTPUTS[output](),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights, VGG19_Weights
 
 from stylenet.errors import StylenetError, first_line
 
@@ -168,6 +167,10 @@ def load_vgg_state_dict(weights: str | os.PathLike, network: str = "vgg16") -> d
             raise VGGWeightsError(f"the embedded weights are VGG19's; set loss.network=vgg19 (or use loss=vgg19), not {network}")
         return load_embedded_vgg19()
     if w == "IMAGENET1K_V1":
+        # Imported here: torchvision.models takes seconds to import and only this download needs it, so
+        # infer.py (which imports this module's errors) stays light.
+        from torchvision.models import VGG16_Weights, VGG19_Weights
+
         url = {"vgg16": VGG16_Weights, "vgg19": VGG19_Weights}[network].IMAGENET1K_V1.url
         try:
             full = torch.hub.load_state_dict_from_url(url, progress=True, weights_only=True)

@@ -1,5 +1,6 @@
 """What an evaluation writes: the teacher's curves and the scores as CSV, the summary as markdown, and
-the side-by-side figure per photo (:mod:`stylenet.teacher.evaluate` computes them)."""
+the numbers behind the side-by-side figure per photo (:mod:`stylenet.teacher.evaluate` computes them;
+:func:`stylenet.data.images.side_by_side` draws the figure)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from PIL import Image, ImageDraw
-
-from stylenet.data.images import tensor_to_pil
 from stylenet.teacher.evaluate import COARSE_FACTORS, CURVE_COLUMNS, START_NAMES, PhotoScore, format_equiv, photo_row
 from stylenet.teacher.gatys import TERMS
 
@@ -129,17 +126,3 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
     return "\n".join(lines) + "\n"
 
 
-def side_by_side(panels: Sequence[torch.Tensor], labels: Sequence[str], height: int | None = None):
-    """Panels (1×3×H×W in [0, 1]) resized to one height, side by side, each captioned below."""
-    imgs = [tensor_to_pil(p.detach().cpu()) for p in panels]
-    h = height or imgs[0].height
-    imgs = [im.resize((max(1, round(im.width * h / im.height)), h), Image.Resampling.LANCZOS) for im in imgs]
-    caption, gap = 16, 4
-    canvas = Image.new("RGB", (sum(im.width for im in imgs) + gap * (len(imgs) - 1), h + caption), "white")
-    draw = ImageDraw.Draw(canvas)
-    x = 0
-    for im, label in zip(imgs, labels):
-        canvas.paste(im, (x, 0))
-        draw.text((x + 2, h + 2), label, fill="black")
-        x += im.width + gap
-    return canvas

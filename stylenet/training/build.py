@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from stylenet.config import MOVED_TO_MODULE, ConfigError, instantiate, user_path
@@ -22,8 +23,8 @@ from stylenet.networks.checkpoint import (
     MAX_BASE_CHANNELS,
     MAX_RESIDUAL_BLOCKS,
     META_KEY,
-    AtomicCheckpointIO,
     CheckpointError,
+    atomic_save,
     read_checkpoint,
 )
 from stylenet.training.module import StyleTransferModule
@@ -171,6 +172,15 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.get("init_from") and not styles:
         raise ConfigError("init_from= adds styles to a trained multi-style network: list its styles, then the new ones, "
                           "in styles=[...]")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic (Lightning writes the target file in place)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        atomic_save(checkpoint, path)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:

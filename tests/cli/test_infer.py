@@ -353,3 +353,37 @@ def test_videos_and_images_in_one_folder_are_stylised_with_the_same_options(tmp_
         assert sum(1 for _ in c.decode(video=0)) == 5 and c.streams.audio  # --max-frames, audio kept
     code, _, err = run_cli(capsys, "--ckpt", ckpt, folder / "pan.mp4", "--max-frames", "0")
     assert code == 2 and "--max-frames >= 1" in one_error_line(err)
+
+
+def test_infer_py_on_a_photo_imports_neither_lightning_nor_hydra(tmp_path):
+    """infer.py's whole run, then every module an inference may load: none may import Lightning or Hydra
+    (or OmegaConf) at its top (docs/inference.md: inference needs neither)."""
+    training_only = ("lightning", "pytorch_lightning", "lightning_fabric", "hydra", "omegaconf")
+    src = tmp_path / "p.png"
+    photo((40, 30)).save(src)
+    argv = ["infer.py", "--ckpt", str(ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30.ckpt"), str(src), "-o", str(tmp_path / "out")]
+    code = f"""
+import importlib, pkgutil, runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_path({str(ROOT / "infer.py")!r}, run_name="__main__")
+except SystemExit as e:
+    assert not e.code, e.code
+def loaded():
+    return " ".join(sorted({{m.split(".")[0] for m in sys.modules}} & set({training_only!r}))) or "none"
+print(loaded())
+import stylenet.inference, stylenet.networks
+for package in (stylenet.inference, stylenet.networks):
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(info.name)
+for name in ("stylenet.cli.infer_universal", "stylenet.universal.stylizer", "stylenet.__main__"):
+    importlib.import_module(name)
+print(loaded())
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out" / "p_wave.png").size == (40, 30)
+    after_run, after_all = r.stdout.strip().splitlines()[-2:]
+    assert after_run == "none", f"infer.py on a photo imported {after_run}"
+    assert after_all == "none", f"an inference module imports {after_all} at its top"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +161,29 @@ def test_exif_orientation_is_honoured(tmp_path, stylizer):
     code = main(["--ckpt", str(_write_ckpt(tmp_path)), str(path), "-o", str(tmp_path / "out"), "-q", "--backend", "torch"])
     assert code == 0
     assert Image.open(tmp_path / "out" / "rotated_wave.jpg").size == (30, 40)
+
+
+# Modules only training and the Hydra commands need: Lightning takes seconds to import, Hydra a second.
+TRAINING_ONLY = ("lightning", "pytorch_lightning", "lightning_fabric", "hydra", "omegaconf")
+
+
+def test_the_python_api_stylises_without_importing_lightning_or_hydra(tmp_path):
+    from conftest import ROOT
+
+    fixture = ROOT / "tests" / "fixtures" / "wave_tiny_2026-11-30.ckpt"
+    code = f"""
+import sys
+import stylenet
+from PIL import Image
+stylizer = stylenet.Stylizer.from_checkpoint({str(fixture)!r}, device="cpu")
+out = stylizer(Image.open({str(ROOT / "assets" / "sample" / "chelsea.jpg")!r}).resize((40, 30)))
+assert out.size == (40, 30)
+print(stylenet.__file__)
+print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & set({TRAINING_ONLY!r}))) or "none")
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    where, loaded = r.stdout.strip().splitlines()[-2:]
+    assert where == str(ROOT / "stylenet" / "__init__.py")
+    assert loaded == "none", f"the Stylizer API imported {loaded}"

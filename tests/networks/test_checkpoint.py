@@ -59,6 +59,7 @@ def _crafted(tmp_path, name, edit):
     ("arch_none", lambda c: c["stylenet"].update(arch=None), r"'arch' is NoneType, not a mapping"),
     ("arch_extra", lambda c: c["stylenet"]["arch"].update(kernel=99), r"unknown arch settings \['kernel'\]"),
     ("arch_name", lambda c: c["stylenet"]["arch"].update(name="ResNet50"), r"unknown architecture 'ResNet50'"),
+    ("arch_output", lambda c: c["stylenet"]["arch"].update(output="sigmoid"), r"arch.output='sigmoid' is not one of tanh, clamp"),
     ("style_size", lambda c: c["stylenet"]["style"].update(size=10**7), r"style.size=10000000"),
     ("image_size", lambda c: c["stylenet"]["train"].update(image_size=-1), r"train.image_size=-1"),
     ("sd_list", lambda c: c.update(state_dict=[1, 2]), r"'state_dict' is list, not a mapping"),
