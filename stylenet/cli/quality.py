@@ -15,6 +15,7 @@ key) is checked for every cell before the first teacher runs.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -46,6 +47,10 @@ def evaluate_config(cfg, **keys: Any):
     for k, v in keys.items():
         OmegaConf.update(base, k, v, merge=False)
     return base
+
+
+def out_dir(cfg) -> Path:
+    return user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "quality"
 
 
 def plan(cfg) -> list[tuple[str, int, str, Any]]:
@@ -81,10 +86,9 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
                 for k in ("ckpt", "outputs"):
                     if keys.get(k) and not user_path(keys[k]).exists():
                         raise StylenetError(f"candidates.{name}.{k}={keys[k]} (painting {style}, size {size}) does not exist")
-                out = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "quality"
                 ecfg = evaluate_config(
                     cfg, **keys, photos=photos, size=size, limit=limit, loss_from=str(reference) if reference else None,
-                    out=str(out / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
+                    out=str(out_dir(cfg) / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
                 )
                 cells.append((style, size, name, ecfg))
     return cells
@@ -94,7 +98,7 @@ def run(cfg) -> int:
     """The command behind ``python -m stylenet quality``; 1 if any photo of any cell failed."""
     if OmegaConf.is_missing(cfg, "photos") or not cfg.photos:
         raise StylenetError("give the held-out photos: photos=DIR (never the photos the candidates trained on)")
-    out = user_path(cfg.out) if cfg.out else user_path(cfg.paths.logs) / "quality"
+    out = out_dir(cfg)
     check_writable_dir(out, "quality folder (out=)")
     cells_cfg = plan(cfg)
     cells: list[Cell] = []
