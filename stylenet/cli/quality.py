@@ -14,6 +14,7 @@ key) is checked for every cell before the first teacher runs.
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,16 +38,22 @@ def _cell(cfg, style: str, size: int | None):
     return OmegaConf.merge(cfg, {"style": style, "size": size})
 
 
-def evaluate_config(cfg, **keys: Any):
-    """conf/evaluate.yaml's keys (without Hydra's) with this run's paths and ``keys``: composed here because a
-    Hydra app cannot compose a second config inside itself."""
+def evaluate_base(cfg):
+    """conf/evaluate.yaml's keys (without Hydra's) with this run's paths: read here because a Hydra app cannot
+    compose a second config inside itself."""
     base = OmegaConf.load(CONFIG_DIR / "evaluate.yaml")
     for k in ("defaults", "hydra"):
         base.pop(k, None)
     base.paths = cfg.paths
-    for k, v in keys.items():
-        OmegaConf.update(base, k, v, merge=False)
     return base
+
+
+def evaluate_config(base, **keys: Any):
+    """A copy of :func:`evaluate_base`'s config with ``keys`` set: one cell's evaluation."""
+    ecfg = copy.deepcopy(base)  # cells must not share nested nodes
+    for k, v in keys.items():
+        OmegaConf.update(ecfg, k, v, merge=False)
+    return ecfg
 
 
 def out_dir(cfg) -> Path:
@@ -68,6 +75,7 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
     if len(limits) != len(sizes) or any(v is not None and (not isinstance(v, int) or v < 1) for v in limits):
         raise StylenetError(f"limits={limits} must give one number of photos (>= 1, or null for all) per size of sizes={sizes}: pass both, e.g. sizes=[256] limits=[20]")
     photos = OmegaConf.to_container(cfg.photos, resolve=True) if OmegaConf.is_config(cfg.photos) else cfg.photos
+    base, out = evaluate_base(cfg), out_dir(cfg)
     cells = []
     for style in styles:
         reference = user_path(str(_cell(cfg, style, None).reference)) if cfg.get("reference") else None
@@ -87,8 +95,8 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
                     if keys.get(k) and not user_path(keys[k]).exists():
                         raise StylenetError(f"candidates.{name}.{k}={keys[k]} (painting {style}, size {size}) does not exist")
                 ecfg = evaluate_config(
-                    cfg, **keys, photos=photos, size=size, limit=limit, loss_from=str(reference) if reference else None,
-                    out=str(out_dir(cfg) / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
+                    base, **keys, photos=photos, size=size, limit=limit, loss_from=str(reference) if reference else None,
+                    out=str(out / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
                 )
                 cells.append((style, size, name, ecfg))
     return cells

@@ -72,7 +72,7 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
         + (f", trained {info['global_step']} steps" if info.get("global_step") is not None else "") + "), "
         f"{len(photos)} photo(s) scored, {len(failures)} failed; photos at long side {info['size']} px on {info['device']}"
         + (f", the painting at {info['style_size']} px" if info.get("style_size") else "")
-        + (f" ({info['style_scale']:g} x the photo's long side, the training run's scale)" if info.get("style_scale") else "") + ".",
+        + (f" ({info['style_scale']:g} x the photo's long side)" if info.get("style_scale") else "") + ".",
         f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, {info['loss_source']} "
         f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
         f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",

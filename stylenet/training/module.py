@@ -194,9 +194,10 @@ class StyleTransferModule(L.LightningModule):
         crop = (self.progressive.crop_at(int(self.global_step)) if self.progressive else None) or self.image_size
         if crop != self._phase_size:  # a stage begins (or a resumed run re-enters its stage)
             self.set_targets(crop)
-        if crop is None or crop == self.image_size or min(x.shape[-2:]) <= crop:
+        short = min(x.shape[-2:])
+        if crop is None or crop == self.image_size or short <= crop:
             return x
-        return resize_tensor(x, (max(1, round(x.shape[-2] * crop / min(x.shape[-2:]))), max(1, round(x.shape[-1] * crop / min(x.shape[-2:])))))
+        return resize_tensor(x, (max(1, round(x.shape[-2] * crop / short)), max(1, round(x.shape[-1] * crop / short))))
 
     def choose_styles(self, batch_size: int, style: int | None = None) -> torch.Tensor | None:
         """A multi-style network's styles for a batch (B indices, also set as the norms' mix), None for one
