@@ -114,15 +114,6 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def atomic_save_image(x, path: str | os.PathLike, quality: int = 95) -> Path:
-    """:func:`stylenet.data.images.save_image` (format from the extension), written atomically."""
-    from stylenet.data.images import save_image
-
-    with atomic_path(path) as tmp:
-        save_image(x, tmp, quality=quality)
-    return Path(path)
-
-
 class UnwritableError(StylenetError, OSError):
     """An output place that cannot be written; found before any work, so none is lost."""
 

@@ -25,10 +25,10 @@ from omegaconf import OmegaConf
 
 from stylenet.cli.entry import hydra_command
 from stylenet.config import user_path
-from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, load_image, resize_tensor, side_by_side
+from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, atomic_save_image, load_image, resize_tensor, side_by_side
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
+from stylenet.files import atomic_write_text, check_writable_dir
 from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.inference.stroke_scale import check_stroke_scale
 from stylenet.inference.stylizer import Stylizer

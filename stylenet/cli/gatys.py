@@ -19,9 +19,9 @@ from PIL import Image
 
 from stylenet.cli.entry import hydra_command
 from stylenet.config import CONFIG_DIR, user_path
-from stylenet.data.images import is_image_path, load_image, long_side_hw
+from stylenet.data.images import atomic_save_image, is_image_path, load_image, long_side_hw
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, check_writable_dir
+from stylenet.files import check_writable_dir
 from stylenet.inference.video import is_video_path, output_suffix, read_frames, write_frames
 from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss

@@ -30,9 +30,9 @@ from tqdm import tqdm
 
 from stylenet.cli.entry import run_argv
 from stylenet.data import images
-from stylenet.data.images import ImageError, is_image_path, load_image, long_side_hw, open_image
+from stylenet.data.images import ImageError, atomic_save_image, is_image_path, load_image, long_side_hw, open_image
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import ROOT, atomic_save_image, check_writable_dir, not_a_regular_file, remove_stale_temporaries
+from stylenet.files import ROOT, check_writable_dir, not_a_regular_file, remove_stale_temporaries
 from stylenet.inference.contact_sheet import contact_sheet
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
 from stylenet.inference.stroke_scale import (

@@ -24,8 +24,9 @@ from omegaconf import OmegaConf
 from stylenet.cli.entry import hydra_command
 from stylenet.cli.evaluate import evaluate
 from stylenet.config import CONFIG_DIR, user_path
+from stylenet.data.images import atomic_save_image
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_save_image, atomic_write_text, check_writable_dir
+from stylenet.files import atomic_write_text, check_writable_dir
 from stylenet.teacher.evaluate import MAX_SCORING_SIDE
 from stylenet.teacher.quality import Cell, frontier_figure, table_csv, table_markdown
 

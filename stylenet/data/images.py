@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageOps
 
 from stylenet.errors import StylenetError
-from stylenet.files import not_a_regular_file
+from stylenet.files import atomic_path, not_a_regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
@@ -222,3 +222,10 @@ def save_image(x: torch.Tensor | Image.Image, path: str | os.PathLike, quality: 
         img = img.convert("RGB")  # JPEG has no alpha
     kwargs = {"quality": quality} if ext in (".jpg", ".jpeg", ".webp") else {}
     img.save(path, **kwargs)
+
+
+def atomic_save_image(x: torch.Tensor | Image.Image, path: str | os.PathLike, quality: int = 95) -> Path:
+    """:func:`save_image`, written atomically: a killed run never leaves half an image under the final name."""
+    with atomic_path(path) as tmp:
+        save_image(x, tmp, quality=quality)
+    return Path(path)

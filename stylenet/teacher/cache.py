@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from stylenet.data.images import load_image
-from stylenet.files import atomic_save_image, atomic_write_text
+from stylenet.data.images import atomic_save_image, load_image
+from stylenet.files import atomic_write_text
 from stylenet.teacher.evaluate import CURVE_COLUMNS
 from stylenet.teacher.gatys import curve_spike
 

@@ -16,8 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from torchvision.utils import make_grid
 
 from stylenet.data.datamodule import list_images
-from stylenet.data.images import ImageError, load_image
-from stylenet.files import atomic_save_image
+from stylenet.data.images import ImageError, atomic_save_image, load_image
 from stylenet.networks.transformer import run_any_size, set_mix
 
 log = logging.getLogger(__name__)
