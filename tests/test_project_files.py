@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -37,3 +38,26 @@ def test_citation_cff_is_valid_yaml_and_cites_the_papers_stylenet_implements():
         ref = refs[title]
         assert ref["authors"] and ref["year"] and ref["type"]
         assert f"arXiv:{arxiv}" in [i["value"] for i in ref.get("identifiers", [])] and ref["url"].endswith(arxiv)
+
+
+MAX_MODULE_LINES = 400  # issue 24: a module past a few hundred lines is split along its seams (docs/ARCHITECTURE.md)
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "stylenet").rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"split these modules along their seams: {long}"
+
+
+def test_every_package_and_top_module_is_in_the_layers_contract():
+    """`lint-imports` (CI) checks only the layers it is told of: a new folder or top-level module must be placed."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["type"] == "layers")["layers"]
+    placed = {m.strip() for layer in layers for m in layer.split("|")}
+    pkg = ROOT / "stylenet"
+    here = {f"stylenet.{p.name}" for p in pkg.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    here |= {f"stylenet.{p.stem}" for p in pkg.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    assert here == placed, f"in stylenet/ but not in the layers of pyproject.toml: {sorted(here - placed)}; " \
+                           f"in the layers but gone: {sorted(placed - here)}"
+    assert any(c["type"] == "acyclic_siblings" for c in contracts)
