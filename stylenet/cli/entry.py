@@ -21,6 +21,10 @@ from stylenet.errors import StylenetError
 INTERRUPTED = 130
 
 
+class UsageError(StylenetError, ValueError):
+    """A problem with the command line, reported in one line before any work (every command module may raise it)."""
+
+
 def report(e: BaseException, prog: str | None = None) -> None:
     """The error line: ``[prog: ]error: message``."""
     print(f"{prog + ': ' if prog else ''}error: {e}", file=sys.stderr, flush=True)

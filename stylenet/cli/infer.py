@@ -11,53 +11,37 @@ Setup problems (missing or foreign checkpoint, bad option, unwritable output, ab
 would overwrite an input) stop the command with one line and exit code 2 before any work. A file that
 cannot be read or written fails alone: the others are processed, the summary lists the failures and
 the exit code is 1. Outputs are written atomically; inputs are never overwritten.
+
+This module is the command: its options, their checks and the choice of what to run. The inputs and output
+names are :mod:`stylenet.cli.infer_jobs`'; the work is :mod:`stylenet.cli.infer_run`'s; a universal checkpoint's
+options are :mod:`stylenet.cli.infer_universal`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
-import os
 import sys
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import torch
-from tqdm import tqdm
-
-from stylenet.cli.entry import run_argv
-from stylenet.data import images
-from stylenet.data.images import ImageError, atomic_save_image, is_image_path, load_image, long_side_hw, open_image
-from stylenet.errors import StylenetError, first_line
-from stylenet.files import ROOT, check_writable_dir, not_a_regular_file, remove_stale_temporaries
-from stylenet.inference.contact_sheet import contact_sheet
+from stylenet.cli.entry import UsageError, run_argv
+from stylenet.cli.infer_jobs import DEFAULT_OUT, OUTPUT_FORMATS, network_label, plan_jobs
+from stylenet.cli.infer_run import run_contact_sheet, run_export, run_stylize, run_videos, stroke_scale_of
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
 from stylenet.inference.stroke_scale import (
     DEFAULT_STROKE_SCALE,
     MIN_STROKE_SCALE,
     MIN_WORKING_SIDE,
-    StrokeScaleError,
     check_stroke_scale,
     training_side,
-    working_size,
 )
 from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
-from stylenet.inference.video import OUTPUT_SUFFIXES, VIDEO_EXTENSIONS, VideoError, is_video_path, output_suffix, stylize_video
-from stylenet.networks.checkpoint import export_weights, file_kind, load_file, load_network
-from stylenet.perceptual.vgg import ImageTooSmallError
+from stylenet.inference.video import VIDEO_EXTENSIONS, is_video_path
+from stylenet.networks.checkpoint import file_kind, load_file, load_network
 from stylenet.runtime import resolve_device
 
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
-DEFAULT_OUT = "stylized"
-_GLOB_CHARS = set("*?[")
-
-
-class UsageError(StylenetError, ValueError):
-    """A problem with the command line, reported in one line before any work."""
+__all__ = ["UsageError", "build_parser", "main"]  # UsageError: where callers found it before issue 24
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,303 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# ---- inputs and outputs ----------------------------------------------------------------------------
-@dataclass
-class Job:
-    src: Path
-    dst: Path
-
-
-def _real(path: Path) -> Path:
-    # os.path.realpath, not Path.resolve: that raises RuntimeError on a symlink loop (Python < 3.13)
-    return Path(os.path.realpath(path))
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    return _real(path).is_relative_to(_real(folder))
-
-
-def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """``(file, relative path for the output)`` for every input, and ``(input, reason)`` for those that match
-    nothing or are not regular files (a FIFO, device or socket would block the reader; a symlink loop).
-
-    Folders are searched recursively for image files (hidden folders and ``exclude``, the output
-    folder, are skipped, so re-running into a sub-folder never stylises earlier results). A file named
-    explicitly is taken whatever its extension; a glob keeps only image files.
-    """
-    found: list[tuple[Path, Path]] = []
-    missing: list[tuple[str, str]] = []
-    seen: set[Path] = set()
-
-    def add(path: Path, rel: Path) -> None:
-        key = _real(path)
-        if key not in seen:
-            seen.add(key)
-            why = not_a_regular_file(path)
-            if why:
-                missing.append((str(path), why))
-            else:
-                found.append((path, rel))
-
-    def add_folder(folder: Path) -> int:
-        n = 0
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (exclude and _is_within(Path(root) / d, exclude)))
-            for name in sorted(files):
-                if (is_image_path(name) or is_video_path(name)) and not name.startswith("."):
-                    path = Path(root) / name
-                    add(path, path.relative_to(folder))
-                    n += 1
-        return n
-
-    for arg in args:
-        path = Path(arg)
-        if path.is_dir():
-            if add_folder(path) == 0:
-                missing.append((arg, "no image files in this folder"))
-        elif _GLOB_CHARS & set(arg) and not os.path.lexists(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            n = 0
-            for m in map(Path, matches):
-                if m.is_dir():
-                    n += add_folder(m)
-                elif is_image_path(m) or is_video_path(m):
-                    add(m, Path(m.name))
-                    n += 1
-            if n == 0:
-                missing.append((arg, "no image files match"))
-        elif os.path.lexists(arg):
-            add(path, Path(path.name))
-        else:
-            missing.append((arg, "no such file or folder"))
-    return found, missing
-
-
-def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, style: str, ext: str | None) -> list[Job]:
-    """One output path per input: ``<out>/<relative folders>/<stem>_<style><ext>``, made unique."""
-    jobs: list[Job] = []
-    taken: set[Path] = set()
-    for src, rel in found:
-        if out_is_file:
-            dst = out
-        else:
-            if is_video_path(src):
-                suffix = output_suffix(src)
-            else:
-                suffix = OUTPUT_FORMATS[ext] if ext else (src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png")
-            dst = out / rel.parent / f"{rel.stem}_{style}{suffix}"
-            n = 2
-            base = dst
-            while _real(dst) in taken:  # two inputs with the same name (from different folders)
-                dst = base.with_name(f"{base.stem}-{n}{base.suffix}")
-                n += 1
-        taken.add(_real(dst))
-        jobs.append(Job(src, dst))
-    return jobs
-
-
-def _style_label(meta: dict, ckpt: Path) -> str:
-    name = (meta.get("style") or {}).get("name") or ckpt.stem
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "stylized"
-
-
-# ---- the two modes ----------------------------------------------------------------------------------
-def _say(quiet: bool, msg: str) -> None:
-    if not quiet:
-        print(msg, flush=True)
-
-
-def run_export(args, net, meta, ckpt: Path) -> int:
-    from stylenet.inference import export  # onnx loads on first use
-
-    formats = list(dict.fromkeys(args.export))
-    out = Path(args.output) if args.output else Path(".")
-    single_file = len(formats) == 1 and args.output is not None and bool(out.suffix) and not out.is_dir()
-    if len(formats) > 1 and out.suffix and not out.is_dir():
-        raise UsageError(f"-o {out} looks like a file name, but {len(formats)} formats are exported; give a folder")
-    targets = {}
-    for fmt in formats:
-        targets[fmt] = out if single_file else out / f"{_style_label(meta, ckpt)}{export.SUFFIXES[fmt]}"
-        if _real(targets[fmt]) == _real(ckpt):
-            raise UsageError(f"{targets[fmt]} is the checkpoint itself; choose another -o")
-    check_writable_dir((out.parent if single_file else out) or Path("."), "output folder (-o)")
-    remove_stale_temporaries((out.parent if single_file else out) or Path("."))
-    photo_path = _parity_photo(args.inputs)
-    photo = load_image(photo_path, size=args.size or 512) if photo_path else None
-    for fmt, target in targets.items():
-        t0 = time.perf_counter()
-        if fmt == "weights":
-            export_weights(ckpt, target)
-            net2, _ = load_network(target)
-            same = all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
-            _say(args.quiet, f"weights → {target} ({target.stat().st_size / 1e6:.1f} MB, reloads {'identically' if same else 'DIFFERENTLY'})")
-            if not same:
-                return 1
-            continue
-        if fmt == "onnx":
-            export.export_onnx(net, target, meta=meta)
-            diff = export.onnx_parity(net, target, photo) if photo is not None else None
-        else:
-            export.export_torchscript(net, target)
-            diff = export.torchscript_parity(net, target, photo) if photo is not None else None
-        where = f"on {photo_path} ({photo.shape[-1]}×{photo.shape[-2]})" if photo is not None else "(no photo to check on)"
-        _say(args.quiet, f"{fmt} → {target} ({target.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s); "
-                         f"max |{fmt} − PyTorch| = {diff:.2e} {where}" if diff is not None else f"{fmt} → {target} {where}")
-        if diff is not None and diff > 1e-3:
-            print(f"error: {fmt} export differs from PyTorch by {diff:.2e} (> 1e-3); do not use {target}", file=sys.stderr)
-            return 1
-    return 0
-
-
-def _parity_photo(inputs: Sequence[str]) -> Path | None:
-    """The first input image, else a photo shipped with the repository."""
-    found, _ = collect_inputs(inputs, None) if inputs else ([], [])
-    if found:
-        return found[0][0]
-    samples = sorted((ROOT / "assets" / "sample").glob("*.jpg"))
-    return samples[0] if samples else None
-
-
-def run_videos(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]) -> int:
-    """Stylise the videos one after the other (each streams its frames); returns how many were written."""
-    done = 0
-    for job in jobs:
-        try:
-            r = stylize_video(stylizer, job.src, job.dst, start=args.start, duration=args.duration, max_frames=args.max_frames,
-                              batch_size=args.batch_size or 4, progress=not args.quiet, strength=args.strength,
-                              preserve_color=args.preserve_color, stroke_scale=_stroke_scale(args), tile=args.tile,
-                              overlap=args.overlap, stats_size=args.stats_size)
-        except (VideoError, ImageError, StrokeScaleError) as e:  # a frame size the stroke scale cannot take: this video only
-            failures.append((str(job.src), _reason(e, job.src)))
-            continue
-        done += 1
-        _say(args.quiet, f"stylised {job.src} → {job.dst}: {r.frames} frames of {r.width}x{r.height} in {r.seconds:.1f} s "
-                         f"({r.frames / r.seconds:.2f} frames/s) [{stylizer.device}, {stylizer.backend}]")
-    return done
-
-
-def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
-    """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
-    batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
-    window = max(2, 2 * batch_size)  # images decoded ahead of the network
-    show_bar = not args.quiet and len(jobs) > 1
-    bar = None
-    if show_bar:
-        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, desc=stylizer.style_label or "stylize")
-    done = 0
-    total = len(jobs) + len(failures)
-    notes: list[str] = []
-    t0 = time.perf_counter()
-    stroke_scale = _stroke_scale(args)
-    kw = dict(size=args.size, strength=args.strength, preserve_color=args.preserve_color, stroke_scale=stroke_scale,
-              tile=args.tile, overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
-    train_side = training_side(getattr(stylizer, "meta", None))
-
-    def load(job: Job):
-        rgb, alpha = open_image(job.src, with_alpha=True)
-        h, w = rgb.height, rgb.width
-        if args.size:  # the resized image must pass the same pixel limit as a file
-            h, w = long_side_hw((h, w), args.size)
-            if h * w > images.MAX_PIXELS:
-                raise ImageError(f"{job.src}: --size {args.size} makes it {w}x{h} = {h * w:,} pixels, over the "
-                                 f"{images.MAX_PIXELS:,}-pixel limit; give a smaller --size")
-        try:  # and so must the working image of a stroke scale under 1
-            working_size((h, w), stroke_scale, train_side)
-        except StrokeScaleError as e:
-            raise ImageError(f"{job.src}: {e}") from None
-        return rgb, alpha
-
-    def save(img, job: Job) -> None:
-        if img.mode == "RGBA" and job.dst.suffix.lower() in (".jpg", ".jpeg"):
-            notes.append(f"{job.dst}: JPEG has no alpha channel; transparency dropped (use --ext png or webp)")
-        atomic_save_image(img, job.dst, args.quality)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        chunks = [jobs[i:i + window] for i in range(0, len(jobs), window)]
-        pending: list[Future] = []
-        loads = [pool.submit(load, j) for j in chunks[0]] if chunks else []
-        try:
-            for k, chunk in enumerate(chunks):
-                ready = []
-                for job, fut in zip(chunk, loads):
-                    try:
-                        ready.append((job, fut.result()))
-                    except ImageError as e:
-                        failures.append((str(job.src), _reason(e, job.src)))
-                        if bar is not None:
-                            bar.update(1)
-                loads = [pool.submit(load, j) for j in chunks[k + 1]] if k + 1 < len(chunks) else []
-                if ready:
-                    try:
-                        outs = stylizer.stylize_many([img for _, img in ready], **kw)
-                    except (RuntimeError, MemoryError, ImageTooSmallError):  # e.g. out of memory on one huge image,
-                        outs = _one_by_one(stylizer, ready, kw, failures)  # or a photo too small for AdaIN: fail only that one
-                    for (job, _), out in zip(ready, outs):
-                        if out is not None:
-                            pending.append((job, pool.submit(save, out, job)))
-                for job, fut in pending:
-                    try:
-                        fut.result()
-                        done += 1
-                    except OSError as e:
-                        failures.append((str(job.src), f"cannot write {job.dst}: {e.strerror or e}"))
-                    if bar is not None:
-                        bar.update(1)
-                pending = []
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)  # only the files being read or written are finished
-            if bar is not None:
-                bar.close()
-            print(f"interrupted: {done} of {len(jobs)} images written to {out_label}", file=sys.stderr)
-            return 130
-    if bar is not None:
-        bar.close()
-    seconds = time.perf_counter() - t0
-    for n in dict.fromkeys(notes):
-        print(f"note: {n}", file=sys.stderr)
-    if not args.quiet and jobs:
-        per = f", {1000 * seconds / done:.0f} ms/image" if done else ""
-        print(f"stylised {done} of {total} image(s) with {stylizer.style_label or 'the network'} "
-              f"in {seconds:.1f} s{per} → {out_label}  [{stylizer.device}, {str(stylizer.dtype).replace('torch.', '')}, {stylizer.backend}"
-              + (f"; {stylizer.tiled_images} tiled]" if stylizer.tiled_images else "]"))
-    if failures:
-        print(f"{len(failures)} failed:", file=sys.stderr)
-        for src, why in failures:
-            print(f"  {src}: {why}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _reason(e: Exception, src: Path) -> str:
-    """The error's message without a leading copy of the file name (the summary prints it already)."""
-    msg = str(e)
-    return msg[len(str(src)) + 2:] if msg.startswith(f"{src}: ") else msg
-
-
-def _one_by_one(stylizer, ready, kw, failures):
-    outs = []
-    for job, img in ready:
-        try:
-            outs.append(stylizer.stylize_many([img], **kw)[0])
-        except ImageTooSmallError as e:  # its message says what to do
-            failures.append((str(job.src), first_line(e)))
-            outs.append(None)
-        except (RuntimeError, MemoryError) as e:
-            size = kw["size"]
-            if size and size > max(img[0].size):  # the enlarged image itself does not fit: tiles cannot help
-                hint = f"--size {size} enlarges it; give a smaller --size"
-            else:
-                hint = "try --tile 512 or a smaller --size"
-            failures.append((str(job.src), f"{first_line(e)} ({hint})"))
-            outs.append(None)
-    return outs
-
-
-# ---- main ---------------------------------------------------------------------------------------------
-def _stroke_scale(args):
-    return DEFAULT_STROKE_SCALE if args.stroke_scale is None else args.stroke_scale
-
-
 def _validate(args) -> None:
     check_strength(args.strength)
     if args.stroke_scale is not None:
@@ -441,32 +128,6 @@ def _validate(args) -> None:
         raise UsageError("give at least one INPUT (file, folder or glob), or --export")
 
 
-def plan_jobs(args, label: str) -> tuple[list[Job], list[tuple[str, str]], Path]:
-    """The inputs, their outputs (``<stem>_<label><ext>``) and the inputs that matched nothing; every output
-    that cannot be written is refused here, before any work."""
-    out = Path(args.output) if args.output else Path(DEFAULT_OUT)
-    out_is_file = (args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", *set(OUTPUT_SUFFIXES.values()))
-                   and not out.is_dir())
-    found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
-    if not found:
-        raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
-    if out_is_file and len(found) > 1:
-        raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
-    jobs = plan_outputs(found, out, out_is_file, label, args.ext)
-    inputs = {_real(src): src for src, _ in found}
-    for job in jobs:  # every output that cannot be written is found before any work
-        if _real(job.dst) in inputs:
-            raise UsageError(f"the output {job.dst} would overwrite the input {inputs[_real(job.dst)]}; choose another -o or --ext")
-        if job.dst.is_dir():
-            raise UsageError(f"the output {job.dst} is a folder; move it away or choose another -o")
-        if job.dst.exists() and not os.access(job.dst, os.W_OK):
-            raise UsageError(f"the output {job.dst} exists and is read-only; make it writable, remove it or choose another -o")
-    for folder in dict.fromkeys(j.dst.parent for j in jobs):
-        check_writable_dir(folder, "output folder (-o)")
-        remove_stale_temporaries(folder)  # left by a run killed while writing
-    return jobs, failures, out
-
-
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     _validate(args)
@@ -474,7 +135,7 @@ def _main(argv: list[str]) -> int:
 
     device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
     if file_kind(load_file(ckpt)) == "universal":  # any painting (stylenet.universal): its own options
-        from stylenet.cli.infer_universal import run_universal  # imports this module's helpers
+        from stylenet.cli.infer_universal import run_universal  # here: a network's run never loads the decoders' code
 
         return run_universal(args, ckpt, device)
     if args.alpha is not None or args.transform is not None:
@@ -488,7 +149,7 @@ def _main(argv: list[str]) -> int:
     if args.stroke_scale is not None and (args.export or args.contact_sheet):
         raise UsageError("--stroke-scale is applied around the network when stylising: it is not part of an --export "
                          "and does not apply to --contact-sheet; drop it")
-    if _stroke_scale(args) == "auto" and training_side(meta) is None:
+    if stroke_scale_of(args) == "auto" and training_side(meta) is None:
         raise UsageError(f"--stroke-scale auto needs the training image size, which {ckpt} does not record; give a number")
     if args.export:  # a multi-style graph takes the style weights as an input: no choice to make
         return run_export(args, net, meta, ckpt)
@@ -496,7 +157,7 @@ def _main(argv: list[str]) -> int:
         return run_contact_sheet(args, Stylizer(net, meta, device=device, half=args.half, backend=args.backend,
                                                 threads=args.threads, style=choice or (names[0] if names else None)))
 
-    jobs, failures, out = plan_jobs(args, describe(choice) if names else _style_label(meta, ckpt))
+    jobs, failures, out = plan_jobs(args, describe(choice) if names else network_label(meta, ckpt))
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads, style=choice)
     run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
     return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
@@ -519,33 +180,6 @@ def _style_choice(args, names: list[str], meta: dict) -> StyleChoice:
         return None
     mix_vector(choice, names)  # unknown names, bad weights, none chosen: one line now, before any work
     return choice
-
-
-def run_contact_sheet(args, stylizer: Stylizer) -> int:
-    """One sheet per input image: ``<out>/<stem>_contact.png`` (:func:`stylenet.inference.contact_sheet.contact_sheet`)."""
-    line = [n.strip() for n in args.line.split(",")] if args.line else None
-    if line is not None and len(line) != 2:
-        raise UsageError(f"--line takes two style names, A,B; got {args.line!r}")
-    jobs, failures, out = plan_jobs(args, "contact")
-    done = 0
-    for job in jobs:
-        if is_video_path(job.src):
-            failures.append((str(job.src), "a contact sheet is made from a photo, not a video"))
-            continue
-        try:
-            rgb, _ = open_image(job.src, with_alpha=True)
-            sheet = contact_sheet(stylizer, rgb, line=line, size=args.size or 256)
-        except ImageError as e:
-            failures.append((str(job.src), _reason(e, job.src)))
-            continue
-        atomic_save_image(sheet, job.dst.with_suffix(".png") if args.ext is None else job.dst)
-        done += 1
-        _say(args.quiet, f"contact sheet of {job.src} in {len(stylizer.styles)} styles → {job.dst.with_suffix('.png') if args.ext is None else job.dst}")
-    if failures:
-        print(f"{len(failures)} failed:", file=sys.stderr)
-        for src, why in failures:
-            print(f"  {src}: {why}", file=sys.stderr)
-    return 1 if failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

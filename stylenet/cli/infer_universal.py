@@ -4,8 +4,9 @@
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 --alpha 0.8 photo.jpg
     python infer.py --ckpt checkpoints/universal/last.ckpt --style wave.jpg --transform adain photo.jpg
 
-Everything else is infer.py's own: inputs, output names, atomic writes, failures reported per file
-(:func:`stylenet.cli.infer.run_stylize` drives :class:`UniversalRunner` as it drives a Stylizer).
+The options a universal checkpoint takes, checked here; the stylizer is
+:class:`stylenet.universal.paintings.PaintingStylizer`, run by :func:`stylenet.cli.infer_run.run_stylize` as
+a trained network is (inputs, output names, atomic writes, failures reported per file).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import os
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from stylenet.cli.infer import UsageError, plan_jobs, run_stylize
+from stylenet.cli.entry import UsageError
+from stylenet.cli.infer_jobs import plan_jobs
+from stylenet.cli.infer_run import run_stylize
 from stylenet.inference.video import is_video_path
+from stylenet.universal.paintings import PaintingStylizer, style_label
 from stylenet.universal.stylizer import UniversalStylizer
 
 
@@ -33,40 +36,6 @@ def parse_style(arg: str) -> tuple[str, float]:
     if not w >= 0:
         raise UsageError(f"--style {arg}: the weight must be a number >= 0")
     return path, w
-
-
-def style_label(paths: list[str]) -> str:
-    stems = "+".join(Path(p).stem for p in paths)[:60]
-    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in stems) or "universal"
-
-
-class UniversalRunner:
-    """What :func:`stylenet.cli.infer.run_stylize` needs from a stylizer, for a universal one: the paintings
-    are encoded once, each photo is stylised alone (WCT's statistics are per image)."""
-
-    backend = "torch"
-    dtype = torch.float32
-    tiled_images = 0
-
-    def __init__(self, stylizer: UniversalStylizer, styles, weights, alpha: float, transform: str, style_size, label: str):
-        self.stylizer, self.device = stylizer, stylizer.device
-        self.style_label = label  # what infer.py prints
-        self.styles = stylizer.prepare_styles(styles, weights, style_size)  # bad painting: one line, before any photo
-        self.alpha, self.transform = alpha, transform
-
-    def stylize_many(self, images, *, size=None, strength=1.0, preserve_color=False, batch_size=1, **_tiling):
-        outs = []
-        for item in images:
-            out = self.stylizer.stylize(item, self.styles, alpha=self.alpha, transform=self.transform,
-                                        preserve_color=preserve_color, size=size)
-            if strength < 1.0:  # infer's --strength: a blend with the photo in pixels, after the transform
-                rgb = item[0] if isinstance(item, tuple) else item.convert("RGB")
-                alpha = out.getchannel("A") if out.mode == "RGBA" else None
-                out = Image.blend(rgb.resize(out.size, Image.Resampling.LANCZOS), out.convert("RGB"), strength)
-                if alpha is not None:
-                    out.putalpha(alpha)
-            outs.append(out)
-        return outs
 
 
 def run_universal(args, ckpt: Path, device: torch.device) -> int:
@@ -96,6 +65,7 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         raise UsageError(f"videos are not supported with a universal checkpoint ({videos[0]}); stylise its frames, or use a trained network")
     if args.threads:
         torch.set_num_threads(args.threads)
-    stylizer = UniversalStylizer.from_checkpoint(ckpt, device=device)
-    runner = UniversalRunner(stylizer, paths, weights, alpha, args.transform or "wct", args.style_size, label)
-    return run_stylize(args, runner, jobs, failures, str(out))
+    decoders = UniversalStylizer.from_checkpoint(ckpt, device=device)
+    stylizer = PaintingStylizer(decoders, paths, weights, alpha=alpha, transform=args.transform or "wct",
+                                style_size=args.style_size, label=label)  # a bad painting: one line, before any photo
+    return run_stylize(args, stylizer, jobs, failures, str(out))

@@ -38,6 +38,8 @@ from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScale, c
 from stylenet.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, stylize_tiled
 from stylenet.networks.checkpoint import load_network
 from stylenet.networks.transformer import TransformerNet
+from stylenet.perceptual.color import blend
+from stylenet.perceptual.color import check_strength as _check_strength
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.runtime import resolve_device
 
@@ -49,10 +51,8 @@ class InferenceError(StylenetError, ValueError):
 
 
 def check_strength(strength: float) -> float:
-    strength = float(strength)
-    if not 0.0 <= strength <= 1.0:  # also rejects NaN
-        raise InferenceError(f"strength must be between 0 and 1 (0 = the photo, 1 = fully stylised), got {strength:g}")
-    return strength
+    """:func:`stylenet.perceptual.color.check_strength`, refused as an :class:`InferenceError`."""
+    return _check_strength(strength, InferenceError)
 
 
 class Stylizer:
@@ -153,9 +153,7 @@ class Stylizer:
         y = y.to(photo.device).clamp(0, 1)
         if preserve_color:
             y = _preserve_color(photo, y)
-        if strength < 1.0:
-            y = torch.lerp(photo, y, strength)
-        return y
+        return blend(y, photo, strength)
 
     def _tile_size(self, h: int, w: int, tile: int | str | None) -> int | None:
         if tile in (None, 0, "0", "off", "none"):

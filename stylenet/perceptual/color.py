@@ -1,5 +1,8 @@
 """Colour helpers shared by the Gatys teacher and inference, on [0, 1] RGB tensors (B×3×H×W or 3×H×W).
 
+:func:`blend` is the one strength of every stylizer (a trained network and the universal decoders):
+the stylised image mixed with the photo in float pixels, after colour preservation.
+
 Colour preservation is the luminance-only transfer of Gatys, Bethge, Hertzmann & Shechtman (2016),
 "Preserving Color in Neural Artistic Style Transfer": stylise the luminance, keep the photo's
 chrominance (YUV / YCbCr, BT.601 luma weights). None of these functions modifies its inputs.
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from stylenet.errors import StylenetError
 
 # ITU-R BT.601 luma weights (JPEG, PAL/NTSC YUV).
 _WR, _WG, _WB = 0.299, 0.587, 0.114
@@ -76,3 +81,19 @@ def preserve_color(photo: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
         photo = p[0] if squeeze else p
     photo = photo.to(stylized.dtype)
     return (photo + (_y(stylized) - _y(photo))).clamp(0, 1)
+
+
+def check_strength(strength: float, error: type[Exception] = StylenetError) -> float:
+    """``strength`` as a float in [0, 1]; else one ``error`` line (each stylizer raises its own kind)."""
+    strength = float(strength)
+    if not 0.0 <= strength <= 1.0:  # also rejects NaN
+        raise error(f"strength must be between 0 and 1 (0 = the photo, 1 = fully stylised), got {strength:g}")
+    return strength
+
+
+def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch.Tensor:
+    """``photo`` at strength 0, ``stylized`` at 1, linear in between (tensors of one shape and device).
+
+    Float pixels, rounded once when the result is saved: the universal path blended 8-bit PIL images
+    before issue 24, so its outputs at a strength under 1 may differ from then by one level."""
+    return stylized if strength >= 1.0 else torch.lerp(photo, stylized, strength)

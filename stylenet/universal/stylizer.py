@@ -31,6 +31,7 @@ from PIL import Image
 from stylenet.data.images import load_image, pil_to_tensor, resize_long_side, resize_tensor_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import pad_to_multiple
+from stylenet.perceptual.color import blend, check_strength
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.perceptual.vgg import ImageTooSmallError, VGGEncoder
 from stylenet.runtime import resolve_device
@@ -159,9 +160,11 @@ class UniversalStylizer:
 
     @torch.no_grad()
     def stylize_tensor(self, x: torch.Tensor, styles, *, weights=None, alpha: float = 1.0, transform: str = "wct",
-                       preserve_color: bool = False, style_size: int | None = None) -> torch.Tensor:
+                       preserve_color: bool = False, style_size: int | None = None, strength: float = 1.0) -> torch.Tensor:
         """Stylise 3×H×W or B×3×H×W in [0, 1] (uint8 accepted); the same shape, float32, on ``x``'s device.
-        ``styles``: a :class:`StyleSet` or what :meth:`prepare_styles` takes. ``x`` is not modified."""
+        ``styles``: a :class:`StyleSet` or what :meth:`prepare_styles` takes. ``x`` is not modified.
+        ``strength`` blends the result with the photo in pixels (``alpha`` mixes in feature space)."""
+        strength = check_strength(strength, UniversalError)
         if transform not in TRANSFORMS:
             raise UniversalError(f"transform={transform!r} is not one of {', '.join(TRANSFORMS)}")
         alpha = float(alpha)
@@ -186,17 +189,17 @@ class UniversalStylizer:
             y = y[..., :h, :w]
             if preserve_color:
                 y = _preserve_color(photo, y)
-            outs.append(y.to(x.device))
+            outs.append(blend(y, photo, strength).to(x.device))
         out = torch.cat(outs)
         return out if x.dim() == 4 else out[0]
 
     def stylize(self, photo, styles, weights: Sequence[float] | None = None, alpha: float = 1.0, transform: str = "wct",
-                preserve_color: bool = False, size: int | None = None, style_size: int | None = None):
+                preserve_color: bool = False, size: int | None = None, style_size: int | None = None, strength: float = 1.0):
         """PIL in → PIL out (alpha plane carried through); tensor in → tensor out. ``size``: the photo's long side."""
         if isinstance(photo, torch.Tensor):
             x = photo if size is None else resize_tensor_long_side(_as_batch(photo, "photo").float(), size)
             y = self.stylize_tensor(x, styles, weights=weights, alpha=alpha, transform=transform,
-                                    preserve_color=preserve_color, style_size=style_size)
+                                    preserve_color=preserve_color, style_size=style_size, strength=strength)
             return y[0] if photo.dim() == 3 and y.dim() == 4 else y
         if not isinstance(photo, (Image.Image, tuple)):
             raise UniversalError(f"a photo is a PIL image or a tensor, got {type(photo).__name__}")
@@ -206,7 +209,7 @@ class UniversalStylizer:
             if alpha_plane is not None:
                 alpha_plane = alpha_plane.resize(rgb.size, Image.Resampling.LANCZOS)
         y = self.stylize_tensor(pil_to_tensor(rgb), styles, weights=weights, alpha=alpha, transform=transform,
-                                preserve_color=preserve_color, style_size=style_size)
+                                preserve_color=preserve_color, style_size=style_size, strength=strength)
         out = tensor_to_pil(y)
         if alpha_plane is not None:
             out.putalpha(alpha_plane)

@@ -1,0 +1,10 @@
+"""``python -m stylenet.evaluate`` was this command until issue 10; it is now ``python -m stylenet evaluate``.
+
+An old command line gets its new form in one line (exit 2, as a bad command line); importing this does nothing.
+"""
+
+import sys
+
+if __name__ == "__main__":
+    print("error: python -m stylenet.evaluate is now python -m stylenet evaluate (same arguments)", file=sys.stderr)
+    sys.exit(2)

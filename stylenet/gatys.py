@@ -1,0 +1,10 @@
+"""``python -m stylenet.gatys`` was this command until issue 10; it is now ``python -m stylenet gatys``.
+
+An old command line gets its new form in one line (exit 2, as a bad command line); importing this does nothing.
+"""
+
+import sys
+
+if __name__ == "__main__":
+    print("error: python -m stylenet.gatys is now python -m stylenet gatys (same arguments)", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,48 @@
+"""``open_stylizer``: any stylenet checkpoint → a stylizer (:class:`~stylenet.inference.protocol.StylizerProtocol`).
+
+    from stylenet import open_stylizer
+    s = open_stylizer("checkpoints/wave/last.ckpt")                                    # a trained network
+    s = open_stylizer("checkpoints/five/last.ckpt", style={"wave": 0.7, "udnie": 0.3})  # a blend of its styles
+    s = open_stylizer("checkpoints/universal/last.ckpt", style="wave.jpg")             # decoders: any painting
+    out = s(Image.open("photo.jpg"), strength=0.8)
+
+The caller need not know which kind the file holds: its metadata says (:func:`stylenet.networks.checkpoint.file_kind`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from stylenet.inference.mix import StyleChoice
+from stylenet.inference.protocol import StylizerProtocol
+from stylenet.inference.stylizer import InferenceError, Stylizer
+from stylenet.networks.checkpoint import file_kind, load_file
+from stylenet.universal.paintings import PaintingStylizer
+from stylenet.universal.stylizer import UniversalStylizer
+
+
+def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torch.device | None = None,
+                  **options: Any) -> StylizerProtocol:
+    """The stylizer for the checkpoint at ``path``, on ``device`` (default ``"auto"``: CUDA, else MPS, else CPU).
+
+    ``style``: for universal decoders (required), a painting (path, PIL image or tensor), a list of them
+    (equal weights) or ``{path: weight}``; ``options`` are :class:`PaintingStylizer`'s (``alpha``,
+    ``transform``, ``style_size``, ``encoder_weights``). For a multi-style network, one of its style names or
+    ``{name: weight}``; for a one-style network, None; ``options`` are :class:`Stylizer`'s (``half``,
+    ``backend``, ``threads``). Every problem is one line (a StylenetError).
+    """
+    device = "auto" if device is None else device
+    if file_kind(load_file(path)) == "universal":
+        if style is None or (isinstance(style, (list, tuple, Mapping)) and not style):
+            raise InferenceError(f"{path} holds universal decoders: give the painting to stylise with, "
+                                 f"open_stylizer(path, style='painting.jpg')")
+        styles, weights = (list(style), list(style.values())) if isinstance(style, Mapping) else (style, None)
+        encoder_weights = options.pop("encoder_weights", None)
+        decoders = UniversalStylizer.from_checkpoint(path, device=device, encoder_weights=encoder_weights)
+        return PaintingStylizer(decoders, styles, weights, **options)
+    choice: StyleChoice = dict(style) if isinstance(style, Mapping) else style
+    return Stylizer.from_checkpoint(path, device=device, style=choice, **options)
