@@ -26,3 +26,11 @@ def test_the_old_module_commands_say_their_new_form(old, new):
     r = _run("-m", f"stylenet.{old}", "style=wave")
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: python -m stylenet.{old} is now python -m stylenet {new} (same arguments)"
+
+
+def test_importing_stylenet_under_an_old_command_line_does_not_exit():
+    # The old names were caught when `import stylenet` read sys.orig_argv; now each is a module that speaks
+    # only when run, so importing the package (or them) with such an argv does nothing.
+    code = "import stylenet, stylenet.gatys, stylenet.evaluate, stylenet.bench; print(stylenet.__version__)"
+    r = _run("-c", code, "-m", "stylenet.gatys")
+    assert r.returncode == 0 and r.stdout.strip() == __import__("stylenet").__version__, r.stderr

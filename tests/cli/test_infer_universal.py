@@ -1,4 +1,4 @@
-"""infer.py with a universal checkpoint (stylenet/cli/infer_universal.py): --style, --alpha, --transform."""
+"""infer.py with a universal checkpoint (stylenet/cli/infer_universal.py, stylenet/universal/paintings.py): --style, --alpha, --transform."""
 
 from __future__ import annotations
 
