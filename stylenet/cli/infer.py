@@ -41,8 +41,6 @@ from stylenet.inference.video import VIDEO_EXTENSIONS, is_video_path
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
 from stylenet.runtime import resolve_device
 
-__all__ = ["UsageError", "build_parser", "main"]  # UsageError: where callers found it before issue 24
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from helpers import photo
+from helpers import make_clip, photo
 from PIL import Image
 
 import stylenet
@@ -15,6 +15,7 @@ from stylenet.errors import StylenetError
 from stylenet.inference.open import open_stylizer
 from stylenet.inference.protocol import StylizerProtocol
 from stylenet.inference.stylizer import InferenceError, Stylizer
+from stylenet.inference.video import stylize_video
 from stylenet.universal.paintings import PaintingStylizer
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -70,6 +71,20 @@ def test_universal_strength_is_the_one_blend_and_refuses_what_only_networks_do()
     for kw in ({"tile": 512}, {"stroke_scale": 2.0}, {"strength": 1.5}):
         with pytest.raises(StylenetError):
             s.stylize_tensor(x, **kw)
+
+
+def test_a_video_is_stylised_through_the_protocol_by_either_kind(tmp_path):
+    import av
+
+    clip = make_clip(tmp_path / "pan.mp4", frames=3, size=(64, 48), audio=False)
+    torch.manual_seed(0)
+    kinds = {"net": open_stylizer(WAVE, device="cpu", backend="torch"),
+             "universal": open_stylizer(UNIVERSAL, style=str(UDNIE), device="cpu", style_size=64)}
+    for name, s in kinds.items():
+        r = stylize_video(s, clip, tmp_path / f"{name}.mp4", progress=False, strength=0.9)
+        with av.open(str(tmp_path / f"{name}.mp4")) as c:
+            frames = list(c.decode(video=0))
+        assert r.frames == len(frames) == 3 and (frames[0].width, frames[0].height) == (64, 48)
 
 
 def test_universal_decoders_without_a_painting_are_one_line():
