@@ -117,6 +117,7 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
 
 
 def network_label(meta: dict, ckpt: Path) -> str:
+    """A one-style network's output label: its style's name (else the file's stem), safe in a file name."""
     name = (meta.get("style") or {}).get("name") or ckpt.stem
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "stylized"
 

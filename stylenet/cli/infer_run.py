@@ -22,7 +22,8 @@ from stylenet.data.images import ImageError, atomic_save_image, load_image, long
 from stylenet.errors import first_line
 from stylenet.files import ROOT, check_writable_dir, remove_stale_temporaries
 from stylenet.inference.contact_sheet import contact_sheet
-from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScaleError, training_side, working_size
+from stylenet.inference.protocol import StylizerProtocol
+from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScaleError
 from stylenet.inference.stylizer import Stylizer
 from stylenet.inference.video import VideoError, is_video_path, stylize_video
 from stylenet.networks.checkpoint import export_weights, load_network
@@ -85,7 +86,7 @@ def _parity_photo(inputs: Sequence[str]) -> Path | None:
     return samples[0] if samples else None
 
 
-def run_videos(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]) -> int:
+def run_videos(args, stylizer: StylizerProtocol, jobs: list[Job], failures: list[tuple[str, str]]) -> int:
     """Stylise the videos one after the other (each streams its frames); returns how many were written."""
     done = 0
     for job in jobs:
@@ -103,7 +104,7 @@ def run_videos(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]])
     return done
 
 
-def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
+def run_stylize(args, stylizer: StylizerProtocol, jobs: list[Job], failures: list[tuple[str, str]], out_label: str) -> int:
     """Stylise every job; ``failures`` arrives holding the inputs that matched nothing."""
     batch_size = args.batch_size or (4 if stylizer.device.type == "cuda" else 1)
     window = max(2, 2 * batch_size)  # images decoded ahead of the network
@@ -118,7 +119,6 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
     stroke_scale = stroke_scale_of(args)
     kw = dict(size=args.size, strength=args.strength, preserve_color=args.preserve_color, stroke_scale=stroke_scale,
               tile=args.tile, overlap=args.overlap, stats_size=args.stats_size, batch_size=batch_size)
-    train_side = training_side(getattr(stylizer, "meta", None))
 
     def load(job: Job):
         rgb, alpha = open_image(job.src, with_alpha=True)
@@ -129,7 +129,7 @@ def run_stylize(args, stylizer, jobs: list[Job], failures: list[tuple[str, str]]
                 raise ImageError(f"{job.src}: --size {args.size} makes it {w}x{h} = {h * w:,} pixels, over the "
                                  f"{images.MAX_PIXELS:,}-pixel limit; give a smaller --size")
         try:  # and so must the working image of a stroke scale under 1
-            working_size((h, w), stroke_scale, train_side)
+            stylizer.working_size((h, w), stroke_scale)
         except StrokeScaleError as e:
             raise ImageError(f"{job.src}: {e}") from None
         return rgb, alpha

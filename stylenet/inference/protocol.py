@@ -32,8 +32,8 @@ class StylizerProtocol(Protocol):
     style_label: str  # the style painted, as output names carry it
     tiled_images: int  # how many images went through tiles (0 for a stylizer that never tiles)
 
-    def working_size(self, hw: tuple[int, int]) -> tuple[int, int]:
-        """(H, W) the photo of ``hw`` is painted at (``hw`` itself unless a stroke scale says otherwise)."""
+    def working_size(self, hw: tuple[int, int], stroke_scale: float | str = 1) -> tuple[int, int]:
+        """(H, W) a photo of ``hw`` is painted at: ``hw`` itself at stroke scale 1, the only one universal decoders take."""
         ...
 
     def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_color: bool = False,
