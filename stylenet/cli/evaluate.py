@@ -36,18 +36,10 @@ from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_ne
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
 from stylenet.teacher.cache import TeacherCache, clock_parts, file_digest, module_digest
-from stylenet.teacher.evaluate import (
-    MAX_SCORING_SIDE,
-    START_NAMES,
-    PhotoScore,
-    format_equiv,
-    painting_scale,
-    score_photo_starts,
-    training_loss,
-    warm_up,
-)
+from stylenet.teacher.evaluate import MAX_SCORING_SIDE, painting_scale, score_photo_starts, training_loss, warm_up
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
-from stylenet.teacher.report import curve_csv, scores_csv, summary_markdown
+from stylenet.teacher.report import scores_csv, summary_markdown
+from stylenet.teacher.scores import START_NAMES, PhotoScore, curve_csv, format_equiv
 from stylenet.universal.stylizer import UniversalStylizer
 
 

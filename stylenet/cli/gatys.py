@@ -25,9 +25,12 @@ from stylenet.files import check_writable_dir
 from stylenet.inference.video import is_video_path, output_suffix, read_frames, write_frames
 from stylenet.perceptual.color import preserve_color
 from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.perceptual.terms import all_terms
 from stylenet.runtime import resolve_device
-from stylenet.teacher.flicker import frame_pairs, warp, warping_error
-from stylenet.teacher.gatys import INITS, OPTIMIZERS, TERMS, stylize
+from stylenet.teacher.flicker import warping_error
+from stylenet.teacher.gatys import INITS, OPTIMIZERS, stylize
+from stylenet.teacher.scores import loss_columns
+from stylenet.teacher.video import stylize_video
 
 
 def resolve_style_entry(entry: str, cfg) -> Path:
@@ -60,15 +63,15 @@ def _build_loss(cfg, device: torch.device):
 
 
 def run_video(cfg, video: Path, style_paths: list[Path], style_name: str, blend: list[float] | None) -> Path:
-    """The teacher on a film (Ruder, Dosovitskiy & Brox 2016): frame t starts from the result of frame t-1
-    warped along the input's optical flow and is held to it by the short-term temporal loss
-    (``temporal_weight``) where the flow's forward-backward check trusts it; ``temporal_weight=0`` is the
-    teacher frame by frame, each frame from its own photo. Writes a video and prints its warping error."""
+    """The teacher on a film (:func:`stylenet.teacher.video.stylize_video`, Ruder et al. 2016); ``temporal_weight=0``
+    is the teacher frame by frame. Writes a video and prints its warping error."""
     if int(cfg.scales) != 1 or cfg.preserve_color or int(cfg.save_every) or cfg.tensorboard:
         raise StylenetError("on a video the teacher runs with scales=1, preserve_color=false, save_every=0, tensorboard=null")
-    weight = float(cfg.temporal_weight)
-    if not weight >= 0:
-        raise StylenetError(f"temporal_weight={cfg.temporal_weight} must be >= 0")
+    weights = {t.weight_key: cfg.get(t.weight_key) or 0 for t in all_terms("frames")}
+    for key, value in weights.items():
+        if not float(value) >= 0:
+            raise StylenetError(f"{key}={value} must be >= 0")
+    weights = {key: float(value) for key, value in weights.items()}
     out = user_path(cfg.out) if cfg.out else Path(f"{video.stem}_{style_name}_gatys{output_suffix(video)}")
     if not is_video_path(out):
         raise StylenetError(f"out={out} needs a video extension (.mp4, .mkv, .mov)")
@@ -81,31 +84,24 @@ def run_video(cfg, video: Path, style_paths: list[Path], style_name: str, blend:
     device = resolve_device(str(cfg.device))
     loss = _build_loss(cfg, device)
     styles = [s.to(device) for s in _load_styles(cfg, style_paths)]
-    to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().div(255).to(device)  # noqa: E731
-    results: list[np.ndarray] = []
-    pairs = frame_pairs(frames)
+    extra = [t.name for t in all_terms("frames")]
+
+    def progress(i: int, last: dict[str, float]) -> None:
+        print(f"frame {i + 1}/{len(frames)}: content {last['content']:.4g}, style {last['style']:.4g}"
+              + "".join(f", {k} {last[k]:.4g}" for k in extra if k in last), file=sys.stderr, flush=True)
+
     t0 = time.perf_counter()
-    for i, frame in enumerate(frames):
-        init: str | torch.Tensor = str(cfg.init)
-        temporal = None
-        if i and weight > 0:
-            warped = warp(results[-1], pairs[i - 1].flow)  # the previous result, moved to this frame
-            init = to_tensor(warped)
-            temporal = (init, torch.from_numpy(pairs[i - 1].mask)[None, None].float().to(device), weight)
-        r = stylize(loss, to_tensor(frame), styles=styles, blend_weights=blend,
-                    style_scale=None if cfg.style_scale is None else float(cfg.style_scale), iterations=int(cfg.iterations),
-                    optimizer=str(cfg.optimizer), lr=None if cfg.lr is None else float(cfg.lr), history_size=int(cfg.history_size),
-                    line_search=cfg.line_search or None, init=init, seed=cfg.seed, temporal=temporal)
-        results.append((r.image[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
-        last = r.history[-1]
-        if cfg.progress:
-            print(f"frame {i + 1}/{len(frames)}: content {last['content']:.4g}, style {last['style']:.4g}"
-                  + (f", temporal {last['temporal']:.4g}" if "temporal" in last else ""), file=sys.stderr, flush=True)
+    results, pairs = stylize_video(
+        loss, frames, weights=weights, init=str(cfg.init), on_frame=progress if cfg.progress else None,
+        styles=styles, blend_weights=blend, style_scale=None if cfg.style_scale is None else float(cfg.style_scale),
+        iterations=int(cfg.iterations), optimizer=str(cfg.optimizer), lr=None if cfg.lr is None else float(cfg.lr),
+        history_size=int(cfg.history_size), line_search=cfg.line_search or None, seed=cfg.seed,
+    )
     write_frames(results, out, float(rate))
     err, _ = warping_error(results, pairs)
     floor, _ = warping_error(frames, pairs)
     print(f"wrote {out} ({len(results)} frames of {hw[1]}x{hw[0]}, {time.perf_counter() - t0:.0f} s on {device}): "
-          f"warping error {err:.5f} (the input's own {floor:.5f}), temporal_weight {weight:g}")
+          f"warping error {err:.5f} (the input's own {floor:.5f}), temporal_weight {weights.get('temporal_weight', 0.0):g}")
     return out
 
 
@@ -160,7 +156,7 @@ def run(cfg) -> Path:
     def on_iteration(row: dict[str, float], image: torch.Tensor) -> None:
         it = int(row["iteration"])
         if writer is not None:
-            for k in TERMS:
+            for k in loss_columns():
                 writer.add_scalar(f"gatys/{k}", row[k], it)
         if save_every and it > 0 and it % save_every == 0:
             img = image.clamp(0, 1)

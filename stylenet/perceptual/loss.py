@@ -17,6 +17,8 @@ painting's flat colour); relative terms weigh every layer alike, as Gatys et al.
 factor meant to, and make the weights portable between VGG weight files. ``normalize=False`` gives the
 raw units of pytorch/examples' fast_neural_style (content 1e5, style 1e10 with torchvision's weights).
 
+The terms are registered here (:mod:`stylenet.perceptual.terms`, kind ``image``) and :meth:`PerceptualLoss.forward`
+computes whatever is registered, so a new image term is its function, a ``register`` and a weight in ``conf/loss``.
 Every term is reported *weighted* (what is summed into ``total``), in the same units everywhere: the
 training logs, the teacher and the evaluation print comparable numbers.
 
@@ -32,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylenet.perceptual import terms as registry
+from stylenet.perceptual.terms import ImageTermInputs, LossTerm
 from stylenet.perceptual.vgg import VGGEncoder
 
 
@@ -66,6 +70,41 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return dh.pow(2).mean() + dw.pow(2).mean()
 
 
+def content_term(weight: float, inputs: ImageTermInputs) -> torch.Tensor:
+    """weight × Σ over the content layers of the feature MSE to the photo (relative with ``normalize``)."""
+    loss = inputs.loss
+    content_loss = inputs.output.new_zeros((), dtype=torch.float32)
+    for layer in loss.content_layers:
+        target = inputs.content_features[layer].float()
+        term = F.mse_loss(inputs.features[layer].float(), target)
+        if loss.normalize:
+            term = term / target.pow(2).mean().clamp_min(1e-30)
+        content_loss = content_loss + term
+    return weight * content_loss
+
+
+def style_term(weight: float, inputs: ImageTermInputs) -> torch.Tensor:
+    """weight × Σ over the style layers of the weighted Gram MSE to the target(s) (relative with ``normalize``)."""
+    loss, style_index = inputs.loss, inputs.style_index
+    style_loss = inputs.output.new_zeros((), dtype=torch.float32)
+    for layer, w in zip(loss.style_layers, loss.style_layer_weights):
+        g = gram_matrix(inputs.features[layer])
+        if style_index is None:  # one style for the whole batch
+            target = getattr(loss, f"target_gram_{layer}").expand_as(g)
+            scale = getattr(loss, f"style_scale_{layer}")[0] * loss.style_factor[0]
+            style_loss = style_loss + w * scale * F.mse_loss(g, target)
+        else:  # each sample against its own style's Grams
+            target = getattr(loss, f"target_gram_{layer}")[style_index]
+            scale = getattr(loss, f"style_scale_{layer}")[style_index] * loss.style_factor[style_index]
+            style_loss = style_loss + w * (scale * (g - target).pow(2).mean((1, 2))).mean()
+    return weight * style_loss
+
+
+registry.register(LossTerm("content", "content_weight", "image", content_term))
+registry.register(LossTerm("style", "style_weight", "image", style_term))
+registry.register(LossTerm("tv", "tv_weight", "image", lambda weight, inputs: weight * total_variation(inputs.output.float())))
+
+
 class PerceptualLoss(nn.Module):
     def __init__(
         self,
@@ -78,8 +117,15 @@ class PerceptualLoss(nn.Module):
         style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
         single_pass: bool = False,
         normalize: bool = False,
+        **term_weights: float,
     ):
+        """``term_weights``: the weights of image terms registered beyond content, style and TV, by their
+        ``weight_key`` (:mod:`stylenet.perceptual.terms`); a term without one is off."""
         super().__init__()
+        known = {t.weight_key for t in registry.all_terms("image")}
+        unknown = sorted(set(term_weights) - known)
+        if unknown:
+            raise TypeError(f"unexpected loss arguments {unknown}: not the weight of a registered loss term")
         missing = [layer for layer in (*content_layers, *style_layers) if layer not in encoder.layers]
         if missing:
             raise ValueError(f"the encoder does not produce {missing}; build it with those layers")
@@ -89,6 +135,8 @@ class PerceptualLoss(nn.Module):
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
+        for key, weight in term_weights.items():
+            setattr(self, key, float(weight))
         if style_layer_weights is None:
             style_layer_weights = [1.0] * len(self.style_layers)
         elif isinstance(style_layer_weights, Mapping):
@@ -182,7 +230,8 @@ class PerceptualLoss(nn.Module):
         Pass ``content_features`` (from :meth:`content_features`) to reuse them across calls, as the
         teacher does for hundreds of iterations on one photo. After :meth:`set_styles`, ``style_index``
         (B integers) names each sample's style; the style term is then the mean of the samples' own.
-        Returns ``{"content", "style", "tv", "total"}``, each a weighted scalar.
+        Returns each registered image term (``content``, ``style``, ``tv``, ...) and ``total``, each a
+        weighted scalar.
         """
         if not self.has_style:
             raise RuntimeError("PerceptualLoss.set_style(...) must be called before computing the loss")
@@ -204,32 +253,16 @@ class PerceptualLoss(nn.Module):
         else:
             out_feats = self.encoder(output)
 
-        content_loss = output.new_zeros((), dtype=torch.float32)
-        for layer in self.content_layers:
-            target = content_features[layer].float()
-            term = F.mse_loss(out_feats[layer].float(), target)
-            if self.normalize:
-                term = term / target.pow(2).mean().clamp_min(1e-30)
-            content_loss = content_loss + term
-
-        style_loss = output.new_zeros((), dtype=torch.float32)
-        for layer, w in zip(self.style_layers, self.style_layer_weights):
-            g = gram_matrix(out_feats[layer])
-            if style_index is None:  # one style for the whole batch
-                target = getattr(self, f"target_gram_{layer}").expand_as(g)
-                scale = getattr(self, f"style_scale_{layer}")[0] * self.style_factor[0]
-                style_loss = style_loss + w * scale * F.mse_loss(g, target)
-            else:  # each sample against its own style's Grams
-                target = getattr(self, f"target_gram_{layer}")[style_index]
-                scale = getattr(self, f"style_scale_{layer}")[style_index] * self.style_factor[style_index]
-                style_loss = style_loss + w * (scale * (g - target).pow(2).mean((1, 2))).mean()
-
-        terms = {
-            "content": self.content_weight * content_loss,
-            "style": self.style_weight * style_loss,
-            "tv": self.tv_weight * total_variation(output.float()) if self.tv_weight else output.new_zeros((), dtype=torch.float32),
-        }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        # Every registered image term, weighted, in registration order; total sums them in that order.
+        inputs = ImageTermInputs(output, out_feats, content_features, self, style_index)
+        terms: dict[str, torch.Tensor] = {}
+        for term in registry.all_terms("image"):
+            weight = float(getattr(self, term.weight_key, 0.0))
+            terms[term.name] = term.compute(weight, inputs) if weight else output.new_zeros((), dtype=torch.float32)
+        total = None
+        for value in terms.values():
+            total = value if total is None else total + value
+        terms["total"] = total
         return terms
 
 

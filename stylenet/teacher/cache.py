@@ -4,7 +4,7 @@ peer's outputs) on the same photos, painting and loss runs the Gatys optimisatio
 Key: SHA-256 of the photo's bytes, the style image's bytes, the style size, the photo size, the loss
 config and its VGG weights (:func:`module_digest`), the start (``init``), the seed, the iteration budget K, the optimiser and its lr: everything the
 teacher's curve depends on; and the device and thread count (:func:`clock_parts`), because the curve's times are
-wall-clock: a curve timed on a GPU (or with 16 threads) must not be the teacher time a 2-core run divides. Value: the curve CSV (:func:`stylenet.teacher.report.curve_csv`) and the
+wall-clock: a curve timed on a GPU (or with 16 threads) must not be the teacher time a 2-core run divides. Value: the curve CSV (:func:`stylenet.teacher.scores.curve_csv`) and the
 teacher's last image, under ``<folder>/<key>.csv`` and ``.png``, written atomically.
 
 A cached curve serves a candidate when it ran all K iterations or ended diverged (it would again), or when
@@ -14,7 +14,6 @@ runs again and its curve replaces the cached one.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -25,8 +24,8 @@ import torch
 
 from stylenet.data.images import atomic_save_image, load_image
 from stylenet.files import atomic_write_text
-from stylenet.teacher.evaluate import CURVE_COLUMNS
 from stylenet.teacher.gatys import curve_spike
+from stylenet.teacher.scores import curve_csv, read_curve_csv
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -70,13 +69,9 @@ class TeacherCache:
         """The cached curve (and last image) from ``init`` if it serves a candidate of loss ``target_total``."""
         path = self.folder / f"{self.key(init)}.csv"
         try:
-            with open(path, newline="") as f:
-                rows = list(csv.DictReader(f))
-            history = [{k: float(r[k]) for k in CURVE_COLUMNS} for r in rows]
-        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: run the teacher
+            history = read_curve_csv(path.read_text())
+        except (OSError, ValueError, KeyError, TypeError):  # absent, damaged or without a term's column: run the teacher
             return None
-        for r in history:
-            r["iteration"] = int(r["iteration"])
         complete = len(history) == int(self.parts["iterations"]) + 1 or curve_spike([r["total"] for r in history]) is not None
         if not history or not (complete or any(r["total"] <= target_total for r in history)):
             return None
@@ -89,8 +84,6 @@ class TeacherCache:
         return history, image
 
     def put(self, init: str, history: list[dict[str, float]], image: torch.Tensor) -> None:
-        from stylenet.teacher.report import curve_csv  # report imports evaluate, which imports this lazily
-
         key = self.key(init)
         self.runs += 1
         atomic_save_image(image.detach().clamp(0, 1).cpu(), self.folder / f"{key}.png")

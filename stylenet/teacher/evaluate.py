@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,85 +41,16 @@ from stylenet.errors import StylenetError
 from stylenet.networks.transformer import run_any_size
 from stylenet.perceptual.loss import PerceptualLoss, build_perceptual_loss
 from stylenet.runtime import measure
-from stylenet.teacher.gatys import TERMS, TeacherDiverged, curve_spike, stylize
+from stylenet.teacher.gatys import TeacherDiverged, curve_spike, stylize
+from stylenet.teacher.scores import COARSE_FACTORS, PhotoScore, teacher_equivalent
 
 if TYPE_CHECKING:
     from stylenet.teacher.cache import TeacherCache
 
-CURVE_COLUMNS = ("iteration", "time", "content", "style", "tv", "total")
-# Style loss also measured with output and painting both shrunk by these factors: at the photo's own scale the
-# Gram loss rewards fine texture, while a person judges strokes seen whole (a coarser VGG view sees them so).
-COARSE_FACTORS = (2, 4)
 MIN_COARSE_SIDE = 32  # a factor that would shrink the photo's short side below this is not measured (NaN)
 # The largest photo and painting an evaluation loads: the teacher at 4096 px already costs ~2 min per L-BFGS
 # iteration on 2 cores, and a painting's VGG pass grows with its area.
 MAX_SCORING_SIDE = 4096
-
-
-def teacher_equivalent(totals: Sequence[float], target: float) -> int | None:
-    """Index of the first loss in ``totals`` (the teacher's total loss after 0, 1, 2, ... iterations)
-    that is ≤ ``target`` (the network's total loss), or None when the curve never gets there."""
-    for i, v in enumerate(totals):
-        if v <= target:
-            return i
-    return None
-
-
-def format_equiv(equiv: int | None, iterations: int) -> str:
-    return f"> {iterations}" if equiv is None else str(equiv)
-
-
-@dataclass
-class PhotoScore:
-    name: str
-    net_terms: dict[str, float]
-    net_seconds: float
-    iterations: int  # K, the teacher's budget
-    equiv: int | None  # teacher-equivalent iterations; None = not reached within K
-    teacher_seconds: float  # teacher time to `equiv` (to K when not reached)
-    history: list[dict[str, float]] = field(default_factory=list, repr=False)
-    init: str = "content"  # the teacher's start
-    photo_style: float = math.nan  # the photo's own (weighted) style loss: the gap to the painting
-    spike: int | None = None  # the teacher's curve left for good at this iteration (scored up to it)
-    coarse: dict[int, float] = field(default_factory=dict)  # factor → style vs photo with both shrunk by it
-
-    @property
-    def style_vs_photo(self) -> float:
-        """The network's style loss / the photo's: 1 = no closer to the painting than the photo, 0 = all the way."""
-        return self.net_terms["style"] / self.photo_style if self.photo_style > 0 else math.nan
-
-    @property
-    def speed_ratio(self) -> float:
-        """Teacher time to the network's loss / network time (a lower bound when not reached); NaN when the
-        network's time is unknown (outputs made by another tool)."""
-        if math.isnan(self.net_seconds):
-            return math.nan
-        return self.teacher_seconds / self.net_seconds if self.net_seconds > 0 else math.inf
-
-
-START_NAMES = {"noise": "noise", "uniform": "white noise", "content": "the photo"}
-
-
-def photo_row(scores: Sequence[PhotoScore]) -> dict[str, Any]:
-    """One photo's CSV row: the network's terms once, then the teacher's figures for each start."""
-    first = scores[0]
-    row: dict[str, Any] = {
-        "photo": first.name,
-        **{f"net_{k}": first.net_terms[k] for k in TERMS},
-        "photo_style": first.photo_style,
-        "style_vs_photo": first.style_vs_photo,
-        **{f"style_vs_photo_{f}x_coarser": first.coarse.get(f, math.nan) for f in COARSE_FACTORS},
-        "net_seconds": first.net_seconds,
-    }
-    for sc in scores:
-        row |= {
-            f"equiv_iters_from_{sc.init}": format_equiv(sc.equiv, sc.iterations),
-            f"teacher_spike_from_{sc.init}": "" if sc.spike is None else sc.spike,
-            f"teacher_seconds_from_{sc.init}": sc.teacher_seconds,
-            f"speed_ratio_from_{sc.init}": ("> " if sc.equiv is None else "") + f"{sc.speed_ratio:.4g}",
-            f"teacher_final_total_from_{sc.init}": sc.history[-1]["total"] if sc.history else math.nan,
-        }
-    return row
 
 
 @torch.no_grad()

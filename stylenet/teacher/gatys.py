@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -32,8 +32,8 @@ from stylenet.perceptual import color
 from stylenet.perceptual.color import luminance, match_luminance
 from stylenet.perceptual.loss import PerceptualLoss
 from stylenet.runtime import synchronize
+from stylenet.teacher.scores import loss_columns
 
-TERMS = ("content", "style", "tv", "total")
 OPTIMIZERS = ("lbfgs", "adam")
 # An image whose loss ends this many times above the best it reached has diverged: Adam at a huge lr ran to
 # 1e27, finite, and the command wrote the white result. Not judged against the start: L-BFGS from the photo
@@ -82,7 +82,7 @@ class TeacherResult:
 
     @property
     def final_loss(self) -> dict[str, float]:
-        return {k: self.history[-1][k] for k in TERMS}
+        return {k: self.history[-1][k] for k in loss_columns()}
 
 
 def scale_sides(size: int, scales: int) -> list[int]:
@@ -167,7 +167,7 @@ def stylize(
     stop_below: float | None = None,
     on_iteration: Callable[[dict[str, float], torch.Tensor], None] | None = None,
     progress: bool = False,
-    temporal: tuple[torch.Tensor, torch.Tensor, float] | None = None,
+    frame_terms: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     on_divergence: str = "raise",
 ) -> TeacherResult:
     """Optimise an image for ``loss`` starting from ``init``; returns the image and the loss curve.
@@ -180,9 +180,8 @@ def stylize(
     ``preserve_color``: luminance-only transfer (Gatys et al. 2016): optimise the grey luminance of the
     photo against the luminance-matched style, then put the photo's chrominance back.
     ``stop_below``: stop at the first iteration whose total loss is ≤ this (evaluation's early exit).
-    ``temporal``: ``(previous result warped to this frame, mask, weight)``: Ruder et al.'s (2016) short-term
-    temporal loss, ``weight`` × the mean squared difference to the warped previous frame over the mask
-    (the pixels the flow follows); a ``temporal`` term in the history. One scale only.
+    ``frame_terms``: weighted terms of the image beyond the loss, by name, added to ``total`` and to the
+    history (the video teacher's temporal term, :func:`stylenet.teacher.video.frame_terms`). One scale only.
 
     ``on_divergence``: ``"raise"`` (:class:`TeacherDiverged`) or ``"stop"`` (the evaluation's choice: stop there
     and return the curve so far, a non-finite loss recorded as an ``inf`` row; :func:`curve_spike` then says
@@ -195,8 +194,8 @@ def stylize(
     """
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
-    if temporal is not None and scales != 1:
-        raise ValueError("the temporal loss works at one scale: scales=1")
+    if frame_terms and scales != 1:
+        raise ValueError("terms across frames work at one scale: scales=1")
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     if content.dim() == 3:
@@ -250,10 +249,12 @@ def stylize(
 
             def terms_of(img: torch.Tensor) -> dict[str, torch.Tensor]:
                 terms = loss(img, content_features=cf)
-                if temporal is not None:
-                    prev, mask, weight = temporal
-                    term = weight * (((img - prev) ** 2) * mask).sum() / (3 * mask.sum()).clamp_min(1)
-                    terms = {**terms, "temporal": term, "total": terms["total"] + term}
+                if frame_terms:
+                    extra = {name: term(img) for name, term in frame_terms.items()}
+                    total = terms["total"]
+                    for value in extra.values():
+                        total = total + value
+                    terms = {**terms, **extra, "total": total}
                 return terms
 
             def closure() -> torch.Tensor:
@@ -298,7 +299,7 @@ def stylize(
                     if not stopping:
                         raise
                     # This image's loss is not finite: record it as such and end the curve here.
-                    history.append({"iteration": step_done, "time": image_time, "scale": side, **dict.fromkeys(TERMS, math.inf)})
+                    history.append({"iteration": step_done, "time": image_time, "scale": side, **dict.fromkeys(loss_columns(), math.inf)})
                     diverged = True
                     break
                 history.append({"iteration": step_done, "time": image_time, "scale": side, **row})
@@ -315,7 +316,7 @@ def stylize(
                     _diverged(history, side, step_done)
                 if not torch.isfinite(x).all():
                     if stopping:  # the next image is not finite: its row says so, and the curve ends
-                        history.append({**history[-1], "iteration": step_done, **dict.fromkeys(TERMS, math.inf)})
+                        history.append({**history[-1], "iteration": step_done, **dict.fromkeys(loss_columns(), math.inf)})
                         diverged = True
                         break
                     raise TeacherDiverged(

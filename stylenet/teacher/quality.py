@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from stylenet.teacher.evaluate import COARSE_FACTORS, START_NAMES, PhotoScore, format_equiv
+from stylenet.teacher.scores import COARSE_FACTORS, START_NAMES, PhotoScore, format_equiv
 
 
 @dataclass

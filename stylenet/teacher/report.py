@@ -1,4 +1,4 @@
-"""What an evaluation writes: the teacher's curves and the scores as CSV, the summary as markdown, and
+"""What an evaluation writes: the scores as CSV (the curves' CSV is :func:`stylenet.teacher.scores.curve_csv`), the summary as markdown, and
 the numbers behind the side-by-side figure per photo (:mod:`stylenet.teacher.evaluate` computes them;
 :func:`stylenet.data.images.side_by_side` draws the figure)."""
 
@@ -11,17 +11,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from stylenet.teacher.evaluate import COARSE_FACTORS, CURVE_COLUMNS, START_NAMES, PhotoScore, format_equiv, photo_row
-from stylenet.teacher.gatys import TERMS
-
-
-def curve_csv(history: Sequence[dict[str, float]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CURVE_COLUMNS)
-    for r in history:
-        w.writerow([int(r["iteration"]), f"{r['time']:.6f}", *(f"{r[k]:.8g}" for k in TERMS)])
-    return buf.getvalue()
+from stylenet.teacher.scores import COARSE_FACTORS, START_NAMES, PhotoScore, format_equiv, photo_row
 
 
 def scores_csv(photos: Sequence[Sequence[PhotoScore]]) -> str:

@@ -3,7 +3,7 @@
 Johnson et al. (2016, §4.1) report their network by the L-BFGS iteration count whose loss it matches;
 this callback logs that number on a few fixed validation photos after validation, so a run shows the
 network climbing the teacher's curve. The computation of ``python -m stylenet evaluate``
-(:func:`stylenet.teacher.evaluate.score_photo`) from one start, named in every metric (``init``: noise, the
+(:func:`stylenet.teacher.evaluate.score_photo_starts`) from one start, named in every metric (``init``: noise, the
 paper's and the evaluation's first, by default), with a small budget K, an early stop once the teacher
 reaches the network's loss, and the painting at the training's own style size (the evaluation's
 ``style_scale=train`` at the training size is the same).
@@ -27,8 +27,9 @@ import torch
 from stylenet.config import ConfigError
 from stylenet.data.images import load_image, resize_tensor_long_side
 from stylenet.data.listing import list_photos
-from stylenet.teacher.evaluate import score_photo, warm_up
+from stylenet.teacher.evaluate import score_photo_starts, warm_up
 from stylenet.teacher.gatys import INITS
+from stylenet.teacher.scores import PAPER_SEED, PAPER_START
 from stylenet.training.callbacks import eval_mode
 
 
@@ -52,7 +53,7 @@ class TeacherScoreCallback(L.Callback):
         iterations: int = 50,
         every_n_validations: int = 1,
         optimizer: str = "lbfgs",
-        init: str = "noise",
+        init: str = PAPER_START,
     ):
         if init not in INITS:
             raise ConfigError(f"teacher_score.init={init} must be one of {', '.join(INITS)}")
@@ -98,9 +99,10 @@ class TeacherScoreCallback(L.Callback):
             if not self._warmed_up:
                 warm_up(net, loss, pl_module.device)
                 self._warmed_up = True
+            # The evaluation's own scoring, from its start and seed: the same figure `stylenet evaluate` gives.
             scores = [
-                score_photo(net, loss, p.to(pl_module.device), iterations=self.iterations, optimizer=self.optimizer,
-                            init=self.init, repeats=1, full_curve=False)[0]
+                score_photo_starts(net, loss, p.to(pl_module.device), inits=(self.init,), iterations=self.iterations,
+                                   optimizer=self.optimizer, seed=PAPER_SEED, repeats=1, full_curve=False)[0][0]
                 for p in photos
             ]
         k = self.iterations

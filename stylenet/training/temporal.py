@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from stylenet.config import ConfigError
+from stylenet.perceptual.terms import LossTerm, all_terms, register
 
 
 @dataclass
@@ -42,7 +43,7 @@ class TemporalConfig:
 
     @property
     def active(self) -> bool:
-        return self.motion_weight > 0 or self.noise_weight > 0
+        return any(float(getattr(self, t.weight_key, 0.0)) > 0 for t in all_terms("network"))
 
 
 def random_motion(x: torch.Tensor, cfg: TemporalConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -81,17 +82,35 @@ def apply_motion(img: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, t
     return moved, inside
 
 
+def motion_term(weight: float, net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, cfg: TemporalConfig,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Wang et al.'s f(M(x)) vs M(f(x)): weight × the mean squared difference over the pixels the motion keeps."""
+    grid = random_motion(x, cfg, generator)
+    moved_x, inside = apply_motion(x, grid)
+    moved_y, _ = apply_motion(y, grid)
+    err = (net(moved_x) - moved_y) ** 2 * inside
+    return weight * err.sum() / (inside.sum() * y.shape[1]).clamp_min(1)
+
+
+def noise_term(weight: float, net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, cfg: TemporalConfig,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Gupta et al.'s f(x + ε) vs f(x): weight × the mean squared difference."""
+    noise = torch.randn(x.shape, generator=generator, device="cpu").to(x.device, x.dtype) * cfg.noise_std
+    return weight * F.mse_loss(net((x + noise).clamp(0, 1)), y)
+
+
+# Registration order is the order the terms draw from the generator: a resumed run draws what it drew.
+register(LossTerm("motion", "motion_weight", "network", motion_term))
+register(LossTerm("noise", "noise_weight", "network", noise_term))
+
+
 def temporal_terms(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, cfg: TemporalConfig,
                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The weighted terms for photos ``x`` whose stylised images are ``y = net(x)``; empty when all are off."""
+    """The weighted ``network`` terms for photos ``x`` whose stylised images are ``y = net(x)``; a term whose
+    weight (a ``module.temporal`` key) is 0 is not computed, so all off is empty."""
     terms: dict[str, torch.Tensor] = {}
-    if cfg.motion_weight > 0:
-        grid = random_motion(x, cfg, generator)
-        moved_x, inside = apply_motion(x, grid)
-        moved_y, _ = apply_motion(y, grid)
-        err = (net(moved_x) - moved_y) ** 2 * inside
-        terms["motion"] = cfg.motion_weight * err.sum() / (inside.sum() * y.shape[1]).clamp_min(1)
-    if cfg.noise_weight > 0:
-        noise = torch.randn(x.shape, generator=generator, device="cpu").to(x.device, x.dtype) * cfg.noise_std
-        terms["noise"] = cfg.noise_weight * F.mse_loss(net((x + noise).clamp(0, 1)), y)
+    for term in all_terms("network"):
+        weight = float(getattr(cfg, term.weight_key, 0.0))
+        if weight > 0:
+            terms[term.name] = term.compute(weight, net, x, y, cfg, generator)
     return terms

@@ -11,7 +11,8 @@ from helpers import LOSS, _evaluate, make_checkpoint
 
 from stylenet.data.images import save_image
 from stylenet.errors import StylenetError
-from stylenet.teacher.evaluate import CURVE_COLUMNS, effective_loss_config
+from stylenet.teacher.evaluate import effective_loss_config
+from stylenet.teacher.scores import curve_columns
 
 
 def evaluate_in_process(tmp: Path, *overrides: str) -> int:
@@ -29,7 +30,7 @@ def test_evaluation_command_writes_curves_summary_and_figures(setup):
     for stem in ("a", "b"):
         for start in ("noise", "content"):  # the teacher from noise (the paper's protocol) and from the photo
             rows = list(csv.reader((ev / f"{stem}_{start}.csv").open()))
-            assert tuple(rows[0]) == CURVE_COLUMNS and len(rows) == 1 + 6  # iterations 0..K
+            assert tuple(rows[0]) == curve_columns() and len(rows) == 1 + 6  # iterations 0..K
             assert [int(x[0]) for x in rows[1:]] == list(range(6))
         assert (ev / f"{stem}.png").is_file()
     from PIL import Image

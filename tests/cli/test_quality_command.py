@@ -44,8 +44,8 @@ def test_one_command_scores_every_candidate_at_every_size_in_one_table(setup, mo
 
 
 def test_the_winner_on_both_losses_is_starred_alone():
-    from stylenet.teacher.evaluate import PhotoScore
     from stylenet.teacher.quality import Cell, ahead_on_both
+    from stylenet.teacher.scores import PhotoScore
 
     def cell(name, style, content):
         s = PhotoScore("p", {"content": content, "style": style, "tv": 0.0, "total": style + content}, 0.1, 5, 3, 0.2, [],

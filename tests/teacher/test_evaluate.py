@@ -10,16 +10,10 @@ from stylenet.errors import StylenetError
 from stylenet.networks.transformer import TransformerNet
 from stylenet.perceptual.loss import build_perceptual_loss
 from stylenet.teacher import evaluate
-from stylenet.teacher.evaluate import (
-    coarse_style_ratios,
-    format_equiv,
-    painting_scale,
-    score_photo,
-    score_photo_starts,
-    teacher_equivalent,
-)
+from stylenet.teacher.evaluate import coarse_style_ratios, painting_scale, score_photo, score_photo_starts
 from stylenet.teacher.gatys import TeacherDiverged, TeacherResult
 from stylenet.teacher.report import spread
+from stylenet.teacher.scores import format_equiv, photo_row, teacher_equivalent
 
 
 @pytest.mark.parametrize(
@@ -80,7 +74,7 @@ def _scored(monkeypatch, totals):
 def test_a_late_teacher_spike_scores_the_photo_on_the_curve_before_it_and_flags_it(monkeypatch):
     (score,), _, _ = _scored(monkeypatch, [1e9, 1e-12, 1e-12, 1e-12, 1.0])  # reached at 1, spike at 4 (> 1000x the best)
     assert score.equiv == 1 and score.spike == 4
-    row = evaluate.photo_row([score])
+    row = photo_row([score])
     assert row["teacher_spike_from_noise"] == 4 and row["equiv_iters_from_noise"] == "1"
 
 
