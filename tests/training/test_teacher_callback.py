@@ -56,3 +56,36 @@ def test_teacher_score_callback_refuses_an_unknown_start():
 
     with pytest.raises(ConfigError, match="teacher_score.init=photo"):
         TeacherScoreCallback(init="photo")
+
+
+def test_the_callback_gives_the_teacher_equivalent_figure_of_the_evaluation(tmp_path):
+    """Same start (the evaluation's first: noise), same seed, same scoring: the callback's median is what
+    `stylenet evaluate` would report for the same network, photos and budget."""
+    import statistics
+    from types import SimpleNamespace
+
+    from stylenet.config import compose
+    from stylenet.data.images import load_image
+    from stylenet.teacher.evaluate import score_photo_starts
+    from stylenet.training.teacher_callback import TeacherScoreCallback
+
+    # The photo passed through, a little darkened: a loss the teacher from noise reaches after some iterations.
+    net = torch.nn.Sequential(torch.nn.Identity()).eval()
+    net.forward = lambda x: 0.9 * x
+    loss = build_perceptual_loss(**{**LOSS, "content_weight": 1e4, "style_weight": 1e6})
+    loss.set_style(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
+    for i in range(2):  # smooth, photo-like
+        photo = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 24, 28, generator=torch.Generator().manual_seed(2 + i)), 5, 1, 2)
+        save_image(photo, tmp_path / f"v{i}.png")
+    k = 8
+    logged: dict = {}
+    module = SimpleNamespace(net=net, loss=loss, device=torch.device("cpu"), log_dict=lambda m, **_: logged.update(m))
+    TeacherScoreCallback(photos=str(tmp_path), num_photos=2, size=24, iterations=k).on_validation_epoch_end(
+        SimpleNamespace(sanity_checking=False, is_global_zero=True), module)
+
+    cfg = compose("evaluate", [])  # the evaluation's defaults: its first start and its seed
+    scores = [score_photo_starts(net, loss, load_image(p, size=24), p.name, inits=(cfg.init[0],), iterations=k,
+                                 seed=cfg.seed, repeats=1)[0][0] for p in sorted(tmp_path.glob("*.png"))]
+    equiv = [s.equiv if s.equiv is not None else k + 1 for s in scores]
+    assert logged[f"val/teacher_equiv_iters_from_{cfg.init[0]}"] == statistics.median(equiv)
+    assert all(s.equiv for s in scores)  # reached after some iterations from noise (from the photo: at once)
