@@ -47,17 +47,33 @@ def compose(config_name: str = "train", overrides: list[str] | None = None):
 
 
 # Keys that moved under the `module:` node (issue 10: the LightningModule's settings in one node, built by
-# instantiate): an old command line gets the new name in its error.
+# instantiate): an old command line gets the new name in its error. Both ways an old key arrives are
+# answered here: `optimizer.lr=...` does not compose (compose_error), `+optimizer.lr=...` composes and
+# would be ignored (check_moved_keys, called by the runs' checks).
 MOVED_TO_MODULE = ("optimizer", "scheduler", "scheduler_interval", "style_warmup_steps", "channels_last", "compile", "compile_loss")
+
+
+def moved_key_error(override_key: str) -> str | None:
+    """The line for an override of a key that moved under ``module:`` (None for any other key)."""
+    top = override_key.lstrip("+~").split(".", 1)[0]
+    if top not in MOVED_TO_MODULE:
+        return None
+    key = override_key.lstrip("+~")
+    return f"there is no key {key} any more: it moved to module.{key} (write module.{key}=...)"
+
+
+def check_moved_keys(cfg) -> None:
+    """A composed config that still holds a moved key at the top level (added with ``+``): refused, not ignored."""
+    if stale := [k for k in MOVED_TO_MODULE if k in cfg]:
+        raise ConfigError(f"{', '.join(stale)} moved under module: (e.g. module.{stale[0]}); the top-level key is not read")
 
 
 def compose_error(e: BaseException) -> str:
     """Hydra's and OmegaConf's (often multi-line) composition errors as one line."""
     text = str(e).strip()
-    moved = re.search(r"override '\+?(\w+)((?:\.\w+)*)'", text)
-    if moved and moved.group(1) in MOVED_TO_MODULE:
-        key = moved.group(1) + moved.group(2)
-        return f"there is no key {key} any more: it moved to module.{key} (write module.{key}=...)"
+    moved = re.search(r"override '\+?(\w+(?:\.\w+)*)'", text)
+    if moved and (line := moved_key_error(moved.group(1))):
+        return line
     text = text.split("Config search path:")[0].strip()  # where Hydra looked: noise in a one-line error
     if "Got NoneType" in text:  # `logger=null` on the command line: Hydra wants `~group` to drop a group
         return f"{text.splitlines()[0]}; to switch a config group off, delete it with ~GROUP (e.g. ~logger)"

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, open_dict
 
 from stylenet.cli.entry import hydra_command
 from stylenet.cli.train import swept_overrides
-from stylenet.universal.build import train_decoders
+from stylenet.training.decoders import train_decoders
 
 
 def task(cfg: DictConfig) -> float | None:
