@@ -4,6 +4,7 @@ paths given in a config, and Hydra's composition errors as one line."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,32 @@ def check_composes(config_name: str, overrides: list[str]) -> None:
     if run_dir and not Path(str(run_dir)).exists():
         key = "paths.logs (or hydra.run.dir)" if OmegaConf.select(cfg, "paths.logs") else "hydra.run.dir"
         check_writable_dir(run_dir, "run folder (hydra.run.dir)", f"set {key} to a folder you can write")
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The overrides of every job of a ``-m`` sweep (``a=1,2 b=x,y``: four jobs), expanded as Hydra's basic
+    sweeper expands them (its own function, so the jobs checked are the jobs it runs)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        return BasicSweeper.split_arguments(parsed, None)[0]
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(compose_error(e)) from None
+
+
+def check_sweep(config_name: str, overrides: list[str], check: Callable[[Any], None] | None = None) -> None:
+    """Every job of a ``-m`` sweep composes and passes ``check`` (the run's checks before work), before Hydra
+    starts the first: a bad value in the third job is one line now, not after two trainings."""
+    jobs = sweep_jobs(overrides)
+    for i, job in enumerate(jobs, 1):
+        try:
+            check_composes(config_name, job)
+            if check is not None:
+                check(compose(config_name, job))
+        except StylenetError as e:
+            raise ConfigError(f"sweep job {i} of {len(jobs)} ({' '.join(job)}): {e}") from None
 
 
 def user_path(p: str | Path) -> Path:
