@@ -104,15 +104,16 @@ def check_composes(config_name: str, overrides: list[str]) -> None:
         check_writable_dir(run_dir, "run folder (hydra.run.dir)", f"set {key} to a folder you can write")
 
 
-def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]]:
     """The overrides of every job of a ``-m`` sweep (``a=1,2 b=x,y``: four jobs), expanded as Hydra's basic
-    sweeper expands them (its own function, so the jobs checked are the jobs it runs)."""
+    sweeper expands them (its own function, so the jobs checked are the jobs it runs), and the swept keys."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-        return BasicSweeper.split_arguments(parsed, None)[0]
+        swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
+        return BasicSweeper.split_arguments(parsed, None)[0], swept
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(compose_error(e)) from None
 
@@ -120,14 +121,15 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
 def check_sweep(config_name: str, overrides: list[str], check: Callable[[Any], None] | None = None) -> None:
     """Every job of a ``-m`` sweep composes and passes ``check`` (the run's checks before work), before Hydra
     starts the first: a bad value in the third job is one line now, not after two trainings."""
-    jobs = sweep_jobs(overrides)
+    jobs, swept = sweep_jobs(overrides)
     for i, job in enumerate(jobs, 1):
         try:
             check_composes(config_name, job)
             if check is not None:
                 check(compose(config_name, job))
         except StylenetError as e:
-            raise ConfigError(f"sweep job {i} of {len(jobs)} ({' '.join(job)}): {e}") from None
+            values = " ".join(o for o in job if o.split("=", 1)[0] in swept)  # what tells this job from the others
+            raise ConfigError(f"sweep job {i} of {len(jobs)} ({values}): {e}") from None
 
 
 def user_path(p: str | Path) -> Path:
