@@ -4,6 +4,7 @@ paths given in a config, and Hydra's composition errors as one line."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +48,33 @@ def compose(config_name: str = "train", overrides: list[str] | None = None):
 
 
 # Keys that moved under the `module:` node (issue 10: the LightningModule's settings in one node, built by
-# instantiate): an old command line gets the new name in its error.
+# instantiate): an old command line gets the new name in its error. Both ways an old key arrives are
+# answered here: `optimizer.lr=...` does not compose (compose_error), `+optimizer.lr=...` composes and
+# would be ignored (check_moved_keys, called by the runs' checks).
 MOVED_TO_MODULE = ("optimizer", "scheduler", "scheduler_interval", "style_warmup_steps", "channels_last", "compile", "compile_loss")
+
+
+def moved_key_error(override_key: str) -> str | None:
+    """The line for an override of a key that moved under ``module:`` (None for any other key)."""
+    top = override_key.lstrip("+~").split(".", 1)[0]
+    if top not in MOVED_TO_MODULE:
+        return None
+    key = override_key.lstrip("+~")
+    return f"there is no key {key} any more: it moved to module.{key} (write module.{key}=...)"
+
+
+def check_moved_keys(cfg) -> None:
+    """A composed config that still holds a moved key at the top level (added with ``+``): refused, not ignored."""
+    if stale := [k for k in MOVED_TO_MODULE if k in cfg]:
+        raise ConfigError(f"{', '.join(stale)} moved under module: (e.g. module.{stale[0]}); the top-level key is not read")
 
 
 def compose_error(e: BaseException) -> str:
     """Hydra's and OmegaConf's (often multi-line) composition errors as one line."""
     text = str(e).strip()
-    moved = re.search(r"override '\+?(\w+)((?:\.\w+)*)'", text)
-    if moved and moved.group(1) in MOVED_TO_MODULE:
-        key = moved.group(1) + moved.group(2)
-        return f"there is no key {key} any more: it moved to module.{key} (write module.{key}=...)"
+    moved = re.search(r"override '\+?(\w+(?:\.\w+)*)'", text)
+    if moved and (line := moved_key_error(moved.group(1))):
+        return line
     text = text.split("Config search path:")[0].strip()  # where Hydra looked: noise in a one-line error
     if "Got NoneType" in text:  # `logger=null` on the command line: Hydra wants `~group` to drop a group
         return f"{text.splitlines()[0]}; to switch a config group off, delete it with ~GROUP (e.g. ~logger)"
@@ -85,6 +102,34 @@ def check_composes(config_name: str, overrides: list[str]) -> None:
     if run_dir and not Path(str(run_dir)).exists():
         key = "paths.logs (or hydra.run.dir)" if OmegaConf.select(cfg, "paths.logs") else "hydra.run.dir"
         check_writable_dir(run_dir, "run folder (hydra.run.dir)", f"set {key} to a folder you can write")
+
+
+def sweep_jobs(overrides: list[str]) -> tuple[list[list[str]], set[str]]:
+    """The overrides of every job of a ``-m`` sweep (``a=1,2 b=x,y``: four jobs), expanded as Hydra's basic
+    sweeper expands them (its own function, so the jobs checked are the jobs it runs), and the swept keys."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
+        return BasicSweeper.split_arguments(parsed, None)[0], swept
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(compose_error(e)) from None
+
+
+def check_sweep(config_name: str, overrides: list[str], check: Callable[[Any], None] | None = None) -> None:
+    """Every job of a ``-m`` sweep composes and passes ``check`` (the run's checks before work), before Hydra
+    starts the first: a bad value in the third job is one line now, not after two trainings."""
+    jobs, swept = sweep_jobs(overrides)
+    for i, job in enumerate(jobs, 1):
+        try:
+            check_composes(config_name, job)
+            if check is not None:
+                check(compose(config_name, job))
+        except StylenetError as e:
+            values = " ".join(o for o in job if o.split("=", 1)[0] in swept)  # what tells this job from the others
+            raise ConfigError(f"sweep job {i} of {len(jobs)} ({values}): {e}") from None
 
 
 def user_path(p: str | Path) -> Path:

@@ -19,9 +19,11 @@ from omegaconf import DictConfig, open_dict
 from stylenet.config import instantiate
 from stylenet.errors import StylenetError
 from stylenet.inference.stylizer import Stylizer
+from stylenet.networks.transformer import set_mix
 from stylenet.runtime import Timing, measure, reset_peaks, synchronize, timing
 from stylenet.training.build import build
 from stylenet.training.module import batch_images
+from stylenet.training.spec import RunSpec
 
 SECTIONS = ("train", "step", "infer", "data")
 PAPER_STEPS = 40_000  # Johnson et al. 2016: 40k iterations of batch 4 at 256 px (~4 h on a Titan X)
@@ -172,7 +174,9 @@ def bench_step(cfg: DictConfig, warmup: int, steps: int) -> tuple[Timing, list[f
 # ---------------------------------------------------------------------------------------------- infer
 
 
-def _eager_backend(net: torch.nn.Module, device: torch.device, cfg: DictConfig) -> Callable[[torch.Tensor], Any]:
+def _eager_backend(net: torch.nn.Module, device: torch.device, cfg: DictConfig, spec: RunSpec) -> Callable[[torch.Tensor], Any]:
+    if spec.styles:  # a multi-style network paints its first style (every style costs the same)
+        set_mix(net, torch.nn.functional.one_hot(torch.tensor(0), spec.num_styles).float().to(device))
     """The TransformerNet as trained, in eval mode, with the config's channels_last, compile and precision:
     the reference the product paths are compared with."""
     channels_last = bool(cfg.module.channels_last)
@@ -190,14 +194,16 @@ def _eager_backend(net: torch.nn.Module, device: torch.device, cfg: DictConfig) 
 
 
 def _stylizer_backend(backend: str) -> Callable[..., Callable[[torch.Tensor], Any]]:
-    def make(net: torch.nn.Module, device: torch.device, cfg: DictConfig) -> Callable[[torch.Tensor], Any]:
-        stylizer = Stylizer(net, device=device if backend == "torch" else "cpu", backend=backend)
+    def make(net: torch.nn.Module, device: torch.device, cfg: DictConfig, spec: RunSpec) -> Callable[[torch.Tensor], Any]:
+        # A multi-style network paints its first style, as infer.py --style NAME would (every style costs the same).
+        meta, style = ({"styles": spec.styles}, spec.style_names[0]) if spec.styles else (None, None)
+        stylizer = Stylizer(net, meta, device=device if backend == "torch" else "cpu", backend=backend, style=style)
         return lambda x: stylizer.stylize_tensor(x, tile=None)
 
     return make
 
 
-# name → (make a runner from (net, device, cfg), what it is)
+# name → (make a runner from (net, device, cfg, spec), what it is)
 INFER_BACKENDS: dict[str, tuple[Callable[..., Callable[[torch.Tensor], Any]], str]] = {
     "eager": (_eager_backend, "TransformerNet as trained, eval, inference_mode, the config's precision/channels_last/compile"),
     "torch": (_stylizer_backend("torch"), "stylenet.inference.stylizer.Stylizer, backend torch (InferenceNet; fp16 on CUDA), what infer.py runs"),
@@ -208,6 +214,7 @@ INFER_BACKENDS: dict[str, tuple[Callable[..., Callable[[torch.Tensor], Any]], st
 def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows of (backend, size, timing), and the backends skipped with the reason."""
     b = cfg.bench
+    spec = RunSpec.from_cfg(cfg)  # styles=[...]: the multi-style network training would build
     rows, skipped = [], {}
     for name in b.infer_backends:
         if name not in INFER_BACKENDS:
@@ -220,8 +227,8 @@ def bench_infer(cfg: DictConfig, device: torch.device) -> tuple[list[dict[str, A
             skipped[name] = "not installed (a stylenet dependency: pip install onnxruntime)"
             continue
         torch.manual_seed(cfg.seed)
-        net = instantiate(cfg.model, "model").eval().requires_grad_(False).to(device)
-        run = make(net, device, cfg)
+        net = instantiate(cfg.model, "model", num_styles=spec.num_styles).eval().requires_grad_(False).to(device)
+        run = make(net, device, cfg, spec)
         for size in b.infer_sizes:
             x = torch.rand(1, 3, int(size), int(size), device=device)
             t = measure(lambda: run(x), runs=int(b.infer_runs), warmup=int(b.infer_warmup), device=device)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from stylenet.benchmark.measure import INFER_BACKENDS, PAPER_STEPS
 from stylenet.runtime import Timing
+from stylenet.training.spec import RunSpec
 
 # ---------------------------------------------------------------------------------------------- report
 
@@ -45,7 +46,9 @@ def _duration(seconds: float) -> str:
 
 def config_summary(cfg: DictConfig) -> str:
     m, d, t = cfg.model, cfg.data, cfg.trainer
-    return (f"model {m.base_channels}-channel/{m.num_residual_blocks}-block, {d.image_size} px, batch {d.batch_size}, "
+    spec = RunSpec.from_cfg(cfg)
+    styles = f" × {spec.num_styles} styles ({', '.join(spec.style_names)})" if spec.styles else ""
+    return (f"model {m.base_channels}-channel/{m.num_residual_blocks}-block{styles}, {d.image_size} px, batch {d.batch_size}, "
             f"precision {t.precision}, channels_last {cfg.module.channels_last}, compile {cfg.module.compile}, "
             f"compile_loss {cfg.module.get('compile_loss', False)}, single_pass {cfg.loss.single_pass}, cudnn benchmark "
             f"{t.benchmark}, data {d.source} ({d.num_workers} workers), VGG weights {cfg.loss.weights}")

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, open_dict
 
 from stylenet.cli.entry import hydra_command
 from stylenet.cli.train import swept_overrides
-from stylenet.universal.build import train_decoders
+from stylenet.training.decoders import check_decoder_config, train_decoders
 
 
 def task(cfg: DictConfig) -> float | None:
@@ -30,7 +30,7 @@ def task(cfg: DictConfig) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    hydra_command("decoders", task, argv)
+    hydra_command("decoders", task, argv, check=check_decoder_config)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from stylenet.errors import StylenetError
 
@@ -48,27 +49,38 @@ def _plain_overrides(argv: list[str]) -> list[str] | None:
     return None if any(a.startswith("-") for a in argv) else argv
 
 
-def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None = None) -> None:
+def _sweep_overrides(argv: list[str]) -> list[str] | None:
+    """The overrides of a ``-m`` sweep with no other flag, whose jobs are checked before Hydra starts; None
+    otherwise."""
+    flags = [a for a in argv if a.startswith("-")]
+    return [a for a in argv if not a.startswith("-")] if flags and set(flags) <= {"-m", "--multirun"} else None
+
+
+def hydra_command(config_name: str, task: Callable, argv: Sequence[str] | None = None,
+                  check: Callable[[Any], None] | None = None) -> None:
     """Run ``task(cfg)`` as a Hydra app on conf/<config_name>.yaml and exit like every stylenet command.
 
     A config that does not compose, or whose run folder Hydra could not create (``paths.logs`` below a
     file, not writable), is one line before Hydra starts (Hydra would print a traceback for some, such as
     ``logger=null``, and three chained ones for the folder); ``task`` returning a non-zero int is the exit code; any other value
-    goes back to Hydra (a sweeper's objective)."""
+    goes back to Hydra (a sweeper's objective). In a ``-m`` sweep every job must compose and pass ``check``
+    (the run's checks before work, on the job's composed config) before the first starts."""
     # Imported here, not at the top: infer.py starts through run_argv and must not load Hydra (or OmegaConf),
     # which take a second to import and which inference does not use (docs/inference.md).
     import hydra
 
-    from stylenet.config import CONFIG_DIR, check_composes
+    from stylenet.config import CONFIG_DIR, check_composes, check_sweep
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    overrides = _plain_overrides(argv)
-    if overrides is not None:
-        try:
+    overrides, sweep = _plain_overrides(argv), _sweep_overrides(argv)
+    try:
+        if overrides is not None:
             check_composes(config_name, overrides)
-        except StylenetError as e:
-            report(e)
-            sys.exit(1)
+        elif sweep is not None:
+            check_sweep(config_name, sweep, check)
+    except StylenetError as e:
+        report(e)
+        sys.exit(1)
 
     @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)
     def _task(cfg):

@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from stylenet.cli.entry import hydra_command
-from stylenet.training.build import train
+from stylenet.training.build import StyleRun, train
 
 
 def swept_overrides(job_overrides: list[str], argv: list[str]) -> str:
@@ -37,7 +37,7 @@ def task(cfg: DictConfig) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    hydra_command("train", task, argv)
+    hydra_command("train", task, argv, check=lambda cfg: StyleRun(cfg).check())
 
 
 if __name__ == "__main__":

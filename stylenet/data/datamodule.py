@@ -117,6 +117,7 @@ class ContentImageDataModule(L.LightningDataModule):
         self.train_set: ContentImages | StreamImages | None = None
         self.val_set: ContentImages | None = None
         self._grid_source: ContentImages | None = None
+        self._grid_extra: ContentImages | None = None  # with val_split: the training photos that fill up a grid
         self._grid: torch.Tensor | None = None
         self._grid_asked = 0  # the most photos val_images was asked for (fewer may exist)
         self._progress: dict[str, Any] = {}  # the train loader's state (see ResumableLoader)
@@ -193,6 +194,9 @@ class ContentImageDataModule(L.LightningDataModule):
             self.val_set = ContentImages(vtable, vcolumn, val_tf, self.seed, self.val_path)
         elif val_table is not None:
             self.val_set = ContentImages(val_table, column, val_tf, self.seed, f"{label} (validation)")
+            # A small split (data=sample holds out one photo) still shows a full grid: the held-out photos
+            # first, then training photos, centre-cropped alike.
+            self._grid_extra = ContentImages(table, column, val_tf, self.seed, label)
         if self.val_set is not None:
             self._grid_source = self.val_set
             if next(self._readable(self.val_set), None) is None:
@@ -255,8 +259,11 @@ class ContentImageDataModule(L.LightningDataModule):
         if self._grid is None or (len(self._grid) < n and self._grid_asked < n):
             self._grid_asked = n
             images = []
-            for _, img in self._readable(self._grid_source):
-                images.append(self._grid_source.transform(img))
+            for source in [s for s in (self._grid_source, self._grid_extra) if s is not None]:
+                for _, img in self._readable(source):
+                    images.append(source.transform(img))
+                    if len(images) == n:
+                        break
                 if len(images) == n:
                     break
             if len(images) < n:

@@ -15,7 +15,7 @@ bounded before a network is built, so a crafted file cannot make the loader allo
 
 Reading needs no Lightning: the Lightning checkpoint holds only plain types (its hyper-parameters are
 plain dicts), so ``torch.load(weights_only=True)`` reads it as it reads any file, and inference never
-imports Lightning (:class:`stylenet.training.build.AtomicCheckpointIO`, the writer, is training's).
+imports Lightning (:class:`stylenet.training.fit.AtomicCheckpointIO`, the writer, is training's).
 """
 
 from __future__ import annotations

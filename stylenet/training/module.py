@@ -17,6 +17,7 @@ from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
 from stylenet.networks.transformer import TransformerNet, set_mix
 from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.training.spec import one_style_loss, style_entry, style_factors
 from stylenet.training.styles import train_only_styles
 from stylenet.training.temporal import TemporalConfig, temporal_terms
 
@@ -47,14 +48,6 @@ def batch_images(batch: Any) -> torch.Tensor:
     if isinstance(batch, (list, tuple)):
         return batch[0]
     return batch
-
-
-def _style_meta(style: Mapping[str, Any]) -> dict[str, Any]:
-    """What a checkpoint keeps of a style: name, painting, the size its Grams were computed at, its weight."""
-    out = {"name": str(style["name"]), "image": str(style["image"]), "size": int(style["size"]) if style.get("size") else None}
-    if style.get("style_weight") is not None:
-        out["style_weight"] = float(style["style_weight"])
-    return out
 
 
 @dataclass(frozen=True)
@@ -110,16 +103,15 @@ class StyleTransferModule(L.LightningModule):
         self.net = net
         loss_cfg = dict(loss)  # plain types (training.py resolves the config), so it can go in checkpoints
         # Several styles (Dumoulin et al. 2017, stylenet/training/styles.py): one conditional-norm row each.
-        self.styles = [_style_meta(st) for st in styles or []]
+        self.styles = [style_entry(st) for st in styles or []]
         if len(self.styles) != (net.num_styles if net.num_styles > 1 else 0):
             raise StylenetError(f"the network holds {net.num_styles} style(s) but {len(self.styles)} styles were given")
         if self.styles:
             names = [st["name"] for st in self.styles]
             self.style = {"name": "+".join(names), "image": None, "size": None}
         else:
-            if style.get("style_weight") is not None:  # a style may override the loss's style weight
-                loss_cfg["style_weight"] = float(style["style_weight"])
-            self.style = _style_meta(style)
+            loss_cfg = one_style_loss(loss_cfg, style)
+            self.style = style_entry(style)
             self.style.pop("style_weight", None)
         self.loss_cfg = loss_cfg
         self.loss = build_perceptual_loss(**loss_cfg)
@@ -182,7 +174,7 @@ class StyleTransferModule(L.LightningModule):
                   for img in self.load_styles()]
         if self.styles:
             weight = float(self.loss_cfg.get("style_weight", self.loss.style_weight))
-            factors = [st.get("style_weight", weight) / weight for st in self.styles]
+            factors = style_factors(weight, self.styles)
             self.loss.set_styles([img.to(self.device) for img in images], factors)
         else:
             self.loss.set_style(images[0].to(self.device))

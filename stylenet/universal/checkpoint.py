@@ -1,4 +1,4 @@
-"""The universal decoders' file: written by :class:`~stylenet.universal.module.DecoderModule`, read here.
+"""The universal decoders' file: written by :class:`~stylenet.training.decoder_module.DecoderModule`, read here.
 
 A Lightning checkpoint (or any ``{"stylenet": meta, "state_dict": ...}`` file) whose meta says
 ``kind: "universal"``; loaded by :func:`stylenet.networks.checkpoint.load_file` (``weights_only=True``)

@@ -208,3 +208,17 @@ def test_bf16_autocast_keeps_loss_terms_close_to_fp32():
     for k in ("content", "style", "total"):
         assert bf16[k].dtype == torch.float32
         torch.testing.assert_close(bf16[k], fp32[k], rtol=0.05, atol=0.0, msg=f"bf16 moves the {k} loss by more than 5%")
+
+
+def test_bench_honours_a_style_list_as_training_does(monkeypatch):
+    """``styles=[...]`` benches the multi-style network training would build: the summary names the styles and
+    inference runs the conditional network (the one-style network of conf/train.yaml's ``style`` otherwise)."""
+    import stylenet.benchmark.measure as measure
+
+    built = []
+    real = measure.instantiate
+    monkeypatch.setattr(measure, "instantiate", lambda node, key="", **kw: built.append(real(node, key, **kw)) or built[-1])
+    report, results = run([*TINY, *QUICK, "styles=[wave,udnie]", "bench.sections=[infer]", "bench.infer_backends=[eager,torch]"])
+    assert "× 2 styles (wave, udnie)" in report
+    assert {r["backend"] for r in results["infer"]} == {"eager", "torch"}
+    assert len(built) == 2 and all(net.num_styles == 2 for net in built)

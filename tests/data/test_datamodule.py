@@ -237,3 +237,18 @@ def test_ddp_ranks_see_disjoint_photos_and_resume_exactly(tmp_path):
     resumed = run("resumed", ckpt_path=tmp_path / "ckpt" / "step=2.ckpt")
     for r in (0, 1):
         assert resumed[r] == {s: v for s, v in full[r].items() if s >= 2}
+
+
+def test_the_sample_data_holds_out_a_validation_photo_and_still_fills_the_grid():
+    """data=sample (the first README command's data): one photo held out, so the run logs validation losses;
+    the sample grid shows the held-out photo first, then training photos."""
+    from stylenet.config import compose, instantiate
+
+    cfg = compose("train", ["experiment=quick", "data.num_workers=0", "data.image_size=32"])
+    dm = instantiate(cfg.data, "data")
+    dm.setup("fit")
+    assert len(dm.val_set) == 1 and len(dm.train_set) == 4
+    assert len(dm.val_dataloader()) == 1 and cfg.trainer.limit_val_batches > 0
+    grid = dm.val_images(4)
+    assert grid.shape == (4, 3, 32, 32)
+    assert torch.equal(grid[0], dm.val_set[0]["image"])

@@ -154,6 +154,22 @@ def test_multirun_gives_every_job_its_own_checkpoint_folder(tmp_path):
     assert len(list((tmp_path / "multirun").iterdir())) >= 4
 
 
+
+@pytest.mark.parametrize(("sweep", "job"), [
+    ("trainer.max_steps=2,0", "sweep job 2 of 2 (trainer.max_steps=0)"),  # composes; the check before work refuses it
+    ("style=wave,nope", "sweep job 2 of 2 (style=nope)"),                  # does not compose
+])
+def test_a_sweep_checks_every_job_before_the_first_starts(tmp_path, capsys, sweep, job):
+    from stylenet.cli.train import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["-m", *TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}",
+              f"hydra.sweep.dir={tmp_path / 'multirun'}", sweep])
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {job}: "), err
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "multirun").exists()  # no job started
+
 def test_two_process_ddp_run_trains_and_checkpoints(tmp_path):
     r = run_train_py(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3", timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -8,7 +8,7 @@ import torch
 from conftest import ROOT
 
 from stylenet.config import compose
-from stylenet.universal.build import train_decoders
+from stylenet.training.decoders import train_decoders
 from stylenet.universal.stylizer import UniversalStylizer
 
 FIXTURE = ROOT / "tests" / "fixtures" / "universal_tiny_2026-12-05.ckpt"

@@ -1,4 +1,4 @@
-"""The decoder training (stylenet/universal/module.py, build.py, conf/decoders.yaml): steps, checkpoints, resume."""
+"""The decoder training (stylenet/training/decoder_module.py, decoders.py, conf/decoders.yaml): steps, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from helpers import write_universal
 from omegaconf import OmegaConf
 
 from stylenet.config import ConfigError, compose
-from stylenet.universal.build import train_decoders
+from stylenet.training.decoder_module import DecoderModule
+from stylenet.training.decoders import train_decoders
 from stylenet.universal.checkpoint import read_universal
-from stylenet.universal.module import DecoderModule
 
 TINY = ["decoders.encoder.weights=random", "decoders.levels=[1,2]", "data.image_size=32", "data.batch_size=2",
         "data.num_workers=0", "data.val_split=1", "trainer.val_check_interval=2", "trainer.limit_val_batches=1", "module.scheduler=null",
@@ -120,7 +120,7 @@ def test_the_adain_cpu_recipe_is_the_cpu_recipe_on_relu4_1_alone_for_longer():
 
 def test_the_fit_draws_more_epochs_of_crops_from_few_photos_and_leaves_the_run_s_data_order_alone(tmp_path, caplog):
     steps = ["trainer.max_steps=3", "trainer.val_check_interval=3"]  # TINY: 4 training photos, so 4 crops an epoch
-    with caplog.at_level("INFO", logger="stylenet.universal.module"):
+    with caplog.at_level("INFO", logger="stylenet.training.decoder_module"):
         train_decoders(cfg(tmp_path / "a", *steps, "decoders.init.images=10"))
     assert "least-squares initialisation on 10 crops" in caplog.text
     train_decoders(cfg(tmp_path / "b", *steps, "decoders.init.images=0"))

@@ -1,0 +1,100 @@
+"""The checks before any work that every kind of run shares: the step budget, the accelerator, the optimiser,
+whole numbers in range and the folders a run writes. Each fails with one :class:`ConfigError` line naming
+the key to fix, before data, weights or files are touched (:func:`stylenet.training.fit.fit` runs them
+through each run's ``check()``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from stylenet.config import ConfigError, instantiate
+from stylenet.errors import first_line
+from stylenet.files import check_writable_dir
+
+log = logging.getLogger(__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole(cfg: DictConfig, key: str, low: int, high: int | None = None, *, example: int) -> None:
+    """``key`` is a whole number in [low, high] (or >= low)."""
+    value = OmegaConf.select(cfg, key)
+    if not (_is_int(value) and low <= value and (high is None or value <= high)):
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ConfigError(f"{key}={value!r} is not a whole number {bounds}; give one, e.g. {key}={example}")
+
+
+def check_steps(trainer: DictConfig) -> None:
+    """The step budget, by Lightning's rules (max_steps >= 0 or -1, max_epochs >= 0 or -1/None), except that a
+    budget of 0 (a run that exits 0 having trained and written nothing) is refused. -1 and -1 is Lightning's
+    "until stopped": allowed, and said."""
+    steps, epochs = trainer.get("max_steps", -1), trainer.get("max_epochs")
+    advice = "give trainer.max_steps >= 1 (e.g. 40000), or -1 with trainer.max_epochs >= 1 to budget in epochs"
+    if not (_is_int(steps) and (steps >= 1 or steps == -1)):
+        raise ConfigError(f"trainer.max_steps={steps!r} {'would train nothing' if steps == 0 else 'is not a step budget'}; {advice}")
+    if not (epochs is None or (_is_int(epochs) and (epochs >= 1 or epochs == -1))):
+        raise ConfigError(f"trainer.max_epochs={epochs!r} {'would train nothing' if epochs == 0 else 'is not an epoch budget'}; "
+                          "give -1 (the budget is trainer.max_steps) or a number of epochs >= 1")
+    if steps == -1 and epochs in (None, -1):
+        log.warning("trainer.max_steps=-1 and trainer.max_epochs=%s: no budget, training until stopped "
+                    "(Ctrl-C; resume with ckpt_path=last)", epochs)
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    """``trainer=gpu`` on a machine without one: Lightning's refusal is several lines and comes after the
+    loss network is loaded."""
+    accelerator = str(trainer.get("accelerator", "auto"))
+    mps = accelerator == "gpu" and torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
+        raise ConfigError(f"trainer.accelerator={accelerator} but no GPU is visible (torch.cuda.is_available() is False); "
+                          "train on the CPU with trainer=cpu, or check the driver and CUDA_VISIBLE_DEVICES")
+
+
+def check_optimizer(cfg: DictConfig) -> None:
+    """Build the optimiser (and scheduler) on a throwaway parameter: ``module.optimizer.lr=-1`` otherwise fails in
+    configure_optimizers, after the data is set up."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    try:
+        optimizer = instantiate(cfg.module.optimizer, "module.optimizer")(params=[param])
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"module.optimizer: {first_line(e)}; fix module.optimizer.* (e.g. module.optimizer.lr=1e-3)") from None
+    if cfg.module.get("scheduler"):
+        try:
+            instantiate(cfg.module.scheduler, "module.scheduler")(optimizer=optimizer)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"module.scheduler: {first_line(e)}; fix module.scheduler.*") from None
+
+
+def output_folders(cfg: DictConfig) -> dict[str, str]:
+    """Every folder a run writes to, by config key: checkpoint and sample folders, logger folders, the
+    data module's log folder."""
+    folders = {f"callbacks.{name}.dirpath": c.dirpath for name, c in (cfg.get("callbacks") or {}).items()
+               if c is not None and c.get("dirpath")}
+    folders |= {f"logger.{name}.save_dir": c.save_dir for name, c in (cfg.get("logger") or {}).items()
+                if c is not None and c.get("save_dir")}
+    if cfg.data.get("log_dir"):
+        folders["data.log_dir"] = cfg.data.log_dir
+    return folders
+
+
+def check_output_folders(cfg: DictConfig) -> None:
+    """Every folder the run writes can be written; the error names the key the user sets (paths.checkpoints),
+    not the one it flows into."""
+    roots = {"paths.checkpoints": OmegaConf.select(cfg, "paths.checkpoints"), "paths.logs": OmegaConf.select(cfg, "paths.logs")}
+    for key, folder in output_folders(cfg).items():
+        hint = next((k for k, root in roots.items() if root and str(folder).startswith(str(root))), None)
+        check_writable_dir(folder, f"folder of {key}", f"set {hint or key} to a folder you can write")
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    """What every run checks of its trainer and module: budget, accelerator, optimiser, output folders."""
+    check_steps(cfg.trainer)
+    check_accelerator(cfg.trainer)
+    check_optimizer(cfg)
+    check_output_folders(cfg)

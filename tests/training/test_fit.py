@@ -1,0 +1,77 @@
+"""fit(run) (stylenet/training/fit.py): the scaffolding every kind of run shares. A new kind of run is a small
+object with check(), check_resume() and build(); fit() does the rest, in the order that refuses before work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from helpers import tiny_cfg
+from omegaconf import open_dict
+
+from stylenet.config import ConfigError, instantiate
+from stylenet.training.fit import fit
+from stylenet.training.module import batch_images
+
+
+class Mean(L.LightningModule):
+    """The smallest module that trains: one weight fitted to the photos' mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch, batch_idx):
+        loss = (batch_images(batch).mean() - self.w).pow(2).sum()
+        self.log("train/total", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class MeanRun:
+    """A kind of run that is only a module and a config: it records what fit() asked of it."""
+
+    def __init__(self, cfg, refuse_resume: bool = False):
+        self.cfg, self.refuse_resume, self.calls = cfg, refuse_resume, []
+
+    def check(self) -> None:
+        self.calls.append("check")
+
+    def check_resume(self, path: Path) -> None:
+        self.calls.append(f"check_resume {path.name}")
+        if self.refuse_resume:
+            raise ConfigError(f"{path} is not this run's")
+
+    def build(self):
+        self.calls.append("build")
+        return instantiate(self.cfg.data, "data"), Mean()
+
+
+def mean_cfg(tmp_path, *overrides):
+    cfg = tiny_cfg(tmp_path, "trainer.limit_val_batches=0", *overrides)
+    with open_dict(cfg):
+        cfg.callbacks, cfg.logger = {}, {}  # the style run's callbacks draw its samples
+    return cfg
+
+
+def test_a_new_kind_of_run_trains_through_fit_checked_before_it_is_built(tmp_path):
+    run = MeanRun(mean_cfg(tmp_path))
+    metrics, out = fit(run)
+    assert run.calls == ["check", "build"]
+    assert out["trainer"].global_step == 5 and "train/total" in metrics  # debug=default: 5 steps
+    assert out["module"].w.item() != 0
+
+
+def test_fit_resumes_from_the_newest_checkpoint_only_if_the_run_accepts_it(tmp_path):
+    folder = tmp_path / "ckpt" / "wave"
+    folder.mkdir(parents=True)
+    (folder / "step=2.ckpt").write_bytes(b"")
+    (folder / "step=10.ckpt").write_bytes(b"")  # no last.ckpt: the highest step, not the last name as text
+    run = MeanRun(mean_cfg(tmp_path, "ckpt_path=last"), refuse_resume=True)
+    with pytest.raises(ConfigError, match="step=10.ckpt is not this run's"):
+        fit(run)
+    assert run.calls == ["check", "check_resume step=10.ckpt"]  # refused before anything was built
