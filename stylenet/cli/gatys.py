@@ -24,7 +24,7 @@ from stylenet.errors import StylenetError
 from stylenet.files import check_writable_dir
 from stylenet.inference.video import is_video_path, output_suffix, read_frames, write_frames
 from stylenet.perceptual.color import preserve_color
-from stylenet.perceptual.loss import build_perceptual_loss
+from stylenet.perceptual.loss import build_perceptual_loss, one_style_loss
 from stylenet.perceptual.terms import all_terms
 from stylenet.runtime import resolve_device
 from stylenet.teacher.flicker import warping_error
@@ -57,8 +57,8 @@ def _load_styles(cfg, style_paths: list[Path]) -> list[torch.Tensor]:
 
 def _build_loss(cfg, device: torch.device):
     loss_cfg = OmegaConf.to_container(cfg.loss, resolve=True)
-    if cfg.style.get("style_weight") is not None and not cfg.styles:
-        loss_cfg["style_weight"] = float(cfg.style.style_weight)  # a style's own weight, as in training
+    if not cfg.styles:  # a style's own weight, as in training; a blend of paintings keeps the loss's
+        loss_cfg = one_style_loss(loss_cfg, cfg.style)
     return build_perceptual_loss(**loss_cfg).to(device)
 
 

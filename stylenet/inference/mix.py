@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from stylenet.errors import StylenetError
+from stylenet.perceptual.loss import one_style_loss
 
 
 class MixError(StylenetError, ValueError):
@@ -94,7 +95,6 @@ def one_style_meta(meta: Mapping, name: str) -> dict:
     if name not in names:
         raise MixError(f"unknown style {name!r}; this network holds {', '.join(names)}")
     style = dict(meta["styles"][names.index(name)])
-    loss = dict(meta.get("loss") or {})
-    if style.get("style_weight") is not None:
-        loss["style_weight"] = float(style.pop("style_weight"))
+    loss = one_style_loss(meta.get("loss") or {}, style)
+    style.pop("style_weight", None)
     return {**meta, "style": style, "loss": loss}

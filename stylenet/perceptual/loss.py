@@ -29,6 +29,7 @@ The style targets are computed once, under ``no_grad``, kept as buffers and broa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -264,6 +265,15 @@ class PerceptualLoss(nn.Module):
             total = value if total is None else total + value
         terms["total"] = total
         return terms
+
+
+def one_style_loss(loss: Mapping[str, Any], style: Mapping[str, Any]) -> dict[str, Any]:
+    """The loss config of one style: a style may override the loss's style weight (conf/style/*.yaml). The one
+    rule for training, the evaluation of a multi-style network's style and the Gatys teacher."""
+    out = dict(loss)
+    if style.get("style_weight") is not None:
+        out["style_weight"] = float(style["style_weight"])
+    return out
 
 
 def build_perceptual_loss(

@@ -11,7 +11,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from stylenet.teacher.scores import COARSE_FACTORS, START_NAMES, PhotoScore, format_equiv, photo_row
+from stylenet.perceptual.terms import get
+from stylenet.teacher.scores import COARSE_FACTORS, START_NAMES, PhotoScore, format_equiv, loss_columns, photo_row
 
 
 def scores_csv(photos: Sequence[Sequence[PhotoScore]]) -> str:
@@ -52,6 +53,8 @@ def spread(values: Sequence[float], iterations: int | None = None) -> dict[str, 
 def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[tuple[str, str]], info: dict[str, Any]) -> str:
     """``photos`` holds each photo's scores, one per teacher start, in the order of ``info["inits"]``."""
     k = info["iterations"]
+    terms = loss_columns()[:-1]  # every registered image term, in order (then "total")
+    weights = ", ".join(f"{t} {float(info['loss'].get(get(t).weight_key, 0.0)):g}" for t in terms)
     starts = " and ".join(
         f"from {START_NAMES.get(i, i)}" + (f" (seed {info['seed']})" if i == "noise" else "") for i in info["inits"]
     )
@@ -64,8 +67,7 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
         + (f", the painting at {info['style_size']} px" if info.get("style_size") else "")
         + (f" ({info['style_scale']:g} x the photo's long side)" if info.get("style_scale") else "") + ".",
         f"Teacher: {info['optimizer']} {starts}, up to K = {k} iterations, {info['loss_source']} "
-        f"({info['loss'].get('network', 'vgg16')}, content {info['loss']['content_weight']:g}, style {info['loss']['style_weight']:g}, "
-        f"tv {info['loss']['tv_weight']:g}, VGG weights `{info['loss']['weights']}`).",
+        f"({info['loss'].get('network', 'vgg16')}, {weights}, VGG weights `{info['loss']['weights']}`).",
         "Teacher-equivalent iterations: first teacher iteration whose total loss ≤ the network's. "
         "Speed ratio: teacher time to that iteration / network forward time (a lower bound, `>`, when not reached). "
         "Style vs photo: the network's style loss / the photo's own (1 = no nearer the painting than the photo; "
@@ -99,16 +101,19 @@ def summary_markdown(photos: Sequence[Sequence[PhotoScore]], failures: Sequence[
             v = spread(values)
             lines.append(f"| {label} | {v['median']} | {v['q1']} – {v['q3']} | {v['min']} – {v['max']} |")
         heads = " | ".join(f"iters from {START_NAMES.get(i, i)}" for i in info["inits"])
+        # "style vs photo" sits beside the style loss it divides
+        cols = [f"net {n}" + (" | style vs photo" if n == "style" else "") for n in terms]
         lines += [
             "",
-            f"| photo | net content | net style | style vs photo | net tv | net total | {heads} | net s |",
-            "|---|---|---|---|---|---|" + "---|" * len(info["inits"]) + "---|",
+            f"| photo | {' | '.join(cols)} | net total | {heads} | net s |",
+            "|---|" + "---|" * (" | ".join(cols).count("|") + 1 + 1 + len(info["inits"]) + 1),
         ]
         for p in photos:
             t = p[0].net_terms
             iters = " | ".join(format_equiv(s.equiv, k) for s in p)
+            cells = [f"{t[n]:.4g}" + (f" | {p[0].style_vs_photo:.3g}" if n == "style" else "") for n in terms]
             lines.append(
-                f"| {p[0].name} | {t['content']:.4g} | {t['style']:.4g} | {p[0].style_vs_photo:.3g} | {t['tv']:.4g} | "
+                f"| {p[0].name} | {' | '.join(cells)} | "
                 f"{t['total']:.4g} | {iters} | {'n/a' if math.isnan(p[0].net_seconds) else format(p[0].net_seconds, '.3g')} |"
             )
     if failures:

@@ -16,8 +16,8 @@ from stylenet.data.images import load_image, resize_tensor, resize_tensor_long_s
 from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import ARCH_NAME, META_KEY, NET_PREFIX, CheckpointMeta, upgrade_v1_keys
 from stylenet.networks.transformer import TransformerNet, set_mix
-from stylenet.perceptual.loss import build_perceptual_loss
-from stylenet.training.spec import one_style_loss, style_entry, style_factors
+from stylenet.perceptual.loss import build_perceptual_loss, one_style_loss
+from stylenet.training.spec import style_entry, style_factors
 from stylenet.training.styles import train_only_styles
 from stylenet.training.temporal import TemporalConfig, temporal_terms
 

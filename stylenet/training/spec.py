@@ -1,8 +1,8 @@
 """RunSpec: where a style run's config becomes plain values, once. The styles (``style=`` or ``styles=[...]``,
 resolved by :func:`~stylenet.training.styles.resolve_styles`), each style's weight, the loss and the
 data's crop size are read here; the checks, the resume rules and the module take the spec instead of
-re-reading the config. The style-weight rule of training (a style's ``style_weight`` overrides the loss's)
-is here too, so the module and the checkpoint agree on it.
+re-reading the config. A style's ``style_weight`` overrides the loss's: that rule is
+:func:`stylenet.perceptual.loss.one_style_loss`, shared with the evaluation and the teacher.
 """
 
 from __future__ import annotations
@@ -19,14 +19,6 @@ from stylenet.training.styles import resolve_styles
 def style_entry(style: Mapping[str, Any]) -> dict[str, Any]:
     """What a checkpoint keeps of a style: name, painting, the size its Grams were computed at, its weight."""
     out = {"name": str(style["name"]), "image": str(style["image"]), "size": int(style["size"]) if style.get("size") else None}
-    if style.get("style_weight") is not None:
-        out["style_weight"] = float(style["style_weight"])
-    return out
-
-
-def one_style_loss(loss: Mapping[str, Any], style: Mapping[str, Any]) -> dict[str, Any]:
-    """The loss of a one-style run: a style may override the loss's style weight (conf/style/*.yaml)."""
-    out = dict(loss)
     if style.get("style_weight") is not None:
         out["style_weight"] = float(style["style_weight"])
     return out

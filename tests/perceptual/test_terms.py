@@ -16,7 +16,7 @@ from stylenet.perceptual import terms
 from stylenet.perceptual.loss import build_perceptual_loss, gram_matrix, total_variation
 from stylenet.perceptual.terms import LossTerm
 from stylenet.teacher.gatys import stylize
-from stylenet.teacher.report import scores_csv
+from stylenet.teacher.report import scores_csv, summary_markdown
 from stylenet.teacher.scores import PhotoScore, curve_columns, curve_csv, photo_row
 from stylenet.teacher.video import frame_terms
 from stylenet.training.build import train
@@ -58,6 +58,15 @@ def test_a_registered_term_is_in_the_loss_the_teacher_curve_and_both_csvs_then_g
     score = PhotoScore("p", {k: float(v) for k, v in out.items()}, 0.1, 2, None, 0.2, history, "noise", 1.0)
     assert "net_brightness" in photo_row([score])
     assert "net_brightness" in scores_csv([[score]]).splitlines()[0].split(",")
+    info = {"iterations": 2, "inits": ["noise"], "seed": 0, "ckpt": "c", "style": "s", "size": 32, "device": "cpu",
+            "optimizer": "lbfgs", "loss_source": "the training loss",
+            "loss": {"content_weight": 1.0, "style_weight": 5.0, "tv_weight": 0.0, "brightness_weight": 3.0, "weights": "w"}}
+    summary = summary_markdown([[score]], [], info)
+    assert "content 1, style 5, tv 0, brightness 3, VGG weights" in summary
+    head = next(line for line in summary.splitlines() if line.startswith("| photo |"))
+    assert head == "| photo | net content | net style | style vs photo | net tv | net brightness | net total | iters from noise | net s |"
+    rows = [line for line in summary.splitlines() if line.startswith("| p |")]
+    assert len(rows) == 1 and rows[0].count("|") == head.count("|")
 
     terms.unregister("brightness")
     assert "brightness" not in _loss()(photo, photo) and "brightness" not in curve_columns()

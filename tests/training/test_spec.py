@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import tiny_cfg
 
-from stylenet.training.spec import RunSpec, one_style_loss, style_factors
+from stylenet.perceptual.loss import one_style_loss
+from stylenet.training.spec import RunSpec, style_factors
 
 
 def test_a_one_style_run_reads_its_style_loss_and_crop_size_once(tmp_path):
