@@ -61,3 +61,49 @@ def test_every_package_and_top_module_is_in_the_layers_contract():
     assert here == placed, f"in stylenet/ but not in the layers of pyproject.toml: {sorted(here - placed)}; " \
                            f"in the layers but gone: {sorted(placed - here)}"
     assert any(c["type"] == "acyclic_siblings" for c in contracts)
+
+
+def code_map(text: str) -> set[str]:
+    """The paths a code map names: its first ``` block, a name column (``a.py, b.py``; ``folder/``) then two or
+    more spaces and what it is; two spaces of indent per folder level; deeper-indented lines continue the last."""
+    block = text.split("```\n", 2)[1]
+    names: set[str] = set()
+    folders: list[str] = []
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if not line.strip() or indent >= 20:  # a description carried on to the next line
+            continue
+        level = indent // 2
+        del folders[level:]
+        column = re.split(r" {2,}", line.strip(), maxsplit=1)[0]
+        for name in (n.strip() for n in column.split(",")):
+            names.add("/".join([*folders, name.rstrip("/")]))
+        if column.endswith("/") and "," not in column:
+            folders.append(column.rstrip("/"))
+    return names
+
+
+OUTPUT_FOLDERS = {"checkpoints", "logs"}  # what training writes; not in a fresh clone
+
+
+def test_the_architecture_code_map_names_every_module_and_only_files_that_exist():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named = code_map(doc.split("## The code map", 1)[1])
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "stylenet").rglob("*.py") if p.name != "__init__.py"}
+    assert not modules - named, f"docs/ARCHITECTURE.md's code map does not name: {sorted(modules - named)}"
+    gone = {n for n in named if n not in OUTPUT_FOLDERS and not (ROOT / n).exists()}
+    assert not gone, f"docs/ARCHITECTURE.md's code map names what is not in the repository: {sorted(gone)}"
+
+
+def test_the_readme_tree_names_every_package_and_only_folders_that_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = code_map(readme.split("## What is where", 1)[1])
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "stylenet").glob("*/__init__.py")}
+    assert not packages - named, f"the README's tree does not name: {sorted(packages - named)}"
+    gone = {n for n in named if n not in OUTPUT_FOLDERS and not (ROOT / n).exists()}
+    assert not gone, f"the README's tree names what is not in the repository: {sorted(gone)}"
+
+
+def test_the_code_map_check_sees_a_missing_module_and_a_gone_file():
+    text = "```\nstylenet/\n  cli/                x\n    infer.py          y\n                      more of y\n  a.py, b.py        z\n```\n"
+    assert code_map(text) == {"stylenet", "stylenet/cli", "stylenet/cli/infer.py", "stylenet/a.py", "stylenet/b.py"}
