@@ -116,6 +116,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         for f in tmp.iterdir():
             with open(f, "rb+") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(f, FILE_MODE)  # writers such as mkstemp create 0600 files
         os.chmod(tmp, 0o777 & ~_UMASK)
         old = None
         if path.exists():

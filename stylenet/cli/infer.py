@@ -180,11 +180,9 @@ def list_styles(ckpt: str | None) -> int:
         return 0
     for name in zoo.names():
         m = zoo.model(name)
-        note = "" if zoo.is_installed(name) else f"   (not installed: python -m stylenet zoo build {name})"
-        if m.styles:
-            print("\n".join(m.styles) + note)
-        else:
-            print(f"any painting: --style path/to/painting.jpg (the shipped {name} decoder){note}")
+        print("\n".join(m.styles) if m.styles else f"any painting: --style path/to/painting.jpg (the shipped {name} decoder)")
+        if not zoo.is_installed(name):
+            print(f"  ({name} is not installed: python -m stylenet zoo build {name})")
     return 0
 
 

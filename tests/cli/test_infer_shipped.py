@@ -84,4 +84,4 @@ def test_a_zoo_model_not_installed_is_one_line(tmp_path, monkeypatch, capsys):
     code, _, err = run(capsys, tmp_path / "a.jpg", "--style", "wave")
     assert code == 2 and "the shipped model five-paintings is not in this installation" in err
     code, out, _ = run(capsys, "--list-styles")
-    assert code == 0 and "not installed: python -m stylenet zoo build adain" in out
+    assert code == 0 and "(adain is not installed: python -m stylenet zoo build adain)" in out
