@@ -133,7 +133,8 @@ def run_card(cfg: DictConfig, seconds: float) -> dict[str, Any]:
         from hydra.core.hydra_config import HydraConfig
 
         hc = HydraConfig.get()
-        card["command"] = f"python -m stylenet {hc.job.name} {' '.join(hc.overrides.task)}".strip()
+        command = "python train.py" if hc.job.config_name == "train" else f"python -m stylenet {hc.job.config_name}"
+        card["command"] = f"{command} {' '.join(hc.overrides.task)}".strip()
     except (ValueError, ImportError):  # called as a function (tests, notebooks): no command line
         pass
     data = cfg.get("data") or {}

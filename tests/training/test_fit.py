@@ -106,3 +106,17 @@ def test_every_run_ends_with_a_pretrained_folder_beside_last_ckpt(tmp_path):
                                       "save_last": True}}
     fit(run)
     assert (Path(run.cfg.checkpoint_dir) / "last.ckpt").exists() and not (Path(run.cfg.checkpoint_dir) / "pretrained").exists()
+
+
+def test_the_model_card_names_the_command_line_of_a_hydra_run(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from stylenet.training.fit import run_card
+
+    hc = SimpleNamespace(job=SimpleNamespace(config_name="train"), overrides=SimpleNamespace(task=["experiment=quick", "style=udnie"]))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hc))
+    card = run_card(tiny_cfg(tmp_path, "data=sample"), 90.0)
+    assert card["command"] == "python train.py experiment=quick style=udnie" and card["time"].startswith("1.5 min")
+    assert "public domain" in card["photos"]
