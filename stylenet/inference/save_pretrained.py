@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 
 from stylenet.files import ROOT, atomic_dir
@@ -148,8 +149,6 @@ def save_pretrained(src: str | os.PathLike | Mapping, folder: str | os.PathLike,
     """Write ``folder`` (model.safetensors, config.json, README.md) from a stylenet checkpoint (a path: .ckpt,
     exported weights, another pretrained folder; or a :func:`load_file` dict). ``half``: float16 weights (half the
     size; loaded back as float32). One :class:`CheckpointError` line for a checkpoint that is not usable."""
-    from safetensors.torch import save_file
-
     ckpt = src if isinstance(src, Mapping) else load_file(src)
     source = "the checkpoint" if isinstance(src, Mapping) else str(src)
     meta, tensors = (_universal if file_kind(ckpt) == "universal" else _transformer)(ckpt, source)
@@ -161,7 +160,7 @@ def save_pretrained(src: str | os.PathLike | Mapping, folder: str | os.PathLike,
     config = {"format": FORMAT_NAME, "pretrained_version": PRETRAINED_VERSION, "dtype": dtype, **meta}
     text = model_card(meta, card)
     with atomic_dir(folder) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        safetensors.torch.save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_NAME).write_text(text, encoding="utf-8")
     return Path(folder)

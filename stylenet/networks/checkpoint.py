@@ -100,7 +100,8 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     if is_pretrained_folder(path):  # save_pretrained's folder: safetensors, checked before any tensor is read
         return read_pretrained(path, map_location)
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'last.ckpt'}, "
+        inside = path / "pretrained" if is_pretrained_folder(path / "pretrained") else path / "last.ckpt"
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {inside}, "
                               f"or a pretrained folder ({CONFIG_NAME} + {WEIGHTS_NAME})")
     if not path.is_file():
         raise CheckpointError(f"{path} is not a regular file; give a checkpoint file")

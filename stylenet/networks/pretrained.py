@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 
 from stylenet.files import not_a_regular_file
@@ -169,8 +170,6 @@ def check_weights(header: dict[str, tuple[str, tuple[int, ...]]], expected: dict
 def read_pretrained(folder: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """A pretrained folder → ``{"stylenet": meta, "state_dict": float32 tensors, "pretrained": {dtype, folder}}``,
     everything checked before a tensor is read (module docstring)."""
-    from safetensors.torch import load_file as load_safetensors  # safetensors imports numpy machinery: only when read
-
     folder = Path(folder)
     own, meta = read_config(folder)
     source = str(folder / CONFIG_NAME)
@@ -179,7 +178,7 @@ def read_pretrained(folder: str | os.PathLike, map_location: str | torch.device 
     code = DTYPES[own["dtype"]][0]
     check_weights(read_header(weights, str(weights)), expected, meta, code, str(weights))
     try:
-        sd = load_safetensors(str(weights), device="cpu")
+        sd = safetensors.torch.load_file(str(weights), device="cpu")
     except Exception as e:  # noqa: BLE001 - a damaged file past its header: one line
         raise _refuse(weights, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     sd = {k: v.float().to(map_location) for k, v in sd.items()}

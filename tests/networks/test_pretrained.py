@@ -130,7 +130,10 @@ def test_the_universal_bounds_hold_the_real_decoders():
     assert max(UNIVERSAL_LEVEL_PARAMS[k] for k in (1, 2, 3, 4, 5)) == sum(v.numel() for v in Decoder(5, "vgg19").state_dict().values())
 
 
-def test_a_folder_without_the_files_says_what_a_pretrained_folder_holds(tmp_path):
-    with pytest.raises(CheckpointError, match="pretrained folder"):
+def test_a_folder_without_the_files_says_what_a_pretrained_folder_holds(saved, tmp_path):
+    with pytest.raises(CheckpointError, match="last.ckpt, or a pretrained folder"):
+        load_file(tmp_path)
+    shutil.copytree(saved["multi"], tmp_path / "pretrained")  # a run's folder: the pretrained folder inside is named
+    with pytest.raises(CheckpointError, match=f"such as {tmp_path / 'pretrained'}, or a pretrained folder"):
         load_file(tmp_path)
     assert pretrained.FILES == ("model.safetensors", "config.json", "README.md")
