@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
 from stylenet.config import compose, compose_error
@@ -90,10 +88,11 @@ def build(name: str, from_ckpt: str | None, half: bool) -> int:
         src, seconds = train_recipe(model)
     ckpt = load_file(src)
     check_fits(model, ckpt, str(src))
-    hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    from stylenet.training.fit import hardware  # training's: only here, `zoo list` stays light
+
     card = {"title": f"stylenet {name}", "summary": model.summary.capitalize() + ".", "command": model.command_line,
             "photos": zoo.SHIPPED_PHOTOS, "photos_license": PHOTOS_LICENSE,
-            "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware}
+            "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware() if seconds is not None else None}
     folder = save_pretrained(ckpt, zoo.root() / name, half=half, card={k: v for k, v in card.items() if v is not None})
     size = sum(p.stat().st_size for p in folder.iterdir())
     dtype = json.loads((folder / "config.json").read_text())["dtype"]

@@ -125,10 +125,15 @@ def fit(run: Run) -> tuple[dict[str, float], dict[str, Any]]:
     return metrics, {"trainer": trainer, "module": module, "datamodule": datamodule, "checkpoint_dir": cfg.checkpoint_dir}
 
 
+def hardware() -> str:
+    """What a model card says a run trained on."""
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"
+
+
 def run_card(cfg: DictConfig, seconds: float) -> dict[str, Any]:
     """What the model card can say about this run: the command, photos, time and hardware."""
     card: dict[str, Any] = {"time": f"{seconds / 60:.1f} min (this run{', resumed' if cfg.get('ckpt_path') else ''})",
-                            "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"}
+                            "hardware": hardware()}
     try:
         from hydra.core.hydra_config import HydraConfig
 
