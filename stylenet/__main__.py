@@ -8,6 +8,7 @@
     python -m stylenet flicker ckpts=[checkpoints/wave/last.ckpt] video=clip.mp4
     python -m stylenet bench model=johnson_half
     python -m stylenet decoders decoders.levels=[1,2,3,4,5]
+    python -m stylenet zoo list
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COMMANDS = {
     "flicker": "measure how much networks flicker on a video (Hydra: conf/flicker.yaml)",
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
     "decoders": "train the universal decoders for any-painting style transfer (Hydra: conf/decoders.yaml)",
+    "zoo": "the shipped models: list them, or build one with its recipe (flags: --help)",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import stat
 import tempfile
 import time
@@ -100,6 +101,35 @@ def not_a_regular_file(path: str | os.PathLike) -> str | None:
     if not stat.S_ISREG(mode):
         return "not a regular file (a FIFO, device or socket), so it is not read"
     return None
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it takes ``path``'s place (a folder already
+    there is moved aside by a rename and then deleted), on any failure it is deleted and ``path`` is left as it
+    was. A reader sees the old complete folder or the new one, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for f in tmp.iterdir():
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(f, FILE_MODE)  # writers such as mkstemp create 0600 files
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        old = None
+        if path.exists():
+            if not path.is_dir():
+                raise UnwritableError(f"{path} is a file; give a folder to write into")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:

@@ -232,3 +232,16 @@ def write_universal(path: Path, levels=(1, 2, 3, 4, 5), weights: str = "random",
                          train={"image_size": 32, "global_step": 0}).to_dict()
     atomic_save({"stylenet": meta, "state_dict": sd}, path)
     return path
+
+
+def make_zoo(root: Path) -> Path:
+    """A zoo of tiny untrained stand-ins for the shipped models, built as `python -m stylenet zoo build NAME
+    --from-ckpt` builds them: five-paintings (its five styles, 8 channels) and adain (a relu4_1 decoder)."""
+    from stylenet import zoo
+    from stylenet.inference.save_pretrained import save_pretrained
+
+    root.mkdir(parents=True, exist_ok=True)
+    net = make_multi_checkpoint(root / "five.ckpt", styles=zoo.MODELS["five-paintings"].styles)
+    save_pretrained(net, root / "five-paintings")
+    save_pretrained(write_universal(root / "adain.ckpt", levels=(4,)), root / "adain", half=True)
+    return root

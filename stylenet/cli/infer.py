@@ -6,6 +6,9 @@
     python infer.py --ckpt wave.pt photo.jpg --stroke-scale auto                 # strokes at the training scale
     python infer.py --ckpt wave.pt --export onnx --export torchscript -o export/
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 photos/  # any painting
+    python infer.py photo.jpg --style starry_night                              # the shipped network (stylenet.zoo), no training
+    python infer.py photo.jpg --style path/to/painting.jpg                      # the shipped AdaIN decoder: any painting
+    python infer.py --list-styles                                               # the shipped styles
 
 Setup problems (missing or foreign checkpoint, bad option, unwritable output, absent CUDA, an output that
 would overwrite an input) stop the command with one line and exit code 2 before any work. A file that
@@ -24,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
 from stylenet.cli.infer_jobs import DEFAULT_OUT, OUTPUT_FORMATS, network_label, plan_jobs
 from stylenet.cli.infer_run import run_contact_sheet, run_export, run_stylize, run_videos, stroke_scale_of
@@ -54,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help=f"image or video ({', '.join(e[1:] for e in VIDEO_EXTENSIONS)}) files, folders (searched recursively) or globs")
-    p.add_argument("--ckpt", required=True, help="checkpoint from train.py (.ckpt), an exported weights file, or a pytorch/examples fast_neural_style "
-                        "state_dict (.pth/.model; converted on load)")
+    p.add_argument("--ckpt", default=None, help="checkpoint from train.py (.ckpt), a pretrained folder (save_pretrained), an exported weights "
+                        "file, or a pytorch/examples fast_neural_style state_dict (.pth/.model; converted on load). Without it, the "
+                        "shipped models: --style NAME (a shipped style: --list-styles) or --style painting.jpg (the AdaIN decoder)")
+    p.add_argument("--list-styles", action="store_true", help="name the shipped styles (or, with --ckpt, the checkpoint's) and stop")
     p.add_argument("-o", "--output", default=None, help=f"output folder (default ./{DEFAULT_OUT}/), or a file name for one input")
     p.add_argument("--ext", "--format", dest="ext", default=None, choices=sorted(OUTPUT_FORMATS),
                    help="output format (default: the input's if png/jpg/webp, else png)")
@@ -128,7 +134,11 @@ def _validate(args) -> None:
 
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.list_styles:
+        return list_styles(args.ckpt)
     _validate(args)
+    if args.ckpt is None:
+        args.ckpt = str(shipped_model(args))
     ckpt = Path(args.ckpt)
 
     device = resolve_device(args.device)  # absent CUDA: one line, before loading anything
@@ -159,6 +169,39 @@ def _main(argv: list[str]) -> int:
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads, style=choice)
     run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
     return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
+
+
+def list_styles(ckpt: str | None) -> int:
+    """--list-styles: a checkpoint's styles, or the shipped ones (stylenet.zoo) and whether they are installed."""
+    if ckpt is not None:
+        meta = load_file(ckpt)["stylenet"]
+        print("\n".join(s["name"] for s in meta.get("styles") or []) if meta.get("styles") else
+              "any painting: --style PATH[:WEIGHT]" if file_kind({"stylenet": meta}) == "universal" else (meta.get("style") or {}).get("name"))
+        return 0
+    for name in zoo.names():
+        m = zoo.model(name)
+        print("\n".join(m.styles) if m.styles else f"any painting: --style path/to/painting.jpg (the shipped {name} decoder)")
+        if not zoo.is_installed(name):
+            print(f"  ({name} is not installed: python -m stylenet zoo build {name})")
+    return 0
+
+
+def shipped_model(args) -> Path:
+    """No --ckpt: the shipped network for its style names (--style NAME, --mix), the shipped AdaIN decoder for
+    painting files (--style PATH); one line when neither fits or the model is not installed."""
+    network, decoders = zoo.model(zoo.DEFAULT_NETWORK), zoo.model(zoo.DEFAULT_DECODERS)
+    if not args.style and args.mix is None:
+        raise UsageError(f"give --ckpt CHECKPOINT, or --style with a shipped style ({', '.join(network.styles)}) "
+                         "or a painting file (see --list-styles)")
+    if args.mix is not None or all(s in network.styles for s in args.style):
+        return zoo.folder(network.name)
+    from stylenet.cli.infer_universal import parse_style  # the universal options' parser: only here
+
+    if unknown := [s for s in args.style if s not in network.styles and not Path(parse_style(s)[0]).is_file()]:
+        raise UsageError(f"--style {unknown[0]} is neither a shipped style ({', '.join(network.styles)}) nor a painting file")
+    if args.transform is None:
+        args.transform = "adain"  # the shipped decoder is relu4_1's alone: AdaIN
+    return zoo.folder(decoders.name)
 
 
 def _style_choice(args, names: list[str], meta: dict) -> StyleChoice:

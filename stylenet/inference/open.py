@@ -4,6 +4,8 @@
     s = open_stylizer("checkpoints/wave/last.ckpt")                                    # a trained network
     s = open_stylizer("checkpoints/five/last.ckpt", style={"wave": 0.7, "udnie": 0.3})  # a blend of its styles
     s = open_stylizer("checkpoints/universal/last.ckpt", style="wave.jpg")             # decoders: any painting
+    s = open_stylizer("five-paintings", style="starry_night")                         # a shipped model (stylenet.zoo)
+    s = open_stylizer("adain", style="wave.jpg", transform="adain")                   # the shipped AdaIN decoder
     out = s(Image.open("photo.jpg"), strength=0.8)
 
 The caller need not know which kind the file holds: its metadata says (:func:`stylenet.networks.checkpoint.file_kind`).
@@ -23,11 +25,12 @@ from stylenet.inference.stylizer import InferenceError, Stylizer
 from stylenet.networks.checkpoint import file_kind, load_file
 from stylenet.universal.paintings import PaintingStylizer
 from stylenet.universal.stylizer import UniversalStylizer
+from stylenet.zoo import resolve
 
 
 def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torch.device | None = None,
                   **options: Any) -> StylizerProtocol:
-    """The stylizer for the checkpoint at ``path``, on ``device`` (default ``"auto"``: CUDA, else MPS, else CPU).
+    """The stylizer for the checkpoint at ``path`` (a file, a pretrained folder or a shipped model's name), on ``device`` (default ``"auto"``: CUDA, else MPS, else CPU).
 
     ``style``: for universal decoders (required), a painting (path, PIL image or tensor), a list of them
     (equal weights) or ``{path: weight}``; ``options`` are :class:`PaintingStylizer`'s (``alpha``,
@@ -36,6 +39,7 @@ def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torc
     ``backend``, ``threads``). Every problem is one line (a StylenetError).
     """
     device = "auto" if device is None else device
+    path = resolve(path)
     if file_kind(load_file(path)) == "universal":
         if style is None or (isinstance(style, (list, tuple, Mapping)) and not style):
             raise InferenceError(f"{path} holds universal decoders: give the painting to stylise with, "

@@ -7,6 +7,7 @@
     y = stylizer(x)                                                             # B×3×H×W in [0, 1] in and out
     multi = Stylizer.from_checkpoint("checkpoints/five/last.ckpt", style="udnie")  # a multi-style network
     multi.set_style({"wave": 0.7, "udnie": 0.3})                                 # a blend of its styles
+    shipped = Stylizer.from_pretrained("five-paintings", style="starry_night")  # no training (stylenet.zoo)
 
 Whatever the input size, the output has the input's size (the network's multiple-of-4 padding is
 cropped back; an alpha plane is carried through unchanged). Images over :data:`AUTO_TILE_PIXELS` are
@@ -42,6 +43,7 @@ from stylenet.perceptual.color import blend
 from stylenet.perceptual.color import check_strength as _check_strength
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.runtime import resolve_device
+from stylenet.zoo import resolve
 
 AUTO_TILE_PIXELS = 2048 * 2048  # above this, tile="auto" tiles (about 4 GB of activations untiled on CPU)
 
@@ -126,6 +128,12 @@ class Stylizer:
         """Load a Lightning checkpoint from train.py or a light weights file (``torch.load(weights_only=True)``)."""
         net, meta = load_network(path)
         return cls(net, meta, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str | os.PathLike, **kwargs) -> "Stylizer":
+        """A shipped network by name (``"five-paintings"``, :mod:`stylenet.zoo`) or a pretrained folder
+        (save_pretrained's: safetensors); ``kwargs`` as the constructor's (``style=``, ``device=``, ...)."""
+        return cls.from_checkpoint(resolve(name_or_folder), **kwargs)
 
     @property
     def style_name(self) -> str | None:

@@ -13,6 +13,9 @@ Two kinds of file hold a stylenet network, both loadable with ``torch.load(weigh
 reads, validates and documents it. A file is untrusted input: every number that sizes an allocation is
 bounded before a network is built, so a crafted file cannot make the loader allocate tens of GB.
 
+A third form, the pretrained folder (safetensors + config.json + model card, Hugging Face's layout), is
+read by :mod:`stylenet.networks.pretrained`; :func:`load_file` takes it wherever it takes a file.
+
 Reading needs no Lightning: the Lightning checkpoint holds only plain types (its hyper-parameters are
 plain dicts), so ``torch.load(weights_only=True)`` reads it as it reads any file, and inference never
 imports Lightning (:class:`stylenet.training.fit.AtomicCheckpointIO`, the writer, is training's).
@@ -22,150 +25,38 @@ from __future__ import annotations
 
 import os
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from stylenet.errors import StylenetError, first_line
+from stylenet.errors import first_line
 from stylenet.files import atomic_path
 from stylenet.networks.examples import EXAMPLES, ExamplesFormatError, convert_examples, looks_like_examples
-from stylenet.networks.transformer import OUTPUTS, TransformerNet
+from stylenet.networks.meta import (  # noqa: F401  (re-exported: the names every caller imports from here)
+    ARCH_NAME,
+    FORMAT_VERSION,
+    MAX_BASE_CHANNELS,
+    MAX_RESIDUAL_BLOCKS,
+    MAX_SIDE,
+    MAX_STYLES,
+    META_KEY,
+    UNIVERSAL_KIND,
+    CheckpointError,
+    CheckpointMeta,
+    _dict,
+    _int,
+)
+from stylenet.networks.pretrained import CONFIG_NAME, WEIGHTS_NAME, is_pretrained_folder, read_pretrained
+from stylenet.networks.transformer import TransformerNet
 
-# 2: TransformerNet's parts renamed encoder/decoder → downsample/upsample (VGGEncoder is the encoder);
-# version-1 files load through V1_KEYS.
-FORMAT_VERSION = 2
-META_KEY = "stylenet"
 NET_PREFIX = "net."
 V1_KEYS = {"encoder.": "downsample.", "decoder.": "upsample."}
-# Bounds on what a file may ask for. The paper's network is 32 channels and 5 blocks; these allow 16× the
-# width (256× the parameters) and 12× the depth, far beyond any useful network, and still fit in memory.
-MAX_BASE_CHANNELS = 512
-MAX_RESIDUAL_BLOCKS = 64
-MAX_SIDE = 16384  # style.size, train.image_size: evaluation loads images at these sizes
-MAX_STYLES = 1024  # styles in one network (Magenta's largest held 32; each adds 2 × 12 norm rows)
-ARCH_NAME = "TransformerNet"
 WANTED = ("give a .ckpt from train.py, a file from infer.py --export weights, or a pytorch/examples fast_neural_style "
           "state_dict (.pth/.model)")
 EXAMPLES_NOTE = (f"converted from a {EXAMPLES} state_dict: the painting and the loss it was trained with are unknown "
                  "(the style is named after the file)")
-UNIVERSAL_KIND = "universal"  # meta["kind"] of the universal decoders' file (stylenet.universal)
-
-
-class CheckpointError(StylenetError, ValueError):
-    """A file that is not a usable stylenet checkpoint; the message says which and why."""
-
-
-def _int(value: Any, what: str, low: int, high: int, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CheckpointError(f"{source}: {what}={value!r} is not a whole number in [{low}, {high}]; the file is damaged or not stylenet's")
-    return value
-
-
-def _dict(value: Any, what: str, source: str) -> dict:
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{source}: '{what}' is {type(value).__name__}, not a mapping; the file is damaged or not stylenet's")
-    return value
-
-
-@dataclass(frozen=True)
-class CheckpointMeta:
-    """Everything inference needs besides the weights (``checkpoint["stylenet"]``)::
-
-        format_version: 2
-        arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}   # + "output": "clamp"
-               for a network converted from pytorch/examples (TransformerNet's output layer; default tanh)
-        style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None
-        styles: [{"name": ..., "image": ..., "size": ..., "style_weight": ...}, ...]  # several styles only:
-               arch["num_styles"] rows, in the network's order (Dumoulin et al. 2017); "style" then
-               names them all ({"name": "wave+udnie"})
-        loss:  the perceptual loss's settings (stylenet.perceptual.loss.build_perceptual_loss's
-               arguments: network, weights, layers, weights of the terms, ...); no "network" (older
-               files): vgg16
-        train: {"image_size": 256, "global_step": 1234, "style_warmup_steps": 500}
-
-    A network converted from a pytorch/examples state_dict (:func:`examples_meta`) has ``loss`` and
-    ``train`` empty and a ``style`` named after its file, with ``"image": None`` and a ``"note"`` saying that
-    its painting and loss are unknown.
-    """
-
-    arch: dict
-    style: dict
-    loss: dict
-    train: dict = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-    styles: list = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"format_version": self.format_version, "arch": dict(self.arch), "style": dict(self.style),
-               "loss": dict(self.loss), "train": dict(self.train)}
-        if self.styles:
-            out["styles"] = [dict(s) for s in self.styles]
-        return out
-
-    @property
-    def style_names(self) -> list[str]:
-        """The styles a multi-style network holds, in order; [] for a one-style network."""
-        return [s["name"] for s in self.styles]
-
-    @classmethod
-    def from_dict(cls, meta: Any, source: str = "checkpoint") -> CheckpointMeta:
-        """Validate what a file says; one :class:`CheckpointError` line for anything out of bounds."""
-        meta = _dict(meta, META_KEY, source)
-        version = meta.get("format_version", 1)
-        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-            raise CheckpointError(f"{source} was written by a newer stylenet (format {version}); upgrade stylenet")
-        version = _int(version, "format_version", 1, FORMAT_VERSION, source)
-        arch = _dict(meta.get("arch"), "arch", source)
-        if arch.get("name", ARCH_NAME) != ARCH_NAME:
-            raise CheckpointError(f"{source}: unknown architecture {arch.get('name')!r}; this stylenet builds {ARCH_NAME}")
-        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles", "output"})
-        if extra:
-            raise CheckpointError(f"{source}: unknown arch settings {extra}; the file is damaged or from another program")
-        num_styles, output = arch.get("num_styles", 1), arch.get("output", "tanh")
-        arch = {"name": ARCH_NAME,
-                "base_channels": _int(arch.get("base_channels"), "arch.base_channels", 1, MAX_BASE_CHANNELS, source),
-                "num_residual_blocks": _int(arch.get("num_residual_blocks"), "arch.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, source)}
-        if _int(num_styles, "arch.num_styles", 1, MAX_STYLES, source) > 1:
-            arch["num_styles"] = num_styles
-        if not isinstance(output, str) or output not in OUTPUTS:
-            raise CheckpointError(f"{source}: arch.output={output!r} is not one of {', '.join(OUTPUTS)}; the file is damaged or from another program")
-        if output != "tanh":
-            arch["output"] = output
-        styles = _styles(meta.get("styles"), num_styles, source)
-        style = dict(_dict(meta.get("style", {}), "style", source))
-        if style.get("size") is not None:
-            _int(style["size"], "style.size", 1, MAX_SIDE, source)
-        train = dict(_dict(meta.get("train", {}), "train", source))
-        if train.get("image_size") is not None:
-            _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
-        loss = dict(_dict(meta.get("loss", {}), "loss", source))
-        return cls(arch=arch, style=style, loss=loss, train=train, format_version=version, styles=styles)
-
-
-def _styles(styles: Any, num_styles: int, source: str) -> list[dict]:
-    """A multi-style file's style list: one entry per conditional-norm row, each named, names unique."""
-    if num_styles == 1:
-        if styles:
-            raise CheckpointError(f"{source}: a style list without arch.num_styles; the file is damaged")
-        return []
-    if not isinstance(styles, list) or len(styles) != num_styles:
-        n = len(styles) if isinstance(styles, list) else type(styles).__name__
-        raise CheckpointError(f"{source}: arch.num_styles={num_styles} but the style list has {n} entries; the file is damaged")
-    out = []
-    for i, st in enumerate(styles):
-        st = dict(_dict(st, f"styles[{i}]", source))
-        if not isinstance(st.get("name"), str) or not st["name"]:
-            raise CheckpointError(f"{source}: styles[{i}] has no name; the file is damaged")
-        if st.get("size") is not None:
-            _int(st["size"], f"styles[{i}].size", 1, MAX_SIDE, source)
-        out.append(st)
-    names = [st["name"] for st in out]
-    if len(set(names)) != len(names):
-        raise CheckpointError(f"{source}: the style list names a style twice ({', '.join(names)}); the file is damaged")
-    return out
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -198,15 +89,20 @@ def examples_meta(path: Path, arch: dict) -> dict[str, Any]:
 
 def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load any stylenet file (a transform network's or the universal decoders', :mod:`stylenet.universal`)
-    with ``weights_only=True``: a dict with ``"stylenet"`` metadata (not yet validated: that is each kind's
+    with ``weights_only=True``, or a pretrained folder (:mod:`stylenet.networks.pretrained`: safetensors): a
+    dict with ``"stylenet"`` metadata (not yet validated: that is each kind's
     reader's job) and a ``state_dict`` of named tensors; one clear line for everything else. A bare
     pytorch/examples fast_neural_style state_dict comes back converted (:func:`convert_examples`), with
     :func:`examples_meta`."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if is_pretrained_folder(path):  # save_pretrained's folder: safetensors, checked before any tensor is read
+        return read_pretrained(path, map_location)
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'last.ckpt'}")
+        inside = path / "pretrained" if is_pretrained_folder(path / "pretrained") else path / "last.ckpt"
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {inside}, "
+                              f"or a pretrained folder ({CONFIG_NAME} + {WEIGHTS_NAME})")
     if not path.is_file():
         raise CheckpointError(f"{path} is not a regular file; give a checkpoint file")
     kind = _kind_of_file(path)

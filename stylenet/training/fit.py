@@ -12,7 +12,9 @@ training/decoders.py: :class:`~stylenet.training.decoders.DecoderRun`). User err
 from __future__ import annotations
 
 import logging
+import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,8 +26,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from stylenet.config import instantiate
-from stylenet.files import remove_stale_temporaries
-from stylenet.networks.checkpoint import atomic_save
+from stylenet.files import ROOT, remove_stale_temporaries
+from stylenet.inference.save_pretrained import save_pretrained
+from stylenet.networks.checkpoint import META_KEY, atomic_save
+from stylenet.zoo import SHIPPED_PHOTOS
 
 log = logging.getLogger(__name__)
 # The VGG encoder is frozen in eval mode on purpose (VGGEncoder.train is a no-op).
@@ -34,6 +38,7 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 # Callbacks Lightning refuses to run without a logger (`~logger`): dropped, with a line saying so.
 NEEDS_LOGGER = (LearningRateMonitor, DeviceStatsMonitor)
 STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")
+PRETRAINED_DIR = "pretrained"  # beside last.ckpt: the run's network as a pretrained folder (save_pretrained)
 
 
 class Run(Protocol):
@@ -112,6 +117,46 @@ def fit(run: Run) -> tuple[dict[str, float], dict[str, Any]]:
     datamodule, module = run.build()
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.is_global_zero:
+        write_pretrained(cfg, time.perf_counter() - start)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     return metrics, {"trainer": trainer, "module": module, "datamodule": datamodule, "checkpoint_dir": cfg.checkpoint_dir}
+
+
+def hardware() -> str:
+    """What a model card says a run trained on."""
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"
+
+
+def run_card(cfg: DictConfig, seconds: float) -> dict[str, Any]:
+    """What the model card can say about this run: the command, photos, time and hardware."""
+    card: dict[str, Any] = {"time": f"{seconds / 60:.1f} min (this run{', resumed' if cfg.get('ckpt_path') else ''})",
+                            "hardware": hardware()}
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+        command = "python train.py" if hc.job.config_name == "train" else f"python -m stylenet {hc.job.config_name}"
+        card["command"] = f"{command} {' '.join(hc.overrides.task)}".strip()
+    except (ValueError, ImportError):  # called as a function (tests, notebooks): no command line
+        pass
+    data = cfg.get("data") or {}
+    path = str(data.get("path", ""))
+    card["photos"] = SHIPPED_PHOTOS if Path(path).resolve() == (ROOT / "assets" / "sample").resolve() else f"{data.get('source')}: {path}"
+    return card
+
+
+def write_pretrained(cfg: DictConfig, seconds: float) -> Path | None:
+    """The run's last.ckpt as a pretrained folder beside it (``<checkpoint_dir>/pretrained``: safetensors,
+    config.json, model card), for every kind of run whose checkpoint holds a stylenet network; None otherwise."""
+    last = Path(cfg.checkpoint_dir) / "last.ckpt"
+    if not last.is_file():
+        return None
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or META_KEY not in ckpt:  # a kind of run that trains no stylenet network
+        return None
+    folder = save_pretrained(ckpt, last.parent / PRETRAINED_DIR, card=run_card(cfg, seconds))
+    log.info("the trained network as a pretrained folder: %s", folder)
+    return folder

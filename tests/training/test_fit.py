@@ -75,3 +75,48 @@ def test_fit_resumes_from_the_newest_checkpoint_only_if_the_run_accepts_it(tmp_p
     with pytest.raises(ConfigError, match="step=10.ckpt is not this run's"):
         fit(run)
     assert run.calls == ["check", "check_resume step=10.ckpt"]  # refused before anything was built
+
+
+def test_every_run_ends_with_a_pretrained_folder_beside_last_ckpt(tmp_path):
+    """A style network and the universal decoders each end with <checkpoint_dir>/pretrained (safetensors, config,
+    card) that stylises as last.ckpt does; a run whose checkpoint holds no stylenet network writes none."""
+    from test_decoders import cfg as decoders_cfg
+
+    from stylenet.inference.stylizer import Stylizer
+    from stylenet.networks.checkpoint import load_file
+    from stylenet.training.build import train
+    from stylenet.training.decoders import train_decoders
+
+    _, out = train(tiny_cfg(tmp_path / "style"))
+    folder = Path(out["checkpoint_dir"]) / "pretrained"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    card = (folder / "README.md").read_text()
+    assert "library_name: stylenet" in card and "Hardware: " in card and "Steps: 5" in card
+    x = torch.rand(1, 3, 24, 28)
+    a = Stylizer.from_checkpoint(Path(out["checkpoint_dir"]) / "last.ckpt", device="cpu", backend="torch")(x)
+    assert torch.equal(Stylizer.from_pretrained(folder, device="cpu", backend="torch")(x), a)
+
+    _, out = train_decoders(decoders_cfg(tmp_path / "dec", "trainer.max_steps=2"))
+    folder = Path(out["checkpoint_dir"]) / "pretrained"
+    assert load_file(folder)["stylenet"]["levels"] == [1, 2]
+
+    run = MeanRun(mean_cfg(tmp_path / "mean"))
+    with open_dict(run.cfg):
+        run.cfg.callbacks = {"ckpt": {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "dirpath": run.cfg.checkpoint_dir,
+                                      "save_last": True}}
+    fit(run)
+    assert (Path(run.cfg.checkpoint_dir) / "last.ckpt").exists() and not (Path(run.cfg.checkpoint_dir) / "pretrained").exists()
+
+
+def test_the_model_card_names_the_command_line_of_a_hydra_run(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from stylenet.training.fit import run_card
+
+    hc = SimpleNamespace(job=SimpleNamespace(config_name="train"), overrides=SimpleNamespace(task=["experiment=quick", "style=udnie"]))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hc))
+    card = run_card(tiny_cfg(tmp_path, "data=sample"), 90.0)
+    assert card["command"] == "python train.py experiment=quick style=udnie" and card["time"].startswith("1.5 min")
+    assert "public domain" in card["photos"]

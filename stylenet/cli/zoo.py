@@ -1,0 +1,111 @@
+"""``python -m stylenet zoo``: the shipped models (stylenet/zoo), listed, or built by their recipes.
+
+    python -m stylenet zoo list                                   # names, kinds, styles, installed or not
+    python -m stylenet zoo build five-paintings                   # train with its recipe, then write stylenet/zoo/five-paintings/
+    python -m stylenet zoo build adain --half                     # float16 weights (half the size)
+    python -m stylenet zoo build adain --from-ckpt checkpoints/adain/last.ckpt   # convert a trained checkpoint, no training
+
+The recipes are declared once, in :data:`stylenet.zoo.MODELS`; ``build`` composes them (conf/train.yaml or
+conf/decoders.yaml), trains through :func:`stylenet.training.build.train` / :func:`~stylenet.training.decoders.train_decoders`
+and writes the folder with :func:`stylenet.inference.save_pretrained.save_pretrained` and a model card.
+``STYLENET_ZOO=/folder`` writes and reads there instead of the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from stylenet import zoo
+from stylenet.cli.entry import UsageError, run_argv
+from stylenet.config import compose, compose_error
+from stylenet.inference.save_pretrained import save_pretrained
+from stylenet.networks.checkpoint import META_KEY, file_kind, load_file
+
+PHOTOS_LICENSE = "public domain and CC0: the weights may be used for any purpose (no BSDS500 or COCO photos)"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message} (see python -m stylenet zoo --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m stylenet zoo", description="The models shipped inside stylenet: list them, or build them.")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="names, kinds, styles, and whether each is installed")
+    b = sub.add_parser("build", help="train a shipped model with its recipe (or convert --from-ckpt) into the package")
+    b.add_argument("name", choices=zoo.names())
+    b.add_argument("--from-ckpt", default=None, metavar="PATH", help="convert this checkpoint (or pretrained folder) instead of training")
+    b.add_argument("--half", action="store_true", help="store float16 weights (half the size; loaded as float32)")
+    return p
+
+
+def list_models() -> int:
+    for m in zoo.MODELS.values():
+        state = f"installed ({zoo.root() / m.name})" if zoo.is_installed(m.name) else f"not installed: python -m stylenet zoo build {m.name}"
+        styles = ", ".join(m.styles) if m.styles else "any painting (--style PATH)"
+        print(f"{m.name:<15} {m.kind:<9} {styles}\n{'':<15} {m.summary}\n{'':<15} {state}")
+    return 0
+
+
+def check_fits(model: zoo.ZooModel, ckpt: dict, source: str) -> None:
+    """The checkpoint is what the shipped name promises (infer.py picks it by kind and style name)."""
+    meta, kind = ckpt[META_KEY], file_kind(ckpt)
+    if (kind == "universal") != (model.kind == "decoders"):
+        raise UsageError(f"{source} holds {'universal decoders' if kind == 'universal' else 'a trained network'}; "
+                         f"{model.name} is {model.summary}")
+    if model.kind == "decoders" and 4 not in (meta.get("levels") or []):
+        raise UsageError(f"{source} has no relu4_1 decoder (levels {meta.get('levels')}); {model.name} is AdaIN's, which needs it")
+    names = tuple(s.get("name") for s in meta.get("styles") or [])
+    if model.kind == "network" and names != model.styles:
+        raise UsageError(f"{source} holds the styles {list(names) or [meta.get('style', {}).get('name')]}; {model.name} is {list(model.styles)}")
+
+
+def train_recipe(model: zoo.ZooModel) -> tuple[Path, float]:
+    """Train ``model`` with its recipe; (its last.ckpt, seconds)."""
+    from stylenet.training.build import train
+    from stylenet.training.decoders import train_decoders
+
+    try:
+        cfg = compose(model.config, list(model.overrides))
+    except Exception as e:  # noqa: BLE001 - composition errors are long: one line
+        raise UsageError(f"the {model.name} recipe does not compose: {compose_error(e)}") from None
+    start = time.perf_counter()
+    _, out = (train if model.command == "train" else train_decoders)(cfg)
+    return Path(out["checkpoint_dir"]) / "last.ckpt", time.perf_counter() - start
+
+
+def build(name: str, from_ckpt: str | None, half: bool) -> int:
+    model = zoo.model(name)
+    seconds = None
+    src = Path(from_ckpt) if from_ckpt else None
+    if src is None:
+        src, seconds = train_recipe(model)
+    ckpt = load_file(src)
+    check_fits(model, ckpt, str(src))
+    from stylenet.training.fit import hardware  # training's: only here, `zoo list` stays light
+
+    card = {"title": f"stylenet {name}", "summary": model.summary.capitalize() + ".", "command": model.command_line,
+            "photos": zoo.SHIPPED_PHOTOS, "photos_license": PHOTOS_LICENSE,
+            "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware() if seconds is not None else None}
+    folder = save_pretrained(ckpt, zoo.root() / name, half=half, card={k: v for k, v in card.items() if v is not None})
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    dtype = json.loads((folder / "config.json").read_text())["dtype"]
+    print(f"{name}: {folder} ({size / 1e6:.2f} MB, {dtype}) from {src}")
+    return 0
+
+
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.action == "list":
+        return list_models()
+    return build(args.name, args.from_ckpt, args.half)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_argv(_main, sys.argv[1:] if argv is None else argv, prog="python -m stylenet zoo", usage_code=2)
