@@ -23,7 +23,7 @@ from typing import Sequence
 from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
 from stylenet.config import compose, compose_error
-from stylenet.inference.save_pretrained import save_pretrained
+from stylenet.inference.save_pretrained import CARD_KEYS, save_pretrained
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file
 
 PHOTOS_LICENSE = "public domain and CC0: the weights may be used for any purpose (no BSDS500 or COCO photos)"
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("name", choices=zoo.names())
     b.add_argument("--from-ckpt", default=None, metavar="PATH", help="convert this checkpoint (or pretrained folder) instead of training")
     b.add_argument("--half", action="store_true", help="store float16 weights (half the size; loaded as float32)")
+    b.add_argument("--card", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"a model-card field measured elsewhere (VALUE or @FILE); keys: {', '.join(CARD_KEYS)}")
     return p
 
 
@@ -80,7 +82,24 @@ def train_recipe(model: zoo.ZooModel) -> tuple[Path, float]:
     return Path(out["checkpoint_dir"]) / "last.ckpt", time.perf_counter() - start
 
 
-def build(name: str, from_ckpt: str | None, half: bool) -> int:
+def card_fields(items: Sequence[str]) -> dict[str, str]:
+    """``--card quality=@docs/table.md time="31 min"``: what a conversion (--from-ckpt) cannot know, such as the
+    training time of a run made earlier or the evaluation's table, checked before any work."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in CARD_KEYS:
+            raise UsageError(f"--card {item!r}: give KEY=VALUE with KEY one of {', '.join(CARD_KEYS)}")
+        if value.startswith("@"):
+            try:
+                value = Path(value[1:]).expanduser().read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                raise UsageError(f"--card {key}: cannot read {value[1:]} ({e.__class__.__name__}); give a text file") from None
+        out[key] = value
+    return out
+
+
+def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | None = None) -> int:
     model = zoo.model(name)
     seconds = None
     src = Path(from_ckpt) if from_ckpt else None
@@ -93,7 +112,8 @@ def build(name: str, from_ckpt: str | None, half: bool) -> int:
     card = {"title": f"stylenet {name}", "summary": model.summary.capitalize() + ".", "command": model.command_line,
             "photos": zoo.SHIPPED_PHOTOS, "photos_license": PHOTOS_LICENSE,
             "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware() if seconds is not None else None}
-    folder = save_pretrained(ckpt, zoo.root() / name, half=half, card={k: v for k, v in card.items() if v is not None})
+    card = {k: v for k, v in card.items() if v is not None} | (extra or {})
+    folder = save_pretrained(ckpt, zoo.root() / name, half=half, card=card)
     size = sum(p.stat().st_size for p in folder.iterdir())
     dtype = json.loads((folder / "config.json").read_text())["dtype"]
     print(f"{name}: {folder} ({size / 1e6:.2f} MB, {dtype}) from {src}")
@@ -104,7 +124,7 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.action == "list":
         return list_models()
-    return build(args.name, args.from_ckpt, args.half)
+    return build(args.name, args.from_ckpt, args.half, card_fields(args.card))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

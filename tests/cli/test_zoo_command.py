@@ -32,12 +32,15 @@ def test_list_names_kinds_styles_and_what_is_installed(root, capsys):
 
 def test_build_from_a_checkpoint_writes_the_folder_with_its_card(root, tmp_path, capsys):
     net = make_multi_checkpoint(tmp_path / "five.ckpt", styles=zoo.MODELS["five-paintings"].styles)
-    assert main(["build", "five-paintings", "--from-ckpt", str(net), "--half"]) == 0
+    (tmp_path / "q.md").write_text("| painting | iters |\n|---|---|\n| wave | 31 |\n")
+    assert main(["build", "five-paintings", "--from-ckpt", str(net), "--half", "--card", "time=31 min",
+                 "--card", f"quality=@{tmp_path / 'q.md'}"]) == 0
     folder = root / "five-paintings"
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     assert json.loads((folder / "config.json").read_text())["dtype"] == "float16"
     card = (folder / "README.md").read_text()
     assert zoo.MODELS["five-paintings"].command_line in card and "public domain and CC0" in card
+    assert "31 min" in card and "## Quality\n\n| painting | iters |\n|---|---|\n| wave | 31 |" in card
     assert "five-paintings: " in capsys.readouterr().out and zoo.is_installed("five-paintings")
     assert main(["build", "adain", "--from-ckpt", str(write_universal(tmp_path / "u.ckpt", levels=(4,)))]) == 0
     assert load_file(root / "adain")["stylenet"]["levels"] == [4]
@@ -56,3 +59,10 @@ def test_a_checkpoint_that_is_not_what_the_name_promises_is_refused(root, capsys
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert re.search(message, err) and not (root / name).exists()
+
+
+@pytest.mark.parametrize("card,message", [("speed=fast", "KEY one of"), ("time", "KEY=VALUE"), ("quality=@/nonexistent.md", "cannot read")])
+def test_a_bad_card_field_is_refused_before_any_work(root, capsys, card, message):
+    assert main(["build", "adain", "--from-ckpt", str(FIXTURES / "universal_tiny_2026-12-05.ckpt"), "--card", card]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err and not (root / "adain").exists()
