@@ -109,7 +109,7 @@ def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | 
     check_fits(model, ckpt, str(src))
     from stylenet.training.fit import hardware  # training's: only here, `zoo list` stays light
 
-    card = {"title": f"stylenet {name}", "summary": model.summary.capitalize() + ".", "command": model.command_line,
+    card = {"title": f"stylenet {name}", "summary": model.summary[0].upper() + model.summary[1:] + ".", "load_as": name, "command": model.command_line,
             "photos": zoo.SHIPPED_PHOTOS, "photos_license": PHOTOS_LICENSE,
             "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware() if seconds is not None else None}
     card = {k: v for k, v in card.items() if v is not None} | (extra or {})

@@ -41,7 +41,7 @@ from stylenet.universal.checkpoint import PREFIX, UniversalMeta
 from stylenet.universal.decoder import Decoder, level_layer
 
 CARD_KEYS = ("title", "license", "summary", "paintings", "photos", "photos_license", "command", "steps", "time", "hardware",
-             "quality", "limits", "tags")
+             "quality", "limits", "tags", "load_as")
 
 
 def _transformer(ckpt: Mapping, source: str) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -107,6 +107,7 @@ def model_card(meta: dict, card: Mapping[str, Any] | None = None) -> str:
     if unknown := sorted(set(card) - set(CARD_KEYS)):
         raise ValueError(f"unknown model card keys {unknown}; use {', '.join(CARD_KEYS)}")
     universal = meta.get("kind") == "universal"
+    where = repr(card["load_as"]) if card.get("load_as") else "'path/to/this/folder'"  # a zoo name, or the folder
     tags = ["style-transfer", "image-to-image", "stylenet", *(card.get("tags") or [])]
     lines = ["---", f"license: {card.get('license', 'mit')}", "library_name: stylenet", "pipeline_tag: image-to-image", "tags:",
              *[f"- {t}" for t in tags], "---", "",
@@ -118,7 +119,7 @@ def model_card(meta: dict, card: Mapping[str, Any] | None = None) -> str:
     if universal:
         lines += [f"Decoders inverting {meta['encoder']['network']} at relu{{{','.join(str(k) for k in meta['levels'])}}}_1 "
                   "(Li et al. 2017 WCT; Huang & Belongie 2017 AdaIN at relu4_1): any painting works, no training per style.", "",
-                  "```python", "from stylenet import open_stylizer", "s = open_stylizer(FOLDER, style='painting.jpg')", "```", ""]
+                  "```python", "from stylenet import open_stylizer", f"s = open_stylizer({where}, style='painting.jpg', transform='adain')", "```", ""]
     else:
         styles = meta.get("styles") or [meta["style"]]
         lines += ["A feed-forward style network (Johnson et al. 2016, TransformerNet "
@@ -129,7 +130,7 @@ def model_card(meta: dict, card: Mapping[str, Any] | None = None) -> str:
             src = card.get("paintings", {}).get(s["name"]) if isinstance(card.get("paintings"), Mapping) else None
             lines.append(f"- **{s['name']}**: {src or painting_source(s.get('image')) or s.get('image') or 'unknown'}")
         lines += ["", "```python", "from stylenet import Stylizer",
-                  f"s = Stylizer.from_pretrained(FOLDER{', style=' + repr(styles[0]['name']) if len(styles) > 1 else ''})", "```", ""]
+                  f"s = Stylizer.from_pretrained({where}{', style=' + repr(styles[0]['name']) if len(styles) > 1 else ''})", "```", ""]
     lines += ["## Training", ""]
     facts = [("Photos", card.get("photos")), ("Photos' licence", card.get("photos_license")),
              ("Command", f"`{card['command']}`" if card.get("command") else None),

@@ -21,7 +21,8 @@ from pathlib import Path
 from stylenet.errors import StylenetError
 
 ZOO_ENV = "STYLENET_ZOO"
-SHIPPED_PHOTOS = "the five photos shipped in assets/sample (public domain: NASA, and scikit-image's CC0 photos; assets/SOURCES.md)"
+SHIPPED_PHOTOS = ("the photos shipped in assets/sample (public domain: NASA, and scikit-image's CC0 photos; assets/SOURCES.md): "
+                  "four trained on, one held out for validation (data=sample)")
 
 
 class ZooError(StylenetError, LookupError):
