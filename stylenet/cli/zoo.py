@@ -2,7 +2,8 @@
 
     python -m stylenet zoo list                                   # names, kinds, styles, installed or not
     python -m stylenet zoo build five-paintings                   # train with its recipe, then write stylenet/zoo/five-paintings/
-    python -m stylenet zoo build adain --half                     # float16 weights (half the size)
+    python -m stylenet zoo build adain --half data.path=BSDS500/images/train data.val_path=BSDS500/images/val
+                                                                  # float16 weights; photos the recipe needs, as overrides
     python -m stylenet zoo build adain --from-ckpt checkpoints/adain/last.ckpt   # convert a trained checkpoint, no training
 
 The recipes are declared once, in :data:`stylenet.zoo.MODELS`; ``build`` composes them (conf/train.yaml or
@@ -26,8 +27,6 @@ from stylenet.config import compose, compose_error
 from stylenet.inference.save_pretrained import CARD_KEYS, save_pretrained
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file
 
-PHOTOS_LICENSE = "public domain and CC0: the weights may be used for any purpose (no BSDS500 or COCO photos)"
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
@@ -40,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="names, kinds, styles, and whether each is installed")
     b = sub.add_parser("build", help="train a shipped model with its recipe (or convert --from-ckpt) into the package")
     b.add_argument("name", choices=zoo.names())
+    b.usage = "python -m stylenet zoo build NAME [--from-ckpt PATH] [--half] [--card KEY=VALUE] [KEY=VALUE ...]"
+    b.epilog = "KEY=VALUE: added to the recipe, as Hydra overrides (photos that are not shipped: data.path=...)"
     b.add_argument("--from-ckpt", default=None, metavar="PATH", help="convert this checkpoint (or pretrained folder) instead of training")
     b.add_argument("--half", action="store_true", help="store float16 weights (half the size; loaded as float32)")
     b.add_argument("--card", action="append", default=[], metavar="KEY=VALUE",
@@ -51,7 +52,8 @@ def list_models() -> int:
     for m in zoo.MODELS.values():
         state = f"installed ({zoo.root() / m.name})" if zoo.is_installed(m.name) else f"not installed: python -m stylenet zoo build {m.name}"
         styles = ", ".join(m.styles) if m.styles else "any painting (--style PATH)"
-        print(f"{m.name:<15} {m.kind:<9} {styles}\n{'':<15} {m.summary}\n{'':<15} {state}")
+        use = "" if m.license == "mit" else f"\n{'':<15} {m.photos_license}"
+        print(f"{m.name:<15} {m.kind:<9} {styles}\n{'':<15} {m.summary}\n{'':<15} {state}{use}")
     return 0
 
 
@@ -68,13 +70,13 @@ def check_fits(model: zoo.ZooModel, ckpt: dict, source: str) -> None:
         raise UsageError(f"{source} holds the styles {list(names) or [meta.get('style', {}).get('name')]}; {model.name} is {list(model.styles)}")
 
 
-def train_recipe(model: zoo.ZooModel) -> tuple[Path, float]:
+def train_recipe(model: zoo.ZooModel, extra: Sequence[str] = ()) -> tuple[Path, float]:
     """Train ``model`` with its recipe; (its last.ckpt, seconds)."""
     from stylenet.training.build import train
     from stylenet.training.decoders import train_decoders
 
     try:
-        cfg = compose(model.config, list(model.overrides))
+        cfg = compose(model.config, [*model.overrides, *extra])
     except Exception as e:  # noqa: BLE001 - composition errors are long: one line
         raise UsageError(f"the {model.name} recipe does not compose: {compose_error(e)}") from None
     start = time.perf_counter()
@@ -99,18 +101,20 @@ def card_fields(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | None = None) -> int:
+def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | None = None, overrides: Sequence[str] = ()) -> int:
     model = zoo.model(name)
+    if from_ckpt and overrides:
+        raise UsageError(f"{' '.join(overrides)}: overrides change the recipe's training; --from-ckpt converts a trained checkpoint")
     seconds = None
     src = Path(from_ckpt) if from_ckpt else None
     if src is None:
-        src, seconds = train_recipe(model)
+        src, seconds = train_recipe(model, overrides)
     ckpt = load_file(src)
     check_fits(model, ckpt, str(src))
     from stylenet.training.fit import hardware  # training's: only here, `zoo list` stays light
 
     card = {"title": f"stylenet {name}", "summary": model.summary[0].upper() + model.summary[1:] + ".", "load_as": name, "command": model.command_line,
-            "photos": zoo.SHIPPED_PHOTOS, "photos_license": PHOTOS_LICENSE,
+            "photos": model.photos, "photos_license": model.photos_license, "license": model.license,
             "time": f"{seconds / 60:.1f} min" if seconds is not None else None, "hardware": hardware() if seconds is not None else None}
     card = {k: v for k, v in card.items() if v is not None} | (extra or {})
     folder = save_pretrained(ckpt, zoo.root() / name, half=half, card=card)
@@ -121,10 +125,15 @@ def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | 
 
 
 def _main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    # Recipe overrides (KEY=VALUE) may stand anywhere after the name, as on a train.py command line.
+    args, rest = build_parser().parse_known_args(argv)
+    bad = [a for a in rest if a.startswith("-") or "=" not in a or args.action != "build"]
+    if bad:
+        raise UsageError(f"unrecognized arguments: {' '.join(bad)} (see python -m stylenet zoo --help)")
+    args.overrides = rest
     if args.action == "list":
         return list_models()
-    return build(args.name, args.from_ckpt, args.half, card_fields(args.card))
+    return build(args.name, args.from_ckpt, args.half, card_fields(args.card), args.overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

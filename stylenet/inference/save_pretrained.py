@@ -140,8 +140,11 @@ def model_card(meta: dict, card: Mapping[str, Any] | None = None) -> str:
     lines += [f"- {k}: {v}" for k, v in facts if v is not None] + [""]
     if card.get("quality"):
         lines += ["## Quality", "", str(card["quality"]), ""]
-    lines += ["## Known limits", "", card.get("limits") or "Trained for the styles above only; "
-              "large photos are tiled; colours follow the painting unless preserve_color is set.", ""]
+    default_limits = ("Any painting, but AdaIN and WCT paint its colours and textures, not its strokes: a network trained "
+                      "for one painting comes closer to it; under about 400 px WCT loses the photo's layout (use AdaIN)."
+                      if universal else "Trained for the styles above only; large photos are tiled; colours follow the "
+                      "painting unless preserve_color is set.")
+    lines += ["## Known limits", "", card.get("limits") or default_limits, ""]
     return "\n".join(lines)
 
 

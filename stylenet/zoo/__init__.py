@@ -41,10 +41,15 @@ class ZooModel:
     config: str
     overrides: tuple[str, ...]
     styles: tuple[str, ...] = ()
+    photos: str = SHIPPED_PHOTOS  # what it learned from: their licence decides what the weights may be used for
+    photos_license: str = "public domain and CC0: the weights may be used for any purpose (no BSDS500 or COCO photos)"
+    license: str = "mit"  # the card's licence (the Hub's front matter)
+    needs: str = ""  # overrides the user adds to rebuild it (photos that are not shipped)
 
     @property
     def command_line(self) -> str:
-        return f"python -m stylenet {self.command} {' '.join(self.overrides)}"
+        """The training command its recipe is (``python -m stylenet zoo build NAME`` runs it, then writes the folder)."""
+        return f"python -m stylenet {self.command} {' '.join(self.overrides)}" + (f" {self.needs}" if self.needs else "")
 
 
 MODELS: dict[str, ZooModel] = {m.name: m for m in (
@@ -54,8 +59,18 @@ MODELS: dict[str, ZooModel] = {m.name: m for m in (
              ("experiment=quick", "styles=[wave,starry_night,the_scream,shipwreck,udnie]", "trainer.max_steps=3000", "data=sample",
               "run_name=five-paintings"),
              styles=("wave", "starry_night", "the_scream", "shipwreck", "udnie")),
+    # From the five shipped photos alone the decoder does not generalise: every painting came out in the photos'
+    # browns (docs/pretrained.md). It learns from BSDS500's 200 training photos instead, whose terms (research and
+    # education) pass to its weights: said in its card, in the README and by `zoo list`.
     ZooModel("adain", "decoders", "the AdaIN decoder (relu4_1, Huang & Belongie 2017): any painting, no training per style",
-             "decoders", "decoders", ("recipe=cpu_adain", "data=sample", "run_name=adain")),
+             "decoders", "decoders", ("recipe=cpu_adain", "data=folder", "run_name=adain"),
+             photos="BSDS500 (the Berkeley Segmentation Data Set: its 200 training photos; 100 validation photos for the "
+                    "validation loss)",
+             photos_license="BSDS500 is licensed for non-commercial research and education only, and so are these weights; "
+                            "for other uses rebuild it from photos you may use: python -m stylenet zoo build adain data.path=PHOTOS "
+                            "data.val_path=OTHER_PHOTOS",
+             license="other",
+             needs="data.path=BSDS500/images/train data.val_path=BSDS500/images/val"),
 )}
 DEFAULT_NETWORK, DEFAULT_DECODERS = "five-paintings", "adain"  # what infer.py uses with no --ckpt
 

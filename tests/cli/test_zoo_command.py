@@ -44,6 +44,8 @@ def test_build_from_a_checkpoint_writes_the_folder_with_its_card(root, tmp_path,
     assert "five-paintings: " in capsys.readouterr().out and zoo.is_installed("five-paintings")
     assert main(["build", "adain", "--from-ckpt", str(write_universal(tmp_path / "u.ckpt", levels=(4,)))]) == 0
     assert load_file(root / "adain")["stylenet"]["levels"] == [4]
+    adain_card = (root / "adain" / "README.md").read_text()  # learned from BSDS500: its terms, said where users look
+    assert "license: other" in adain_card and "non-commercial research and education only" in adain_card
     capsys.readouterr()
     assert main(["list"]) == 0 and capsys.readouterr().out.count("installed (") == 2
 
@@ -66,3 +68,8 @@ def test_a_bad_card_field_is_refused_before_any_work(root, capsys, card, message
     assert main(["build", "adain", "--from-ckpt", str(FIXTURES / "universal_tiny_2026-12-05.ckpt"), "--card", card]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err and not (root / "adain").exists()
+
+
+def test_recipe_overrides_are_refused_with_a_conversion(root, capsys):
+    assert main(["build", "adain", "--from-ckpt", str(FIXTURES / "universal_tiny_2026-12-05.ckpt"), "data.path=/photos"]) == 2
+    assert "--from-ckpt converts a trained checkpoint" in capsys.readouterr().err and not (root / "adain").exists()
