@@ -4,6 +4,7 @@ a photo to its size and gives the pixels recorded when it was built (tests/fixtu
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,8 +25,14 @@ TOLERANCE = 3  # 8-bit levels: float32 sums in another order on another CPU, rou
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """stylenet built into a wheel (no dependencies, no network), as pip would install it."""
-    out = tmp_path_factory.mktemp("wheel")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    out, src = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("src")
+    # Built from a copy of the tracked files: setuptools' build/ folder in a working tree can hold stale modules.
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    for f in filter(None, files):
+        if (ROOT / f).is_file():
+            (src / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, src / f)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("stylenet-*.whl")

@@ -1,9 +1,12 @@
-"""What the photos a decoder learns from cost: AdaIN with each decoder, each painting, on photos it never saw,
-scored by the perceptual loss the networks train with (Gram style loss / the photo's own: 1 = no nearer the
-painting than the photo, lower is better; content loss against the photo).
+"""What the photos a model learns from cost: each candidate (universal decoders through AdaIN, or a network holding
+the five paintings by name), each painting, on photos it never saw, scored by the perceptual loss the networks
+train with (Gram style loss / the photo's own: 1 = no nearer the painting than the photo, lower is better;
+content loss against the photo).
 
-    python scripts/decoder_photos_cost.py --decoders shipped=checkpoints/adain/last.ckpt \
-        bsds500=checkpoints/adain_bsds500/last.ckpt --photos BSDS500/images/test --limit 5 --size 256
+    python scripts/photos_cost.py --decoders shipped=checkpoints/adain/last.ckpt \
+        bsds500=checkpoints/adain_bsds500/last.ckpt --photos BSDS500/images/val --limit 5 --size 256
+    python scripts/photos_cost.py --networks shipped=checkpoints/five-paintings/last.ckpt \
+        bsds500=checkpoints/five-paintings-bsds500/last.ckpt --photos BSDS500/images/val --limit 5 --size 256
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ LOSS = dict(network="vgg19", weights="embedded", content_layers=("relu2_2",),
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--decoders", nargs="+", required=True, help="NAME=CHECKPOINT ...")
+    ap.add_argument("--decoders", nargs="+", default=[], help="NAME=CHECKPOINT ... (universal decoders, through AdaIN)")
+    ap.add_argument("--networks", nargs="+", default=[], help="NAME=CHECKPOINT ... (networks holding the paintings by name)")
     ap.add_argument("--photos", required=True)
     ap.add_argument("--limit", type=int, default=5)
     ap.add_argument("--size", type=int, default=256)
@@ -35,11 +39,13 @@ def main() -> None:
     torch.manual_seed(0)
     photos = sorted(p for p in Path(a.photos).iterdir() if is_image_path(p))[: a.limit]
     loss = build_perceptual_loss(**LOSS).eval()
-    print("| painting | decoder | style vs photo: median (range) | content: median |\n|---|---|---|---|")
+    print("| painting | candidate | style vs photo: median (range) | content: median |\n|---|---|---|---|")
     for painting in sorted(PAINTINGS.glob("*.jpg")):
         loss.set_style(load_image(painting, size=2 * a.size))
-        for name, ckpt in (d.split("=", 1) for d in a.decoders):
-            s = open_stylizer(ckpt, style=str(painting), device="cpu", transform="adain")
+        candidates = [(*d.split("=", 1), True) for d in a.decoders] + [(*d.split("=", 1), False) for d in a.networks]
+        for name, ckpt, universal in candidates:
+            s = (open_stylizer(ckpt, style=str(painting), device="cpu", transform="adain") if universal
+                 else open_stylizer(ckpt, style=painting.stem, device="cpu", backend="torch"))
             ratios, contents = [], []
             for p in photos:
                 photo = Image.open(p).convert("RGB")
