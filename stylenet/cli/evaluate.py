@@ -102,7 +102,10 @@ class _StylizerNet(torch.nn.Module):
 
 def candidate(cfg) -> Candidate:
     """The candidate of ``cfg`` and the metadata whose loss scores it (``loss_from=`` first)."""
-    loss_meta = read_checkpoint(user_path(cfg.loss_from))[META_KEY] if cfg.get("loss_from") else None
+    loss_meta = None
+    if cfg.get("loss_from"):  # a multi-style loss_from scores with one of its styles' loss (loss_style, else style_name)
+        loss_meta = meta_for_style(read_checkpoint(user_path(cfg.loss_from))[META_KEY],
+                                   cfg.get("loss_style") or cfg.get("style_name"), f"loss_from={cfg.loss_from}")
     if cfg.get("outputs"):
         folder = user_path(cfg.outputs)
         if not folder.is_dir():
@@ -119,7 +122,7 @@ def candidate(cfg) -> Candidate:
             meta = meta_for_style(meta, cfg.get("style_name"), str(ckpt))
             set_mix(net, mix_vector(str(cfg.style_name), names))
             label = f"{label}_{cfg.style_name}"
-        elif cfg.get("style_name"):
+        elif cfg.get("style_name") and not loss_meta:
             raise StylenetError(f"style_name= chooses a style of a multi-style network; {ckpt} holds one "
                                 f"({(meta.get('style') or {}).get('name')})")
         describe = str(ckpt) + (f" (style {cfg.style_name})" if names else "")

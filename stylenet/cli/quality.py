@@ -80,7 +80,7 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
     cells = []
     for style in styles:
         reference = user_path(str(_cell(cfg, style, None).reference)) if cfg.get("reference") else None
-        if reference is not None and not reference.is_file():
+        if reference is not None and not reference.exists():  # a .ckpt, a light file or a pretrained folder
             raise StylenetError(f"reference={reference} (painting {style}) not found: train it, or set reference= to the "
                                 "checkpoint whose loss scores the candidates")
         for size, limit in zip(sizes, limits):
@@ -97,6 +97,7 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
                         raise StylenetError(f"candidates.{name}.{k}={keys[k]} (painting {style}, size {size}) does not exist")
                 ecfg = evaluate_config(
                     base, **keys, photos=photos, size=size, limit=limit, loss_from=str(reference) if reference else None,
+                    loss_style=style,  # a multi-style reference scores each painting with that style's loss
                     out=str(out / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
                 )
                 cells.append((style, size, name, ecfg))
