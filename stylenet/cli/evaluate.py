@@ -40,7 +40,8 @@ from stylenet.teacher.evaluate import MAX_SCORING_SIDE, painting_scale, score_ph
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import scores_csv, summary_markdown
 from stylenet.teacher.scores import START_NAMES, PhotoScore, curve_csv, format_equiv
-from stylenet.universal.stylizer import UniversalStylizer
+from stylenet.universal.checkpoint import UniversalMeta
+from stylenet.universal.stylizer import UniversalStylizer, default_transform
 
 
 def _loss_overrides(cfg) -> dict[str, Any]:
@@ -114,7 +115,8 @@ def candidate(cfg) -> Candidate:
                          loss_meta=loss_meta or {}, outputs=folder)
     ckpt = user_path(cfg.ckpt)
     stroke_scale = check_stroke_scale(cfg.get("stroke_scale", 1.0), "stroke_scale")
-    if file_kind(load_file(ckpt)) != "universal":
+    ckpt_dict = load_file(ckpt)
+    if file_kind(ckpt_dict) != "universal":
         net, full_meta = load_network(ckpt)
         meta = full_meta
         label, names = f"{ckpt.parent.name}_{ckpt.stem}", [s["name"] for s in meta.get("styles") or []]
@@ -140,7 +142,8 @@ def candidate(cfg) -> Candidate:
                          global_step=(meta.get("train") or {}).get("global_step"), build=build)
     if stroke_scale != 1.0:
         raise StylenetError("stroke_scale= applies to trained networks; universal decoders take the painting's size instead")
-    transform, alpha = str(cfg.transform), float(cfg.alpha)
+    levels = UniversalMeta.from_dict(ckpt_dict[META_KEY], str(ckpt)).levels
+    transform, alpha = str(cfg.transform) if cfg.get("transform") else default_transform(levels), float(cfg.alpha)
     if transform not in ("wct", "adain") or not 0.0 <= alpha <= 1.0:
         raise StylenetError(f"transform={transform} alpha={alpha:g}: transform is wct or adain, alpha between 0 and 1")
 

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "multi-style networks: the style's NAME")
     p.add_argument("--alpha", type=float, default=None, help="universal checkpoints: style strength in feature space, 0..1 (default 1)")
     p.add_argument("--transform", choices=["wct", "adain"], default=None,
-                   help="universal checkpoints: wct (Li et al. 2017, every level; default) or adain (Huang & Belongie 2017, relu4_1)")
+                   help="universal checkpoints: adain (Huang & Belongie 2017, relu4_1; the default where the file has it) "
+                        "or wct (Li et al. 2017, every level)")
     p.add_argument("--style-size", type=int, default=None,
                    help="universal checkpoints: long side of the paintings in px (default: their own size, at most 1024)")
     p.add_argument("--mix", default=None, metavar="A:W,B:W",
@@ -199,8 +200,6 @@ def shipped_model(args) -> Path:
 
     if unknown := [s for s in args.style if s not in network.styles and not Path(parse_style(s)[0]).is_file()]:
         raise UsageError(f"--style {unknown[0]} is neither a shipped style ({', '.join(network.styles)}) nor a painting file")
-    if args.transform is None:
-        args.transform = "adain"  # the shipped decoder is relu4_1's alone: AdaIN
     return zoo.folder(decoders.name)
 
 

@@ -66,6 +66,6 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     decoders = UniversalStylizer.from_checkpoint(ckpt, device=device)
-    stylizer = PaintingStylizer(decoders, paths, weights, alpha=alpha, transform=args.transform or "wct",
+    stylizer = PaintingStylizer(decoders, paths, weights, alpha=alpha, transform=args.transform,
                                 style_size=args.style_size, label=label)  # a bad painting: one line, before any photo
     return run_stylize(args, stylizer, jobs, failures, str(out))

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from stylenet.universal.stylizer import UniversalError, UniversalStylizer
+from stylenet.universal.stylizer import UniversalError, UniversalStylizer, default_transform
 
 _NO_TILES = ("auto", 0, "0", None)  # what a trained network's options mean when nothing is tiled
 
@@ -34,7 +34,8 @@ def style_label(paths: Sequence[str | os.PathLike]) -> str:
 
 class PaintingStylizer:
     """``stylizer`` (decoders and their VGG) with ``styles`` (paths, PIL images or tensors) blended by
-    ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct or adain) and
+    ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct or adain; default
+    adain where the decoders have relu4_1's, :func:`~stylenet.universal.stylizer.default_transform`) and
     ``style_size`` (the paintings' long side; default their own size, at most 1024 px)."""
 
     backend = "torch"
@@ -42,12 +43,12 @@ class PaintingStylizer:
     tiled_images = 0  # never tiles
 
     def __init__(self, stylizer: UniversalStylizer, styles, weights: Sequence[float] | None = None, *, alpha: float = 1.0,
-                 transform: str = "wct", style_size: int | None = None, label: str | None = None):
+                 transform: str | None = None, style_size: int | None = None, label: str | None = None):
         if not 0.0 <= float(alpha) <= 1.0:
             raise UniversalError(f"alpha must be between 0 and 1 (0 = the photo's features, 1 = all style), got {alpha:g}")
         self.stylizer, self.device = stylizer, stylizer.device
         self.styles = stylizer.prepare_styles(styles, weights, style_size)
-        self.alpha, self.transform = float(alpha), transform
+        self.alpha, self.transform = float(alpha), transform or default_transform(stylizer.levels)
         paths = [styles] if isinstance(styles, (str, os.PathLike)) else styles
         named = isinstance(paths, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in paths)
         self.style_label = label or (style_label(paths) if named else "universal")  # what infer.py prints

@@ -40,6 +40,13 @@ from stylenet.universal.decoder import Decoder, level_layer, min_side, size_mult
 from stylenet.universal.transforms import TRANSFORMS, check_weights, transform_features
 
 ADAIN_LEVEL = 4  # Huang & Belongie 2017: relu4_1
+
+
+def default_transform(levels) -> str:
+    """AdaIN where the decoders include relu4_1's, else WCT. On the CPU recipes' decoders AdaIN keeps the photo
+    best and closes more of the style gap than WCT at 480 px, where WCT comes last (docs/universal.md); WCT's
+    error compounds over its four decoders."""
+    return "adain" if ADAIN_LEVEL in tuple(levels) else "wct"
 POSITIONS_PER_CHANNEL = 4  # WCT warns below this many photo positions per channel at a level (_warn_few_positions)
 MAX_STYLE_SIDE = 1024  # a larger painting is downscaled: its statistics need no more, VGG time grows with area
 

@@ -98,3 +98,18 @@ def test_style_weights_parse_and_paths_with_colons_survive(tmp_path):
     odd.write_bytes(b"")
     assert parse_style(str(odd)) == (str(odd), 1.0)  # an existing file named like PATH:WEIGHT is a file
     assert parse_style("C:/art/a.jpg") == ("C:/art/a.jpg", 1.0)
+
+
+def test_the_default_transform_is_adain_where_the_file_has_relu4_1_and_wct_where_it_does_not(files, tmp_path, capsys):
+    from stylenet.universal.paintings import PaintingStylizer
+
+    with_4 = PaintingStylizer.from_checkpoint(files / "u.ckpt", files / "wave.png")
+    without_4 = PaintingStylizer.from_checkpoint(write_universal(tmp_path / "u123.ckpt", levels=(1, 2, 3)), files / "wave.png")
+    assert (with_4.transform, without_4.transform) == ("adain", "wct")
+    # infer.py with no --transform writes what --transform adain writes
+    for name, extra in (("default", []), ("adain", ["--transform", "adain"]), ("wct", ["--transform", "wct"])):
+        code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", *extra, files / "photos" / "a.jpg",
+                           "-o", tmp_path / f"{name}.png")
+        assert code == 0, err
+    pixels = {n: Image.open(tmp_path / f"{n}.png").tobytes() for n in ("default", "adain", "wct")}
+    assert pixels["default"] == pixels["adain"] != pixels["wct"]
