@@ -37,6 +37,40 @@ if not OmegaConf.has_resolver("stylenet_run_name"):
     OmegaConf.register_new_resolver("stylenet_run_name", run_name)
 
 
+# Options of a group that belong to another command, left out of a command's --help.
+HIDDEN_OPTIONS = {"train": ("callbacks/decoders",), "decoders": ("callbacks/default", "callbacks/with_teacher")}
+
+
+def command_groups(command: str) -> str:
+    """The config groups ``conf/<command>.yaml`` composes from, one ``group: option, ...`` line each: its
+    ``--help`` (conf/hydra/help/stylenet.yaml). Hydra's own list names every folder under conf/, so
+    ``train.py --help`` offered the decoders' recipes. Left out: the groups the command's defaults do not name
+    (a primary config it extends counts: bench extends train), options whose name starts with ``_`` (bases
+    the others extend) and :data:`HIDDEN_OPTIONS`."""
+    hidden = HIDDEN_OPTIONS.get(command, ())
+    lines = []
+    for group in sorted(_default_groups(command)):
+        options = [p.stem for p in sorted((CONFIG_DIR / group).glob("*.yaml"))
+                   if not p.stem.startswith("_") and f"{group}/{p.stem}" not in hidden]
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def _default_groups(config: str) -> set[str]:
+    groups: set[str] = set()
+    for entry in OmegaConf.load(CONFIG_DIR / f"{config}.yaml").get("defaults") or []:
+        if OmegaConf.is_dict(entry):
+            names = (str(k).removeprefix("override ").strip() for k in entry)
+            groups |= {g for g in names if not g.startswith("hydra/") and (CONFIG_DIR / g).is_dir()}
+        elif str(entry) != "_self_" and (CONFIG_DIR / f"{entry}.yaml").is_file():
+            groups |= _default_groups(str(entry))
+    return groups
+
+
+if not OmegaConf.has_resolver("stylenet_groups"):
+    OmegaConf.register_new_resolver("stylenet_groups", command_groups)
+
+
 class ConfigError(StylenetError, ValueError):
     """A config that cannot be composed or holds a value no run can use; the message names the key."""
 
@@ -47,7 +81,7 @@ def compose(config_name: str = "train", overrides: list[str] | None = None):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
 
 
-# Keys that moved under the `module:` node (issue 10: the LightningModule's settings in one node, built by
+# Keys that moved under the `module:` node (the LightningModule's settings in one node, built by
 # instantiate): an old command line gets the new name in its error. Both ways an old key arrives are
 # answered here: `optimizer.lr=...` does not compose (compose_error), `+optimizer.lr=...` composes and
 # would be ignored (check_moved_keys, called by the runs' checks).

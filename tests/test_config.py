@@ -104,3 +104,35 @@ def test_a_moved_key_added_with_plus_is_refused_not_ignored(tmp_path):
     cfg = compose("train", ["+optimizer.fused=true", f"paths.checkpoints={tmp_path}", f"paths.logs={tmp_path}"])
     with pytest.raises(ConfigError, match="optimizer moved under module:"):
         check_config(cfg)
+
+
+def _help(*command: str) -> str:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    r = subprocess.run([sys.executable, *command, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split("== Config ==")[0]
+
+
+def test_train_help_lists_only_the_groups_and_options_a_training_run_uses():
+    from stylenet.config import command_groups
+
+    groups = _help("train.py")
+    lines = dict(line.split(": ", 1) for line in groups.split("(group=option)")[1].splitlines() if ": " in line)
+    assert set(lines) == {"callbacks", "data", "debug", "experiment", "logger", "loss", "model", "paths", "style", "trainer"}
+    assert "recipe" not in groups and "decoders" not in lines["callbacks"] and "_base" not in groups and "hydra/" not in groups
+    assert "with_teacher" in lines["callbacks"] and "quick" in lines["experiment"]
+    # the decoders' own help has their recipes and their callbacks, not the style network's
+    decoders = command_groups("decoders")
+    assert "recipe: cpu, cpu_adain, gpu" in decoders and "callbacks: decoders" in decoders.splitlines()
+    assert "paths: default" in command_groups("quality").splitlines()
+    assert "loss:" in command_groups("bench")  # bench extends train's config: the same groups
+
+
+def test_every_command_config_uses_the_help_that_names_its_own_groups():
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        defaults = [str(d) for d in OmegaConf.load(path).get("defaults") or []]
+        assert any("hydra/help" in d for d in defaults) or "train" in defaults, f"{path.name}: add `- override hydra/help: stylenet`"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import Recorder, datamodule, fit, noise
+from helpers import Recorder, datamodule, noise
 
 from stylenet.training.callbacks import RunEstimate, format_duration
 
