@@ -15,6 +15,7 @@ honest timer (the bench, evaluate's network timing); the rules it follows:
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import statistics
 import sys
@@ -187,3 +188,16 @@ def load_average() -> str:
         return " ".join(f"{v:.1f}" for v in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def device_name(device: torch.device) -> str:
+    """The machine in words, for reports and model cards: the GPU and its CUDA, or the CPU model, its cores and torch's threads."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"CPU {model}, {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads"

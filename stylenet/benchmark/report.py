@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import Any
 
 import torch
@@ -14,18 +12,6 @@ from stylenet.runtime import Timing
 from stylenet.training.spec import RunSpec
 
 # ---------------------------------------------------------------------------------------------- report
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"CPU {model}, {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads"
 
 
 def _mem(t: Timing) -> str:

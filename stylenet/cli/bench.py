@@ -46,12 +46,12 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from stylenet.benchmark.measure import SECTIONS, BenchError, bench_data, bench_fit, bench_infer, bench_step, lightning_quiet
-from stylenet.benchmark.report import config_summary, device_name, render
+from stylenet.benchmark.report import config_summary, render
 from stylenet.cli.entry import run_argv
 from stylenet.config import compose
 from stylenet.errors import first_line
 from stylenet.files import atomic_write_text
-from stylenet.runtime import load_average, rss_mb, set_threads
+from stylenet.runtime import device_name, load_average, rss_mb, set_threads
 
 # ---------------------------------------------------------------------------------------------- variants
 

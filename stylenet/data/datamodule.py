@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,26 @@ log = logging.getLogger(__name__)
 
 SKIPPED_FILE = "skipped_images.txt"
 SOURCES = ("folder", "hf")
+
+
+MAX_RESIZE = 4096  # px, the short side before cropping: every photo is resized to at most this
+
+
+def check_resize(resize: Any, image_size: int) -> tuple[int, int]:
+    """``data.resize`` as (lo, hi): unset = image_size, a number, or a range [lo, hi] of short sides to draw
+    from (scale augmentation); one line for anything a run cannot use."""
+    values = list(resize) if isinstance(resize, Sequence) and not isinstance(resize, str) else [image_size if resize is None else resize]
+    try:
+        floats = [float(v) for v in values]
+        ints = [int(f) for f in floats]
+    except (TypeError, ValueError, OverflowError):
+        floats, ints = [], []
+    if len(ints) not in (1, 2) or ints != floats or ints != sorted(ints):
+        raise DataError(f"data.resize={resize}: give one short side in px (resize=512) or a range resize=[256,768] (low first)")
+    if ints[0] < image_size or ints[-1] > MAX_RESIZE:
+        raise DataError(f"data.resize={resize}: every short side must be between data.image_size={image_size} (the crop must "
+                        f"fit) and {MAX_RESIZE} px")
+    return ints[0], ints[-1]
 
 
 class ContentImageDataModule(L.LightningDataModule):
@@ -84,9 +105,7 @@ class ContentImageDataModule(L.LightningDataModule):
             raise DataError(f"data.path is not set; give the {what}")
         if int(image_size) < 16:
             raise DataError(f"data.image_size={image_size} is too small; use at least 16 (256 is the usual)")
-        if resize is not None and int(resize) < int(image_size):
-            raise DataError(f"data.resize={resize} is smaller than data.image_size={image_size}; the short side "
-                            "must reach the crop (leave resize unset to use image_size)")
+        resize = check_resize(resize, int(image_size))
         if int(batch_size) < 1 or int(num_workers) < 0 or int(num_val_images) < 0:
             raise DataError("data.batch_size must be >= 1, data.num_workers and data.num_val_images >= 0")
         if val_split and val_path:
@@ -101,7 +120,7 @@ class ContentImageDataModule(L.LightningDataModule):
                             "data.val_path=FOLDER")
         self.save_hyperparameters(logger=False)
         self.source, self.path = source, str(path)
-        self.image_size, self.resize = int(image_size), int(resize or image_size)
+        self.image_size, self.resize = int(image_size), resize
         self.random_crop = bool(random_crop)
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)

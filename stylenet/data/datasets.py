@@ -59,23 +59,32 @@ def _open_bytes(data, name: str) -> Image.Image:
 
 class CropTransform:
     """Resize the short side to ``resize`` (up or down: photos smaller than the crop are upscaled so the crop
-    always fits), then take a ``size``×``size`` crop: at a random place drawn from ``rng``, or the centre."""
+    always fits), then take a ``size``×``size`` crop: at a random place drawn from ``rng``, or the centre.
 
-    def __init__(self, size: int, resize: int | None = None, random: bool = True):
+    ``resize`` may be a range ``(lo, hi)``: each random crop then draws its short side log-uniformly from it
+    (scale augmentation, as torchvision's RandomResizedCrop and Inception's training): a few photos give crops
+    of the whole scene and of its flat, zoomed-in parts, instead of the same few views every epoch. The centre
+    crop (validation) uses ``lo``."""
+
+    def __init__(self, size: int, resize: int | tuple[int, int] | None = None, random: bool = True):
         self.size = int(size)
-        self.resize = int(resize or size)
+        lo, hi = resize if isinstance(resize, (tuple, list)) else (resize, resize)
+        self.resize = (int(lo or size), int(hi or size))
         self.random = random
 
     def __call__(self, img: Image.Image, rng: np.random.Generator | None = None) -> torch.Tensor:
         w, h = img.size
-        scale = self.resize / min(w, h)
+        random = self.random and rng is not None
+        lo, hi = self.resize
+        short = lo if not random or lo == hi else round(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+        scale = short / min(w, h)
         if scale != 1:
             # reducing_gap: box pre-reduction of big photos before the bicubic; Pillow documents >= 3 as
             # "indistinguishable from fair resampling in most cases", and it is much cheaper for 12 Mpx photos.
-            new = (max(self.resize, round(w * scale)), max(self.resize, round(h * scale)))
+            new = (max(short, round(w * scale)), max(short, round(h * scale)))
             img = img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
             w, h = img.size
-        if self.random and rng is not None:
+        if random:
             x, y = int(rng.integers(0, w - self.size + 1)), int(rng.integers(0, h - self.size + 1))
         else:
             x, y = (w - self.size) // 2, (h - self.size) // 2

@@ -12,7 +12,6 @@ training/decoders.py: :class:`~stylenet.training.decoders.DecoderRun`). User err
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 import warnings
@@ -29,6 +28,7 @@ from stylenet.config import instantiate
 from stylenet.files import ROOT, remove_stale_temporaries
 from stylenet.inference.save_pretrained import save_pretrained
 from stylenet.networks.checkpoint import META_KEY, atomic_save
+from stylenet.runtime import device_name
 from stylenet.zoo import SHIPPED_PHOTOS
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ def fit(run: Run) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 def hardware() -> str:
-    """What a model card says a run trained on."""
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"
+    """What a model card says a run trained on: the device Lightning's ``accelerator: auto`` picks, in words."""
+    return device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def run_card(cfg: DictConfig, seconds: float) -> dict[str, Any]:

@@ -121,6 +121,25 @@ def test_small_photos_are_upscaled_to_the_crop_and_big_ones_reduced(tmp_path):
     assert colors(x) == {GREEN, BLUE}
 
 
+def test_a_resize_range_draws_each_crop_at_its_own_scale_repeatably_and_validates_at_the_low_end():
+    from stylenet.data.datasets import CropTransform, crop_rng
+
+    # a photo whose left half is a fine checkerboard: a crop's scale shows in how many squares it holds
+    arr = np.zeros((300, 400, 3), dtype=np.uint8)
+    arr[:, :200] = ((np.indices((300, 200)).sum(0) // 4) % 2 * 255)[..., None]
+    img = Image.fromarray(arr)
+    t = CropTransform(32, (32, 300))
+    crops = [t(img, crop_rng(0, 0, i)) for i in range(40)]
+    assert all(c.shape == (3, 32, 32) for c in crops)
+    assert torch.equal(t(img, crop_rng(0, 0, 7)), crops[7])  # a function of the key: exact resume
+    flat = sum(bool(c.std() < 0.01) for c in crops)
+    assert 5 < flat < 35  # zoomed in on one half or the other: some crops flat, others textured
+    # one short side: the crops before ranges existed, draw for draw
+    assert torch.equal(CropTransform(32, (40, 40))(img, crop_rng(1, 2, 3)), CropTransform(32, 40)(img, crop_rng(1, 2, 3)))
+    # validation: the centre at the low end
+    assert torch.equal(CropTransform(32, (40, 300), random=False)(img), CropTransform(32, 40, random=False)(img))
+
+
 def test_bad_files_are_skipped_and_each_reported_while_training_goes_on(tmp_path, caplog):
     good, bad = make_mixed_folder(tmp_path / "photos")
     dm = datamodule(tmp_path / "photos", num_workers=2, log_dir=str(tmp_path / "logs"), random_crop=False)
@@ -156,8 +175,9 @@ def test_empty_missing_or_unreadable_folders_fail_before_training_with_one_line(
     (tmp_path / "badval" / "v.jpg").write_bytes(b"nope")
     with pytest.raises(DataError, match="validation images"):
         datamodule(tmp_path / "ok", val_path=str(tmp_path / "badval")).setup("fit")
-    with pytest.raises(DataError, match="smaller than data.image_size"):
-        datamodule(tmp_path / "ok", image_size=64, resize=32)
+    for resize in (32, [32, 128], [128, 64], [64, 9000], "big", [64, 96, 128]):  # one line, before any photo is read
+        with pytest.raises(DataError, match=r"data.resize=.*(the crop must fit|low first)"):
+            datamodule(tmp_path / "ok", image_size=64, resize=resize)
 
 
 def test_order_and_crops_are_a_function_of_seed_and_epoch(tmp_path):
