@@ -1,5 +1,5 @@
 """How a :class:`~stylenet.inference.stylizer.Stylizer` runs its network: eager PyTorch (any device, fp16 on
-CUDA) or onnxruntime (the CPU; measured ~1.4x faster there, docs/inference.md). Both take a float B×3×h×w
+CUDA) or onnxruntime (the CPU; 8-38 % faster there from 512 px up, about a tie at 256 px: docs/inference.md). Both take a float B×3×h×w
 batch of any size and return the raw network output as float32; ``run_frozen`` runs one tile with the
 instance-norm statistics of the whole image (:mod:`stylenet.inference.instance_norm`)."""
 

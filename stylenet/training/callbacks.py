@@ -268,4 +268,6 @@ class RunEstimate(L.Callback):
                 f"{format_duration(self.estimate_s)}")
         if self.hint and self.estimate_s > self.hint_over:
             line += f" ({self.hint})"
-        print(line, flush=True)
+        from tqdm.auto import tqdm
+
+        tqdm.write(line)  # above the progress bar, not inside its line
