@@ -1,4 +1,4 @@
-"""``python -m stylenet.bench`` was this command until issue 10; it is now ``python -m stylenet bench``.
+"""``python -m stylenet.bench`` was this command until the reorganisation of 2026-11-30; it is now ``python -m stylenet bench``.
 
 An old command line gets its new form in one line (exit 2, as a bad command line); importing this does nothing.
 """

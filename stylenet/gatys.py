@@ -1,4 +1,4 @@
-"""``python -m stylenet.gatys`` was this command until issue 10; it is now ``python -m stylenet gatys``.
+"""``python -m stylenet.gatys`` was this command until the reorganisation of 2026-11-30; it is now ``python -m stylenet gatys``.
 
 An old command line gets its new form in one line (exit 2, as a bad command line); importing this does nothing.
 """

@@ -40,7 +40,7 @@ def test_citation_cff_is_valid_yaml_and_cites_the_papers_stylenet_implements():
         assert f"arXiv:{arxiv}" in [i["value"] for i in ref.get("identifiers", [])] and ref["url"].endswith(arxiv)
 
 
-MAX_MODULE_LINES = 400  # issue 24: a module past a few hundred lines is split along its seams (docs/ARCHITECTURE.md)
+MAX_MODULE_LINES = 400  # a module past a few hundred lines is split along its seams (docs/ARCHITECTURE.md)
 
 
 def test_no_module_is_over_400_lines():

@@ -95,5 +95,5 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     """``photo`` at strength 0, ``stylized`` at 1, linear in between (tensors of one shape and device).
 
     Float pixels, rounded once when the result is saved: the universal path blended 8-bit PIL images
-    before issue 24, so its outputs at a strength under 1 may differ from then by one level."""
+    before 2026-12-05, so its outputs at a strength under 1 may differ from then by one level."""
     return stylized if strength >= 1.0 else torch.lerp(photo, stylized, strength)

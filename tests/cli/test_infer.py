@@ -189,7 +189,7 @@ def test_setup_errors_are_one_line_before_any_work(tmp_path, ckpt, capsys, monke
 def test_stroke_scale_paints_images_and_videos_at_their_full_size(tmp_path, ckpt, capsys, monkeypatch):
     import av
 
-    import stylenet.cli.infer_run as infer  # the videos are run there (issue 24 split infer.py)
+    import stylenet.cli.infer_run as infer  # the videos are run there (infer.py was split along its seams on 2026-12-05)
 
     folder = tmp_path / "media"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""A checkpoint written by stylenet before the reorganisation (issue 10) keeps loading, stylising
+"""A checkpoint written by stylenet before the reorganisation of 2026-11-30 keeps loading, stylising
 identically and resuming. The fixture is a real train.py run (8 channels, 1 residual block, 2 steps,
 random VGG); the expected pixels were computed by the code that wrote it."""
 

@@ -1,4 +1,4 @@
-"""Universal decoders written before issue 24's reorganisation (a real `python -m stylenet decoders` run:
+"""Universal decoders written before the reorganisation of 2026-12-05 (a real `python -m stylenet decoders` run:
 levels 1-2, 2 steps, random VGG; tests/fixtures/make_2026_12_05.py) keep loading, stylising identically
 and resuming."""
 
