@@ -6,6 +6,8 @@ through each run's ``check()``)."""
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, instantiate
 from stylenet.errors import first_line
 from stylenet.files import check_writable_dir
+
+STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")  # a periodic checkpoint's name (conf/callbacks/default.yaml)
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +102,16 @@ def check_trainer(cfg: DictConfig) -> None:
     check_accelerator(cfg.trainer)
     check_optimizer(cfg)
     check_output_folders(cfg)
+
+
+def check_no_finished_run(cfg: DictConfig) -> None:
+    """A new run (no ``ckpt_path``) never replaces the network of an earlier run in the same folder: a two-step
+    sweep used to overwrite a finished 600-step ``last.ckpt`` and its samples. One line with the three ways on."""
+    folder = Path(str(cfg.checkpoint_dir))
+    if cfg.get("ckpt_path") or not folder.is_dir():
+        return
+    found = sorted(p.name for p in folder.iterdir() if p.name == "last.ckpt" or STEP_CKPT.fullmatch(p.name))
+    if found:
+        name = "last.ckpt" if "last.ckpt" in found else found[-1]
+        raise ConfigError(f"{folder} already holds a run ({name}): resume it with ckpt_path=last, train a new one beside "
+                          f"it with run_name=<new name>, or delete {folder} to start again")

@@ -12,7 +12,6 @@ training/decoders.py: :class:`~stylenet.training.decoders.DecoderRun`). User err
 from __future__ import annotations
 
 import logging
-import re
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ from stylenet.files import ROOT, remove_stale_temporaries
 from stylenet.inference.save_pretrained import save_pretrained
 from stylenet.networks.checkpoint import META_KEY, atomic_save
 from stylenet.runtime import device_name
+from stylenet.training.checks import STEP_CKPT, check_no_finished_run
 from stylenet.zoo import SHIPPED_PHOTOS
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 
 # Callbacks Lightning refuses to run without a logger (`~logger`): dropped, with a line saying so.
 NEEDS_LOGGER = (LearningRateMonitor, DeviceStatsMonitor)
-STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")
 PRETRAINED_DIR = "pretrained"  # beside last.ckpt: the run's network as a pretrained folder (save_pretrained)
 
 
@@ -108,6 +107,7 @@ def fit(run: Run) -> tuple[dict[str, float], dict[str, Any]]:
     network is loaded."""
     cfg = run.cfg
     run.check()
+    check_no_finished_run(cfg)
     ckpt_path = resume_path(run)
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():

@@ -120,3 +120,25 @@ def test_the_model_card_names_the_command_line_of_a_hydra_run(tmp_path, monkeypa
     card = run_card(tiny_cfg(tmp_path, "data=sample"), 90.0)
     assert card["command"] == "python train.py experiment=quick style=udnie" and card["time"].startswith("1.5 min")
     assert "public domain" in card["photos"]
+
+
+def test_a_new_run_never_replaces_a_finished_one_in_its_folder(tmp_path):
+    """A two-step sweep once overwrote a finished 600-step network: a new run into a folder that holds a run is
+    refused in one line, before anything is built, and the network is left as it was."""
+    first = MeanRun(mean_cfg(tmp_path, "callbacks.model_checkpoint.every_n_train_steps=2"))
+    with open_dict(first.cfg):
+        first.cfg.callbacks = {"ckpt": {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "dirpath": first.cfg.checkpoint_dir,
+                                        "save_last": True}}
+    fit(first)
+    last = Path(first.cfg.checkpoint_dir) / "last.ckpt"
+    before = last.read_bytes()
+    again = MeanRun(mean_cfg(tmp_path))
+    with pytest.raises(ConfigError, match=r"already holds a run \(last.ckpt\): resume it with ckpt_path=last, .*run_name="):
+        fit(again)
+    assert again.calls == ["check"] and last.read_bytes() == before
+    fit(MeanRun(mean_cfg(tmp_path, "run_name=wave-2")))  # beside it: fine
+    folder = tmp_path / "ckpt" / "killed"
+    folder.mkdir()
+    (folder / "step=4.ckpt").write_bytes(b"")  # a run killed before its first last.ckpt counts too
+    with pytest.raises(ConfigError, match=r"already holds a run \(step=4.ckpt\)"):
+        fit(MeanRun(mean_cfg(tmp_path, "run_name=killed")))
