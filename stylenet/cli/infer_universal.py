@@ -19,6 +19,7 @@ import torch
 from stylenet.cli.entry import UsageError
 from stylenet.cli.infer_jobs import plan_jobs
 from stylenet.cli.infer_run import run_stylize
+from stylenet.inference.mix import MixError, check_style_weight
 from stylenet.inference.video import is_video_path
 from stylenet.universal.paintings import PaintingStylizer, style_label
 from stylenet.universal.stylizer import UniversalStylizer
@@ -33,9 +34,10 @@ def parse_style(arg: str) -> tuple[str, float]:
         w = float(weight)
     except ValueError:
         return arg, 1.0  # a colon that is part of the path
-    if not w >= 0:
-        raise UsageError(f"--style {arg}: the weight must be a number >= 0")
-    return path, w
+    try:
+        return path, check_style_weight(w, path)
+    except MixError as e:
+        raise UsageError(f"--style {arg}: {e}") from None
 
 
 def run_universal(args, ckpt: Path, device: torch.device) -> int:

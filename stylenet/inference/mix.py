@@ -18,6 +18,18 @@ class MixError(StylenetError, ValueError):
 
 
 StyleChoice = str | Mapping[str, float] | None
+# Mix and blend weights are relative (normalised to sum 1); a bound keeps their sum finite in float32
+# (3e38 + 3e38 is inf, and inf / inf a flat grey image).
+MAX_STYLE_WEIGHT = 1e6
+
+
+def check_style_weight(w: float, what: str) -> float:
+    """``w`` if it is a usable relative weight (0..MAX_STYLE_WEIGHT); one :class:`MixError` line otherwise."""
+    w = float(w)
+    if not (math.isfinite(w) and 0 <= w <= MAX_STYLE_WEIGHT):
+        raise MixError(f"the weight of {what} is {w:g}; weights are numbers from 0 to {MAX_STYLE_WEIGHT:g} "
+                       "(they are normalised to sum 1)")
+    return w
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -59,10 +71,7 @@ def mix_vector(choice: StyleChoice, names: Sequence[str]) -> torch.Tensor | None
     for name, w in choice.items():
         if name not in names:
             raise MixError(f"unknown style {name!r}; this network holds {listed}")
-        w = float(w)
-        if not math.isfinite(w) or w < 0:
-            raise MixError(f"the weight of {name} is {w:g}; weights are >= 0 (they are normalised to sum 1)")
-        weights[names.index(name)] = w
+        weights[names.index(name)] = check_style_weight(w, name)
     if float(weights.sum()) <= 0:
         raise MixError("every weight of the mix is 0; give at least one style a positive weight")
     return weights / weights.sum()

@@ -9,6 +9,7 @@ from conftest import tiny_meta
 from helpers import photo, tiny_net, write_universal
 from PIL import Image
 
+from stylenet.cli.entry import UsageError
 from stylenet.cli.infer import main
 from stylenet.cli.infer_universal import parse_style
 from stylenet.networks.checkpoint import atomic_save
@@ -98,6 +99,9 @@ def test_style_weights_parse_and_paths_with_colons_survive(tmp_path):
     odd.write_bytes(b"")
     assert parse_style(str(odd)) == (str(odd), 1.0)  # an existing file named like PATH:WEIGHT is a file
     assert parse_style("C:/art/a.jpg") == ("C:/art/a.jpg", 1.0)
+    for bad in ("a.jpg:inf", "a.jpg:1e309", "a.jpg:-1", "a.jpg:nan", "a.jpg:2e6"):  # one line, never a traceback
+        with pytest.raises(UsageError, match=r"--style a.jpg:.*weights are numbers from 0 to 1e\+06"):
+            parse_style(bad)
 
 
 def test_the_default_transform_is_adain_where_the_file_has_relu4_1_and_wct_where_it_does_not(files, tmp_path, capsys):

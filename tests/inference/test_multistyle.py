@@ -32,8 +32,10 @@ def test_mixes_parse_and_bad_ones_are_one_line():
         with pytest.raises(MixError, match=message):
             parse_mix(text)
     for choice, message in [({"nope": 1}, "unknown style 'nope'; this network holds wave, udnie, the_scream"),
-                            ({"wave": -1}, ">= 0"), ({"wave": 0, "udnie": 0}, "every weight of the mix is 0"),
-                            ({"wave": float("nan")}, ">= 0"), (None, "choose one with --style NAME")]:
+                            ({"wave": -1}, "from 0 to 1e"), ({"wave": 0, "udnie": 0}, "every weight of the mix is 0"),
+                            ({"wave": float("nan")}, "from 0 to 1e"), (None, "choose one with --style NAME"),
+                            ({"wave": 1e39}, "is 1e"), ({"wave": 3e38, "udnie": 3e38}, "from 0 to 1e"),  # sums past float32
+                            ({"wave": float("inf")}, "is inf")]:
         with pytest.raises(MixError, match=message):
             mix_vector(choice, NAMES)
     with pytest.raises(MixError, match="holds one style"):
