@@ -97,6 +97,7 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
     """One output path per input: ``<out>/<relative folders>/<stem>_<style><ext>``, made unique."""
     jobs: list[Job] = []
     taken: set[Path] = set()
+    style = safe_label(style)  # every mode names its outputs here: one place keeps them inside `out`
     for src, rel in found:
         if out_is_file:
             dst = out
@@ -116,10 +117,15 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
     return jobs
 
 
+def safe_label(label: str) -> str:
+    """``label`` as a part of a file name: letters, digits and ``-_.+`` kept, anything else (``/``, ``\\``, ``:``)
+    ``_``. Style names come from checkpoints, which anyone can write: ``../x`` must not leave ``-o``."""
+    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in str(label))[:120] or "stylized"
+
+
 def network_label(meta: dict, ckpt: Path) -> str:
     """A one-style network's output label: its style's name (else the file's stem), safe in a file name."""
-    name = (meta.get("style") or {}).get("name") or ckpt.stem
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "stylized"
+    return safe_label((meta.get("style") or {}).get("name") or ckpt.stem)
 
 
 def plan_jobs(args, label: str) -> tuple[list[Job], list[tuple[str, str]], Path]:

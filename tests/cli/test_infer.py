@@ -387,3 +387,18 @@ print(loaded())
     after_run, after_all = r.stdout.strip().splitlines()[-2:]
     assert after_run == "none", f"infer.py on a photo imported {after_run}"
     assert after_all == "none", f"an inference module imports {after_all} at its top"
+
+
+def test_a_style_name_from_a_checkpoint_never_writes_outside_the_output_folder(tmp_path, capsys):
+    """Style names come from checkpoints anyone can write: ``../`` in one stays a part of the file name."""
+    from helpers import make_multi_checkpoint
+
+    ckpt = make_multi_checkpoint(tmp_path / "m.ckpt", styles=("../../evil", "udnie"))
+    src = tmp_path / "in"
+    src.mkdir()
+    photo((40, 30)).save(src / "a.png")
+    out = tmp_path / "deep" / "out"
+    for style in (["--style", "../../evil"], ["--mix", "../../evil:0.5,udnie:0.5"]):
+        assert main(["--ckpt", str(ckpt), *style, str(src / "a.png"), "-o", str(out)]) == 0, capsys.readouterr().err
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png") if "in" not in p.parts)
+    assert written == ["deep/out/a_.._.._evil.png", "deep/out/a_.._.._evil0.5+udnie0.5.png"]
