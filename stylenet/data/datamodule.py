@@ -42,6 +42,7 @@ SOURCES = ("folder", "hf")
 
 
 MAX_RESIZE = 4096  # px, the short side before cropping: every photo is resized to at most this
+MAX_IMAGE_SIZE = 2048  # px, the training crop's side (the paper's is 256; an unbounded one was killed by the kernel at 24 GB)
 
 
 def check_resize(resize: Any, image_size: int) -> tuple[int, int]:
@@ -103,8 +104,8 @@ class ContentImageDataModule(L.LightningDataModule):
         if not path:
             what = "image folder" if source == "folder" else "dataset id or folder"
             raise DataError(f"data.path is not set; give the {what}")
-        if int(image_size) < 16:
-            raise DataError(f"data.image_size={image_size} is too small; use at least 16 (256 is the usual)")
+        if not 16 <= int(image_size) <= MAX_IMAGE_SIZE:
+            raise DataError(f"data.image_size={image_size}: use a crop side from 16 to {MAX_IMAGE_SIZE} px (256 is the usual)")
         resize = check_resize(resize, int(image_size))
         if int(batch_size) < 1 or int(num_workers) < 0 or int(num_val_images) < 0:
             raise DataError("data.batch_size must be >= 1, data.num_workers and data.num_val_images >= 0")

@@ -46,6 +46,7 @@ def check_config(cfg: DictConfig) -> RunSpec:
     whole(cfg, "model.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, example=5)
     whole(cfg, "data.image_size", 1, example=256)  # the ranges of the data keys are the data module's to check
     whole(cfg, "data.batch_size", 1, example=4)
+    whole(cfg, "module.style_warmup_steps", 0, example=150)  # a negative ramp used to be taken as none
     check_steps(cfg.trainer)
     check_accelerator(cfg.trainer)
     check_optimizer(cfg)

@@ -333,6 +333,9 @@ def test_no_logger_trains_without_the_logger_callbacks(tmp_path, caplog):
         ("model.base_channels=0", "model.base_channels"),
         ("model.num_residual_blocks=-1", "model.num_residual_blocks"),
         ("data.image_size=abc", "data.image_size"),
+        ("data.image_size=100000", "data.image_size=100000: use a crop side from 16 to 2048"),  # no bound once meant 24 GB
+        ("data.resize=[512,128]", "low first"),
+        ("module.style_warmup_steps=-3", "module.style_warmup_steps"),
         ("trainer.max_steps=-5", "trainer.max_steps"),
         ("trainer.max_steps=0", "trainer.max_steps"),
         ("trainer.max_epochs=0", "trainer.max_epochs"),
