@@ -17,6 +17,7 @@ from stylenet.config import ConfigError, instantiate
 from stylenet.errors import first_line
 from stylenet.files import check_writable_dir
 
+MAX_SCHEDULE_CHECK = 200_000  # scheduler steps simulated before a run (about a second on 2 cores)
 STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")  # a periodic checkpoint's name (conf/callbacks/default.yaml)
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,24 @@ def check_optimizer(cfg: DictConfig) -> None:
         raise ConfigError(f"module.optimizer: {first_line(e)}; fix module.optimizer.* (e.g. module.optimizer.lr=1e-3)") from None
     if cfg.module.get("scheduler"):
         try:
-            instantiate(cfg.module.scheduler, "module.scheduler")(optimizer=optimizer)
+            scheduler = instantiate(cfg.module.scheduler, "module.scheduler")(optimizer=optimizer)
+        except ZeroDivisionError:
+            raise ConfigError(f"module.scheduler divides by zero for trainer.max_steps={cfg.trainer.get('max_steps')}: give more "
+                              "steps or fix module.scheduler.* (OneCycleLR needs pct_start x total_steps >= 2)") from None
         except (ValueError, TypeError) as e:
             raise ConfigError(f"module.scheduler: {first_line(e)}; fix module.scheduler.*") from None
+        # Step it through the whole run on the throwaway optimiser (microseconds a step): OneCycleLR with
+        # pct_start x total_steps under 2 divides by zero at its first step, and one whose total_steps is below
+        # trainer.max_steps fails when it runs out, hours in.
+        steps = int(cfg.trainer.get("max_steps") or 0)
+        step = 0
+        optimizer.step()  # once, so the scheduler does not warn that it stepped first
+        try:
+            for step in range(1, min(steps, MAX_SCHEDULE_CHECK) + 1):
+                scheduler.step()
+        except (ValueError, ZeroDivisionError) as e:
+            raise ConfigError(f"module.scheduler fails at step {step} of trainer.max_steps={steps}: {first_line(e) or type(e).__name__}; "
+                              "give more steps or fix module.scheduler.* (OneCycleLR needs pct_start x total_steps >= 2)") from None
 
 
 def output_folders(cfg: DictConfig) -> dict[str, str]:
@@ -115,3 +131,15 @@ def check_no_finished_run(cfg: DictConfig) -> None:
         name = "last.ckpt" if "last.ckpt" in found else found[-1]
         raise ConfigError(f"{folder} already holds a run ({name}): resume it with ckpt_path=last, train a new one beside "
                           f"it with run_name=<new name>, or delete {folder} to start again")
+
+
+def check_resume_schedule(cfg: DictConfig, checkpoint: dict, path: Path) -> None:
+    """A resumed run restores its scheduler, whose length was fixed when the run began (OneCycleLR's
+    total_steps): resuming with a larger trainer.max_steps used to fail when the schedule ran out."""
+    steps = int(cfg.trainer.get("max_steps") or 0)
+    for state in checkpoint.get("lr_schedulers") or []:
+        total = state.get("total_steps") if isinstance(state, dict) else None
+        if isinstance(total, int) and 0 < total < steps:
+            raise ConfigError(f"{path} was scheduled for {total} steps (module.scheduler.total_steps) and cannot go on to "
+                              f"trainer.max_steps={steps}; resume with trainer.max_steps={total}, or start a new run "
+                              "(run_name=<new name>) for the longer schedule")

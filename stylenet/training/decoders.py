@@ -20,13 +20,15 @@ from stylenet.training.fit import fit
 from stylenet.universal.checkpoint import UniversalMeta, train_command
 from stylenet.universal.decoder import LEVELS
 
+MAX_INIT_IMAGES = 1024  # decoders.init.images: the least-squares fit's crops (the CPU recipe's 64: 97 s for levels 2-4, docs/universal.md)
 
 def levels_of(cfg: DictConfig) -> list[int]:
     levels = OmegaConf.to_container(cfg.decoders.levels, resolve=True) if OmegaConf.is_config(cfg.decoders.levels) else cfg.decoders.levels
     levels = [levels] if isinstance(levels, int) else levels
     if (not isinstance(levels, list) or not levels
             or any(isinstance(k, bool) or not isinstance(k, int) or k not in LEVELS for k in levels)):
-        raise ConfigError(f"decoders.levels={levels!r} must be a list of levels from {list(LEVELS)}, e.g. decoders.levels=[1,2,3,4,5]")
+        shown = repr(levels) if len(repr(levels)) <= 60 else repr(levels)[:57] + "..."  # [1]*10^6 was a 3 MB line
+        raise ConfigError(f"decoders.levels={shown} must be a list of levels from {list(LEVELS)}, e.g. decoders.levels=[1,2,3,4,5]")
     return sorted(set(levels))
 
 
@@ -35,7 +37,7 @@ def check_decoder_config(cfg: DictConfig) -> None:
     levels_of(cfg)
     whole(cfg, "data.image_size", min(2 ** max(levels_of(cfg)), 2 ** 10), example=128)  # relu{k}_1 needs 2^k px (decoder.min_side)
     whole(cfg, "data.batch_size", 1, example=4)
-    whole(cfg, "decoders.init.images", 0, example=64)
+    whole(cfg, "decoders.init.images", 0, MAX_INIT_IMAGES, example=64)  # unbounded, 10^6 took 19 min and 4.7 GB
     ridge = OmegaConf.select(cfg, "decoders.init.ridge")
     if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
         raise ConfigError(f"decoders.init.ridge={cfg.decoders.init.ridge} must be a positive number, e.g. decoders.init.ridge=1e-4")

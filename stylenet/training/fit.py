@@ -28,7 +28,7 @@ from stylenet.files import ROOT, remove_stale_temporaries
 from stylenet.inference.save_pretrained import save_pretrained
 from stylenet.networks.checkpoint import META_KEY, atomic_save
 from stylenet.runtime import device_name
-from stylenet.training.checks import STEP_CKPT, check_no_finished_run
+from stylenet.training.checks import STEP_CKPT, check_no_finished_run, check_resume_schedule
 from stylenet.zoo import SHIPPED_PHOTOS
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def resume_path(run: Run) -> str | None:
         return None
     path = newest_checkpoint(Path(cfg.checkpoint_dir)) if cfg.ckpt_path == "last" else Path(cfg.ckpt_path)
     run.check_resume(path)
+    check_resume_schedule(cfg, torch.load(path, map_location="cpu", weights_only=True, mmap=True), path)
     return str(path)
 
 

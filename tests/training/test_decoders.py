@@ -101,6 +101,28 @@ def test_a_bad_init_setting_is_one_line(tmp_path):
         train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.ridge=0"))
     with pytest.raises(ConfigError, match="decoders.init.images=-1 is not a whole number"):
         train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.images=-1"))
+    with pytest.raises(ConfigError, match=r"decoders.init.images=1000000 is not a whole number in \[0, 1024\]"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.images=1000000"))
+    with pytest.raises(ConfigError, match=r"decoders.levels=\[9, 9, .*\.\.\. must be") as e:
+        train_decoders(cfg(tmp_path, "trainer.max_steps=1", f"decoders.levels=[{','.join(['9'] * 300)}]"))
+    assert len(str(e.value)) < 200
+
+
+def test_a_schedule_that_cannot_run_is_one_line_before_any_work(tmp_path):
+    """OneCycleLR (the CPU recipe's) divided by zero for 10 steps; resuming past its total_steps failed hours in."""
+
+    def cfg(tmp, *overrides):  # the recipe's scheduler, which TINY turns off
+        tiny = [t for t in TINY if t != "module.scheduler=null"]
+        return compose("decoders", [*tiny, f"paths.checkpoints={tmp / 'ckpt'}", f"paths.logs={tmp / 'logs'}", *overrides])
+
+    with pytest.raises(ConfigError, match=r"module.scheduler divides by zero for trainer.max_steps=10.*pct_start"):
+        train_decoders(cfg(tmp_path, "recipe=cpu", "trainer.max_steps=10"))
+    assert not (tmp_path / "ckpt").exists()
+    train_decoders(cfg(tmp_path, "recipe=cpu", "trainer.max_steps=20", "decoders.levels=[1]", "decoders.init.images=0",
+                       "data.image_size=32"))
+    with pytest.raises(ConfigError, match=r"was scheduled for 20 steps .* trainer.max_steps=40; resume with trainer.max_steps=20"):
+        train_decoders(cfg(tmp_path, "recipe=cpu", "trainer.max_steps=40", "ckpt_path=last", "decoders.levels=[1]",
+                           "decoders.init.images=0", "data.image_size=32"))
 
 
 def test_the_cpu_recipe_leaves_relu5_1_to_the_gpu_recipe():
