@@ -19,12 +19,14 @@ from stylenet import zoo
 from stylenet.cli.entry import UsageError
 from stylenet.cli.infer_jobs import plan_jobs
 from stylenet.cli.infer_run import run_stylize, run_videos, stroke_scale_of
-from stylenet.inference.adapt import MAX_SECONDS, AdaptError, adapt_style, check_seconds, new_style_name, read_painting
+from stylenet.inference.adapt import AdaptError, adapt_style, check_seconds, new_style_name, read_painting, shipped_photos
 from stylenet.inference.adapt_cache import RowCache
 from stylenet.inference.stroke_scale import training_side
 from stylenet.inference.stylizer import Stylizer
 from stylenet.inference.video import is_video_path
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
+
+MAX_OWN_PHOTOS = 8  # without assets/sample: the first input photos train the row
 
 
 def check_adapt(args) -> None:
@@ -66,8 +68,15 @@ def run_adapt(args, device: torch.device) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    say(f"learning {painting} as a new style of {ckpt.name} ({len(names)} styles): up to {args.adapt:g} s "
-        f"(at most {MAX_SECONDS:g}); the row is cached in {RowCache().folder}")
+    photos = None
+    if not shipped_photos():  # an installation without assets/sample: the photos to stylise are the training photos
+        photos = [j.src for j in jobs if not is_video_path(j.src)][:MAX_OWN_PHOTOS]
+        if not photos:
+            raise UsageError("--adapt trains on the photos of assets/sample, which this installation lacks, or on the "
+                             "input photos: give at least one photo (not only videos)")
+        say(f"note: assets/sample is not installed; training on {len(photos)} of the input photos")
+    say(f"{painting}: a new style of {ckpt.name} ({len(names)} styles), learned in up to {args.adapt:g} s unless "
+        f"the cache ({RowCache().folder}) has it")
     shown = [0.0]
 
     def progress(step: int, seconds: float, loss: float) -> None:
@@ -76,7 +85,7 @@ def run_adapt(args, device: torch.device) -> int:
             say(f"  {seconds:4.0f} s: step {step}, loss {loss:.3f}")
 
     try:
-        adapted = adapt_style(net, meta, painting, seconds=args.adapt, device=device, progress=progress)
+        adapted = adapt_style(net, meta, painting, seconds=args.adapt, photos=photos, device=device, progress=progress)
     except AdaptError as e:
         raise UsageError(str(e)) from None
     if adapted.cached:

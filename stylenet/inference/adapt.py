@@ -227,6 +227,8 @@ def adapt_style(
     name = name or new_style_name(painting, names)
     if name in names:
         raise AdaptError(f"the network already holds a style called {name!r}; give the new style another name")
+    if isinstance(photos, (str, os.PathLike)):
+        photos = [photos]
     photo_paths = shipped_photos() + [Path(p) for p in photos or []]
     for p in photo_paths:
         if why := not_a_regular_file(p):

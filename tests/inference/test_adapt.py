@@ -177,7 +177,7 @@ def test_a_time_budget_out_of_bounds_is_one_line(value):
         check_seconds(value)
 
 
-def test_what_cannot_be_adapted_is_refused_before_any_work(base, tmp_path, setup):
+def test_what_cannot_be_adapted_is_refused_before_any_work(base, tmp_path, setup, monkeypatch):
     net, meta = base
     one_net, one_meta = load_network(setup / "tiny.ckpt")
     with pytest.raises(AdaptError, match="needs a multi-style network"):
@@ -190,6 +190,10 @@ def test_what_cannot_be_adapted_is_refused_before_any_work(base, tmp_path, setup
         adapt_style(net, meta, STARRY, seconds=None)
     with pytest.raises(AdaptError, match="does not record the loss"):
         adapt_style(net, {**meta, "loss": {}}, STARRY, **FAST)
+    monkeypatch.setattr(adapt_module, "PHOTOS", tmp_path / "not_installed")
+    with pytest.raises(AdaptError, match="no photos to train on"):
+        adapt_style(net, meta, STARRY, **FAST)
+    assert adapt_style(net, meta, STARRY, photos=ROOT / "assets" / "sample" / "chelsea.jpg", cache=False, **FAST).steps == 2
 
 
 def test_a_painting_named_as_an_old_style_gets_a_name_of_its_own(base, tmp_path):
