@@ -83,11 +83,12 @@ def test_the_same_seed_and_steps_give_the_same_row_another_seed_another(base):
     assert not all(torch.equal(a, b) for a, b in zip(rows[0], rows[2]))
 
 
-def test_auto_starts_from_the_row_or_mean_that_paints_closest(base):
+def test_the_start_is_the_mean_of_the_rows_or_auto_the_row_that_paints_closest(base):
     net, meta = base
-    a = adapt_style(net, meta, STARRY, seconds=None, steps=1, cache=False)
+    assert adapt_style(net, meta, STARRY, seconds=None, steps=1, cache=False).init == "mean"  # the default (measured)
+    a = adapt_style(net, meta, STARRY, seconds=None, steps=1, cache=False, init="auto")
     assert a.init in ("mean", "wave", "udnie", "the_scream")
-    b = adapt_style(net, meta, STARRY, seconds=None, steps=1, cache=False, init_from=["udnie"])
+    b = adapt_style(net, meta, STARRY, seconds=None, steps=1, cache=False, init="auto", init_from=["udnie"])
     assert b.init in ("mean", "udnie")  # the mean of one row is that row
 
 
