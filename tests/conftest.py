@@ -95,6 +95,12 @@ def stylizer():
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(monkeypatch, tmp_path):
+    """No test reads or writes the user's cache (the rows infer.py --adapt learns): each test has its own."""
+    monkeypatch.setenv("STYLENET_CACHE", str(tmp_path / "stylenet_cache"))
+
+
+@pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
     """No test may reach the network; datasets' cache goes to tmp."""
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)

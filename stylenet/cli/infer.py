@@ -8,6 +8,7 @@
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 photos/  # any painting
     python infer.py photo.jpg --style starry_night                              # the shipped network (stylenet.zoo), no training
     python infer.py photo.jpg --style path/to/painting.jpg                      # the shipped AdaIN decoder: any painting
+    python infer.py photo.jpg --style path/to/painting.jpg --adapt 60           # the shipped network learns it (a minute, cached)
     python infer.py --list-styles                                               # the shipped styles
 
 Setup problems (missing or foreign checkpoint, bad option, unwritable output, absent CUDA, an output that
@@ -17,7 +18,7 @@ the exit code is 1. Outputs are written atomically; inputs are never overwritten
 
 This module is the command: its options, their checks and the choice of what to run. The inputs and output
 names are :mod:`stylenet.cli.infer_jobs`'; the work is :mod:`stylenet.cli.infer_run`'s; a universal checkpoint's
-options are :mod:`stylenet.cli.infer_universal`'s.
+options are :mod:`stylenet.cli.infer_universal`'s; ``--adapt`` is :mod:`stylenet.cli.infer_adapt`'s.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from typing import Sequence
 
 from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
+from stylenet.cli.infer_adapt import check_adapt, run_adapt
 from stylenet.cli.infer_jobs import DEFAULT_OUT, OUTPUT_FORMATS, network_label, plan_jobs
 from stylenet.cli.infer_run import run_contact_sheet, run_export, run_stylize, run_videos, stroke_scale_of
+from stylenet.inference.adapt import MAX_SECONDS
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
 from stylenet.inference.stroke_scale import (
     DEFAULT_STROKE_SCALE,
@@ -99,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="universal checkpoints: long side of the paintings in px (default: their own size, at most 1024)")
     p.add_argument("--mix", default=None, metavar="A:W,B:W",
                    help="multi-style networks: blend styles by weight, e.g. wave:0.7,udnie:0.3 (--style NAME picks one)")
+    p.add_argument("--adapt", type=float, default=None, metavar="SECONDS",
+                   help=f"with --style painting.jpg: a multi-style network (--ckpt, default the shipped five-paintings) learns "
+                        f"the painting as one more style in SECONDS (above 0, at most {MAX_SECONDS:g}; its conditional-norm row "
+                        f"alone), then stylises the inputs with it. The row is cached by the painting's content: the next photo "
+                        f"with the same painting is instant")
     p.add_argument("--contact-sheet", action="store_true",
                    help="multi-style networks: one image per input with the photo in every style and blends along --line")
     p.add_argument("--line", default=None, metavar="A,B", help="the two styles the contact sheet blends between (default: the first two)")
@@ -131,6 +139,8 @@ def _validate(args) -> None:
     check_tiling(0 if args.tile == "auto" else args.tile, args.overlap, args.stats_size, names=("--tile", "--overlap", "--stats-size"))
     if not args.export and not args.inputs:
         raise UsageError("give at least one INPUT (file, folder or glob), or --export")
+    if args.adapt is not None:
+        check_adapt(args)
 
 
 def _main(argv: list[str]) -> int:
@@ -138,6 +148,8 @@ def _main(argv: list[str]) -> int:
     if args.list_styles:
         return list_styles(args.ckpt)
     _validate(args)
+    if args.adapt is not None:  # a network learns the painting: its own options and checks
+        return run_adapt(args, resolve_device(args.device))
     if args.ckpt is None:
         args.ckpt = str(shipped_model(args))
     ckpt = Path(args.ckpt)
