@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photo", default=str(ROOT / "assets" / "sample" / "chelsea.jpg"))
+    ap.add_argument("--photo", default=str(ROOT / "assets" / "sample" / "rocket.jpg"))  # the photo five-paintings held out
     ap.add_argument("--styles", nargs="+", default=["wave", "the_scream", "udnie"])
     ap.add_argument("--height", type=int, default=320)
     ap.add_argument("--quality", type=int, default=85)

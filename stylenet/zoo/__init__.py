@@ -57,6 +57,7 @@ MODELS: dict[str, ZooModel] = {m.name: m for m in (
              "one multi-style network of the five shipped paintings (Johnson et al. 2016 + conditional instance norm)",
              "train", "train",
              ("experiment=quick", "styles=[wave,starry_night,the_scream,shipwreck,udnie]", "trainer.max_steps=3000", "data=sample",
+              "data.resize=[128,512]",
               "run_name=five-paintings"),
              styles=("wave", "starry_night", "the_scream", "shipwreck", "udnie")),
     # From the five shipped photos alone the decoder does not generalise: every painting came out in the photos'
