@@ -128,4 +128,4 @@ def test_resuming_with_another_style_list_or_adding_to_the_wrong_base_is_refused
         train(tiny_cfg(tmp_path, "styles=[udnie,wave,the_scream]", f"init_from={base}"))
     train(tiny_cfg(tmp_path / "one", "trainer.max_steps=1"))
     with pytest.raises(StylenetError, match="holds a one-style network"):
-        train(tiny_cfg(tmp_path, "styles=[wave,udnie]", f"init_from={tmp_path / 'one' / 'ckpt' / 'wave' / 'last.ckpt'}"))
+        train(tiny_cfg(tmp_path, "styles=[wave,udnie]", "run_name=from_one", f"init_from={tmp_path / 'one' / 'ckpt' / 'wave' / 'last.ckpt'}"))
