@@ -89,7 +89,9 @@ def test_tensors_are_not_modified_and_uint8_is_read_as_0_to_255(stylizer):
     before = x.clone()
     y = stylizer(x, stroke_scale=2)
     assert torch.equal(x, before) and y.dtype == torch.float32 and 0 <= y.min() and y.max() <= 1
-    assert torch.allclose(stylizer(x[1], stroke_scale=2), y[1], atol=1e-5)  # C×H×W in, C×H×W out
+    # C×H×W in, C×H×W out. A batch of 2 and a batch of 1 take different float32 conv kernels: up to 3e-5 apart
+    # over 200 seeds, so 1e-4 (a wrong item or a wrong resize is off by 1e-2 or more).
+    assert torch.allclose(stylizer(x[1], stroke_scale=2), y[1], atol=1e-4)
     as_bytes = (x * 255).round().to(torch.uint8)
     assert (stylizer(as_bytes, stroke_scale=2) - y).abs().mean() < 0.02
 
