@@ -9,6 +9,7 @@
     python -m stylenet bench model=johnson_half
     python -m stylenet decoders decoders.levels=[1,2,3,4,5]
     python -m stylenet zoo list
+    python -m stylenet demo                      # a web page on http://127.0.0.1:7860
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ COMMANDS = {
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
     "decoders": "train the universal decoders for any-painting style transfer (Hydra: conf/decoders.yaml)",
     "zoo": "the shipped models: list them, or build one with its recipe (flags: --help)",
+    "demo": "a web page to stylise photos and clips (needs the demo extra; flags: --help)",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -106,3 +107,34 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """A real ``python -m stylenet demo`` with the shipped models, shared by the API and browser tests (tests/demo):
+    starting Gradio and torch costs seconds."""
+    from helpers import DemoServer, free_port
+
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the web page: install the demo extra (pip install -e '.[dev,demo]')")
+        pytest.skip("the web page needs the demo extra: pip install -e '.[dev,demo]'")
+    cwd = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(cwd / "gradio"),
+           "STYLENET_CACHE": str(cwd / "cache")}
+    env.pop("STYLENET_ZOO", None)  # the shipped models, as a user gets them
+    proc = subprocess.Popen([sys.executable, "-m", "stylenet", "demo", "--port", str(port), "--checkpoints", str(cwd / "none")],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = DemoServer(proc, f"http://127.0.0.1:{port}/")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

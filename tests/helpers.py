@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
+import time
+import zlib
 from pathlib import Path
 
 import lightning as L
@@ -245,3 +251,44 @@ def make_zoo(root: Path) -> Path:
     save_pretrained(net, root / "five-paintings")
     save_pretrained(write_universal(root / "adain.ckpt", levels=(4,)), root / "adain", half=True)
     return root
+
+
+def bomb_png(path: Path, width=30000, height=30000) -> Path:
+    """A tiny PNG whose header declares a huge image: the bomb guard must refuse it before decoding."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data[12:29]  # chunk type + 13 bytes of IHDR data
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
+    return path
+
+
+# The web page (tests/demo): a real `python -m stylenet demo` on a free loopback port.
+READY = "stylenet demo:"  # the line the command prints once it serves
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DemoServer:
+    def __init__(self, proc: subprocess.Popen, url: str):
+        self.proc, self.url, self.lines = proc, url, []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_ready(self, seconds: float = 120) -> float:
+        t0 = time.monotonic()
+        while not any(line.startswith(READY) for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() - t0 > seconds:
+                raise AssertionError("the demo did not start:\n" + "\n".join(self.lines[-30:]))
+            time.sleep(0.1)
+        return time.monotonic() - t0

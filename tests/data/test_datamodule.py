@@ -5,15 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import struct
-import zlib
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import pytest
 import torch
-from helpers import BLUE, GREEN, MODES, RED, YELLOW, Recorder, batches, colors, datamodule, epochs, fit, noise, solid
+from helpers import BLUE, GREEN, MODES, RED, YELLOW, Recorder, batches, bomb_png, colors, datamodule, epochs, fit, noise, solid
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
@@ -23,19 +21,6 @@ pytestmark = [  # Lightning's notes about the tiny test module, not about the da
     pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`"),
     pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`"),
 ]
-
-
-def bomb_png(path: Path, width=30000, height=30000) -> Path:
-    """A tiny PNG whose header declares a huge image: the bomb guard must refuse it before decoding."""
-    buf = io.BytesIO()
-    Image.new("RGB", (1, 1)).save(buf, "PNG")
-    data = bytearray(buf.getvalue())
-    ihdr = data[12:29]  # chunk type + 13 bytes of IHDR data
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    path.write_bytes(bytes(data))
-    return path
 
 
 def make_mixed_folder(root: Path) -> tuple[set, set]:
