@@ -81,7 +81,7 @@ def build_page(catalogue: Catalogue) -> gr.Blocks:
                                    elem_id="painting")
                 strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = the photo)")
                 keep = gr.Checkbox(label="Keep the photo's colours")
-                stroke = gr.Slider(0.25, 8, value=1, step=0.25, label="Stroke scale (trained networks; 2 = strokes twice as big)")
+                stroke = gr.Slider(0.25, 8, value=1, step=0.25, label="Stroke scale (trained networks; 2 = strokes twice as big)", elem_id="stroke")
                 size = gr.Dropdown(list(jobs.SIZES), value=jobs.SIZES[0], label="Output size (long side, px)")
             with gr.Column(scale=2):
                 with gr.Tab("Photo"):
@@ -100,6 +100,9 @@ def build_page(catalogue: Catalogue) -> gr.Blocks:
                     go_video = gr.Button("Stylise the clip", variant="primary", elem_id="stylise-video")
                     video_out = gr.Video(label="Stylised, with its sound", elem_id="video-out")
                     video_took = gr.Markdown(elem_id="video-took")
+        # Stroke scale exists for trained networks only: hidden while "your painting" is picked.
+        style.change(lambda label: gr.Slider(visible=catalogue.choices[label].kind == "network" if label in catalogue.choices else True),
+                     style, stroke, api_name=False)
         go.click(shown(photo_job), [photo, webcam, style, painting, strength, keep, stroke, size], [result, download, took],
                  api_name="stylise")
         sheet_button.click(shown(sheet_job), [photo, webcam, style], [sheet_image, download], api_name="contact_sheet")

@@ -99,6 +99,15 @@ def test_bad_photos_are_one_line_naming_the_file(catalogue, tmp_path, make, mess
     assert "\n" not in str(e.value) and (path is None or "upload.png" in str(e.value))
 
 
+def test_a_painting_that_cannot_be_read_is_one_line_naming_it(catalogue, tmp_path):
+    src = _save(photo((96, 80)), tmp_path / "p.jpg")
+    bad = tmp_path / "my_painting.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises((DemoError, ImageError), match="my_painting.png: not a readable image") as e:
+        jobs.stylise_photo(catalogue, src, "your painting (adain)", bad)
+    assert "\n" not in str(e.value) and "upload a photo" in str(e.value)
+
+
 def test_every_output_size_has_a_bound(catalogue, tmp_path):
     src = _save(photo((90, 60)), tmp_path / "a.jpg")
     with pytest.raises(DemoError, match="outside 64..4096"):
