@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from stylenet.networks.checkpoint import load_network
 from stylenet.runtime import resolve_device
 from stylenet.teacher.evaluate import training_loss
 from stylenet.teacher.flicker import frame_pairs, warping_error
+from stylenet.training.checks import whole
 
 
 def _losses(meta, frames: list[np.ndarray], outputs: list[np.ndarray], device) -> dict[str, float]:
@@ -43,14 +45,29 @@ def _losses(meta, frames: list[np.ndarray], outputs: list[np.ndarray], device) -
     return {k: float(np.mean(v)) for k, v in terms.items()}
 
 
+# The frames are held in memory (a list of H×W×3 arrays, and each network's outputs): 500 frames at 1080p are
+# 3 GB per column, so the long side and the count are bounded together with the batch.
+MAX_FRAMES, MAX_SIZE, MAX_BATCH = 500, 2048, 64
+
+
+def check_numbers(cfg) -> None:
+    """Every number of conf/flicker.yaml in range, one line naming the key, before any file is read."""
+    whole(cfg, "max_frames", 2, MAX_FRAMES, example=50)  # the error is between frames: two at least
+    whole(cfg, "batch_size", 1, MAX_BATCH, example=4)
+    if cfg.size is not None:
+        whole(cfg, "size", 16, MAX_SIZE, example=480)
+    start = cfg.start
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start) or start < 0:
+        raise StylenetError(f"start={start!r} is not a number of seconds >= 0; give one, e.g. start=0")
+
+
 def run(cfg) -> int:
     if OmegaConf.is_missing(cfg, "ckpts") or not cfg.ckpts:
         raise StylenetError("give the network(s): python -m stylenet flicker ckpts=[a.ckpt,b.ckpt] video=clip.mp4")
     if OmegaConf.is_missing(cfg, "video") or not cfg.video:
         raise StylenetError("give the video: video=clip.mp4")
     ckpts = [user_path(c) for c in ([cfg.ckpts] if isinstance(cfg.ckpts, str) else list(cfg.ckpts))]
-    if int(cfg.max_frames) < 2 or (cfg.size is not None and int(cfg.size) < 16) or float(cfg.start) < 0:
-        raise StylenetError("max_frames must be >= 2 (the error is between frames), size >= 16 or null, start >= 0")
+    check_numbers(cfg)
     video = user_path(cfg.video)
     nets = [load_network(c) for c in ckpts]  # every checkpoint checked before any work
     style_name = str(cfg.style_name) if cfg.get("style_name") else None

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from stylenet.errors import StylenetError, first_line
-from stylenet.files import atomic_path
+from stylenet.files import atomic_path, not_a_regular_file
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 # Containers that take H.264 and whatever audio the input has; the others (webm: VP8/VP9 only; avi; gif: no
@@ -54,6 +54,9 @@ class VideoResult:
 
 
 def _open(src: Path):
+    # A FIFO or a device named clip.mp4 would block the open until a writer comes, i.e. forever.
+    if why := not_a_regular_file(src):
+        raise VideoError(f"{src}: not a readable video ({why})")
     try:
         container = av.open(str(src))
     except (av.error.FFmpegError, OSError) as e:

@@ -36,7 +36,16 @@ def test_two_networks_are_scored_on_the_same_frames(tmp_path):
     assert len(frames) == 6 and (frames[0].width, frames[0].height) == (3 * 64, 48)
 
 
-@pytest.mark.parametrize("override, match", [("max_frames=1", "max_frames must be >= 2"), ("video=nowhere.mp4", "not a readable video")])
+@pytest.mark.parametrize("override, match", [
+    ("max_frames=1", r"max_frames=1 is not a whole number in \[2, 500\]"),
+    ("max_frames=100000", r"max_frames=100000 is not a whole number in \[2, 500\]"),
+    ("size=abc", r"size='abc' is not a whole number in \[16, 2048\]; give one, e.g. size=480"),
+    ("size=100000", r"size=100000 is not a whole number in \[16, 2048\]"),
+    ("batch_size=0", r"batch_size=0 is not a whole number in \[1, 64\]"),
+    ("start=nan", r"start=nan is not a number of seconds >= 0"),
+    ("start=-1", r"start=-1 is not a number of seconds >= 0"),
+    ("video=nowhere.mp4", "nowhere.mp4: not a readable video \\(no such file\\)"),
+])
 def test_bad_requests_are_one_line(tmp_path, override, match):
     clip = make_clip(tmp_path / "pan.mp4", frames=4, audio=False)
     ckpt = _ckpt(tmp_path / "a.ckpt", 0)
@@ -57,3 +66,17 @@ def test_a_multi_style_network_paints_the_named_style_and_is_scored_with_its_los
     assert styles["wave"] != styles["udnie"]  # another painting, another style row and loss
     with pytest.raises(StylenetError, match=r"holds 3 styles \(wave, udnie, the_scream\): choose one with style_name"):
         run(compose("flicker", [*base, f"out={tmp_path / 'x'}"]))
+
+
+def test_a_fifo_named_like_a_video_is_refused_at_once(tmp_path):
+    """open() on a FIFO blocks until a writer comes: refused before opening, in every video reader."""
+    import os
+
+    from conftest import without_blocking
+
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    ckpt = _ckpt(tmp_path / "a.ckpt", 0)
+    cfg = compose("flicker", [f"ckpts={ckpt}", f"video={fifo}", f"out={tmp_path / 'fl'}"])
+    with pytest.raises(StylenetError, match=r"clip.mp4: not a readable video \(not a regular file \(a FIFO"):
+        without_blocking(lambda: run(cfg), fifo)
