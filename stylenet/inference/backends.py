@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
 import torch
 from torch import nn
 
+from stylenet.errors import first_line
 from stylenet.inference.instance_norm import Stats, frozen_affines, frozen_instance_norm
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet, run_any_size, set_mix
@@ -67,7 +69,7 @@ class OnnxBackend(TorchBackend):
         if min(x.shape[-2:]) < ORT_MIN_SIDE:
             return self.run_eager(x)
         # The exported graph pads exactly as run_any_size does for sides >= 16 and clamps (as the Stylizer does).
-        return torch.from_numpy(self.session.run(None, self._feeds(x))[0])
+        return torch.from_numpy(_session_run(self.session, self._feeds(x), x.shape))
 
     def _feeds(self, x: torch.Tensor) -> dict:
         feeds = {"image": x.detach().float().cpu().numpy()}
@@ -85,4 +87,20 @@ class OnnxBackend(TorchBackend):
         feeds = {"image": x.detach().float().cpu().numpy()}
         for i, (scale, shift) in enumerate(frozen_affines(self.net, stats)):
             feeds[f"scale{i}"], feeds[f"shift{i}"] = scale.cpu().numpy(), shift.cpu().numpy()
-        return torch.from_numpy(self.tile_session.run(None, feeds)[0])
+        return torch.from_numpy(_session_run(self.tile_session, feeds, x.shape))
+
+
+def _session_run(session, feeds: dict, shape) -> np.ndarray:
+    """``session.run``, with onnxruntime's errors as the built-in ones torch's path raises. Its exceptions derive
+    from Exception only, so an out-of-memory escaped every handler as a traceback; as MemoryError (or
+    RuntimeError) infer.py retries the batch one image at a time and reports the image that does not fit."""
+    try:
+        return session.run(None, feeds)[0]
+    except Exception as e:
+        if type(e).__module__.split(".")[0] != "onnxruntime":
+            raise
+        what = f"{shape[0]}x{shape[1]}x{shape[2]}x{shape[3]} batch" if len(shape) == 4 else "input"
+        msg = first_line(e, 160)
+        if any(k in msg.lower() for k in ("allocate", "bad_alloc", "out of memory")):
+            raise MemoryError(f"onnxruntime ran out of memory on a {what} ({msg})") from None
+        raise RuntimeError(f"onnxruntime failed on a {what} ({msg})") from None
