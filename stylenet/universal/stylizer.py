@@ -76,7 +76,11 @@ class UniversalStylizer:
         self.meta, self.source = meta, source
         self.levels = tuple(sorted(decoders))
         self.decoders = {k: d.to(self.device).eval() for k, d in decoders.items()}
-        self.encoder = VGGEncoder([level_layer(k) for k in self.levels], weights=encoder_weights or meta.encoder["weights"],
+        weights = encoder_weights or meta.encoder["weights"]
+        if weights == "random":  # a test file, or a crafted one: say so rather than paint noise with exit 0
+            log.warning("warning: %s: the VGG encoder has random weights (encoder.weights=random, meant for tests): its outputs are "
+                        "not style transfer; use decoders trained on real weights (python -m stylenet zoo list)", source)
+        self.encoder = VGGEncoder([level_layer(k) for k in self.levels], weights=weights,
                                   network=meta.encoder["network"]).to(self.device)
         self.dtype = torch.float32
         self._warned: set[tuple] = set()

@@ -117,3 +117,12 @@ def test_the_default_transform_is_adain_where_the_file_has_relu4_1_and_wct_where
         assert code == 0, err
     pixels = {n: Image.open(tmp_path / f"{n}.png").tobytes() for n in ("default", "adain", "wct")}
     assert pixels["default"] == pixels["adain"] != pixels["wct"]
+
+
+def test_decoders_of_a_random_vgg_are_said_to_be_so(files, tmp_path, capsys, caplog):
+    """A file whose encoder is random (tests' files, or a crafted one) paints noise: one warning says so."""
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", files / "photos" / "a.jpg",
+                       "-o", tmp_path / "x.png")
+    said = err + caplog.text
+    assert code == 0 and said.count("the VGG encoder has random weights (encoder.weights=random, meant for tests)") == 1
+    assert "u.ckpt" in said
