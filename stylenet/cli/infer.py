@@ -24,6 +24,7 @@ options are :mod:`stylenet.cli.infer_universal`'s; ``--adapt`` is :mod:`stylenet
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -46,6 +47,7 @@ from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import VIDEO_EXTENSIONS, is_video_path
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
+from stylenet.networks.meta import MAX_SIDE
 from stylenet.runtime import resolve_device
 
 
@@ -117,12 +119,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Bounds on what a command line may ask for (the checkpoint reader's MAX_SIDE for sizes): past them a run would
+# allocate without limit. A painting's statistics need no more than a few thousand pixels; a contact sheet holds
+# a dozen panels of this height.
+MAX_STYLE_SIZE = 4096
+MAX_SHEET_PANEL = 1024
+
+
 def _validate(args) -> None:
     check_strength(args.strength)
     if args.stroke_scale is not None:
         args.stroke_scale = check_stroke_scale(args.stroke_scale, "--stroke-scale")
-    if args.size is not None and args.size < 1:
-        raise UsageError(f"--size must be a positive number of pixels, got {args.size}")
+    if args.size is not None and not 1 <= args.size <= MAX_SIDE:
+        raise UsageError(f"--size must be a number of pixels from 1 to {MAX_SIDE}, got {args.size}")
+    if args.contact_sheet and args.size is not None and args.size > MAX_SHEET_PANEL:
+        raise UsageError(f"--size sets the contact sheet's panel height: at most {MAX_SHEET_PANEL} px, got {args.size}")
+    if args.style_size is not None and not 16 <= args.style_size <= MAX_STYLE_SIZE:
+        raise UsageError(f"--style-size must be a number of pixels from 16 to {MAX_STYLE_SIZE}, got {args.style_size}")
+    if not math.isfinite(args.start) or (args.duration is not None and not math.isfinite(args.duration)):
+        raise UsageError(f"--start and --duration are numbers of seconds, got {args.start} and {args.duration}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     if args.start < 0 or (args.duration is not None and args.duration <= 0) or (args.max_frames is not None and args.max_frames < 1):

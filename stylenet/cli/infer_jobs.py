@@ -128,18 +128,33 @@ def network_label(meta: dict, ckpt: Path) -> str:
     return safe_label((meta.get("style") or {}).get("name") or ckpt.stem)
 
 
-def plan_jobs(args, label: str) -> tuple[list[Job], list[tuple[str, str]], Path]:
+IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp")  # what -o may name for an image
+VIDEO_OUT = tuple(sorted(set(OUTPUT_SUFFIXES.values())))  # and for a video
+NOT_WRITTEN = (".gif", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".avi", ".webm", ".m4v")  # read, never written
+
+
+def plan_jobs(args, label: str, image_ext: str | None = None) -> tuple[list[Job], list[tuple[str, str]], Path]:
     """The inputs, their outputs (``<stem>_<label><ext>``) and the inputs that matched nothing; every output
-    that cannot be written is refused here, before any work."""
+    that cannot be written is refused here, before any work. ``image_ext`` forces the images' format (a contact
+    sheet's PNG), so that two outputs never meet under one name after the fact."""
     out = Path(args.output) if args.output else Path(DEFAULT_OUT)
-    out_is_file = (args.output is not None and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", *set(OUTPUT_SUFFIXES.values()))
-                   and not out.is_dir())
+    suffix = out.suffix.lower()
+    if args.output is not None and suffix in NOT_WRITTEN and not out.is_dir():
+        raise UsageError(f"-o {out}: stylenet reads {suffix} but writes images as {', '.join(IMAGE_OUT)} and videos as "
+                         f"{', '.join(VIDEO_OUT)}; name one of those, or a folder")
+    out_is_file = args.output is not None and suffix in (*IMAGE_OUT, *VIDEO_OUT) and not out.is_dir()
     found, failures = collect_inputs(args.inputs, exclude=None if out_is_file else out)
     if not found:
         raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
     if out_is_file and len(found) > 1:
         raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
-    jobs = plan_outputs(found, out, out_is_file, label, args.ext)
+    if out_is_file:
+        src = found[0][0]
+        if is_video_path(src) and suffix not in VIDEO_OUT and image_ext is None:
+            raise UsageError(f"-o {out} names an image but {src} is a video; name a video ({', '.join(VIDEO_OUT)}) or a folder")
+        if not is_video_path(src) and suffix not in IMAGE_OUT:
+            raise UsageError(f"-o {out} names a video but {src} is an image; name an image ({', '.join(IMAGE_OUT)}) or a folder")
+    jobs = plan_outputs(found, out, out_is_file, label, image_ext or args.ext)
     inputs = {real_path(src): src for src, _ in found}
     for job in jobs:  # every output that cannot be written is found before any work
         if real_path(job.dst) in inputs:

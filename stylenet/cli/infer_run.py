@@ -227,9 +227,9 @@ def stroke_scale_of(args):
 def run_contact_sheet(args, stylizer: Stylizer) -> int:
     """One sheet per input image: ``<out>/<stem>_contact.png`` (:func:`stylenet.inference.contact_sheet.contact_sheet`)."""
     line = [n.strip() for n in args.line.split(",")] if args.line else None
-    if line is not None and len(line) != 2:
-        raise UsageError(f"--line takes two style names, A,B; got {args.line!r}")
-    jobs, failures, out = plan_jobs(args, "contact")
+    if line is not None and (len(line) != 2 or line[0] == line[1]):
+        raise UsageError(f"--line takes two different style names, A,B; got {args.line!r}")
+    jobs, failures, out = plan_jobs(args, "contact", image_ext=args.ext or "png")  # a sheet is a PNG unless --ext says
     done = 0
     for job in jobs:
         if is_video_path(job.src):
@@ -241,9 +241,9 @@ def run_contact_sheet(args, stylizer: Stylizer) -> int:
         except ImageError as e:
             failures.append((str(job.src), _reason(e, job.src)))
             continue
-        atomic_save_image(sheet, job.dst.with_suffix(".png") if args.ext is None else job.dst)
+        atomic_save_image(sheet, job.dst)
         done += 1
-        _say(args.quiet, f"contact sheet of {job.src} in {len(stylizer.styles)} styles → {job.dst.with_suffix('.png') if args.ext is None else job.dst}")
+        _say(args.quiet, f"contact sheet of {job.src} in {len(stylizer.styles)} styles → {job.dst}")
     if failures:
         print(f"{len(failures)} failed:", file=sys.stderr)
         for src, why in failures:

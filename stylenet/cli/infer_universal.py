@@ -50,6 +50,11 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
     if args.style_size is not None and args.style_size < 1:
         raise UsageError(f"--style-size must be a positive number of pixels, got {args.style_size}")
+    if args.mix is not None:
+        raise UsageError("--mix blends the styles of a multi-style network; with a universal checkpoint blend paintings with "
+                         "--style a.jpg:0.7 --style b.jpg:0.3")
+    if args.contact_sheet:
+        raise UsageError("--contact-sheet shows the styles of a multi-style network; a universal checkpoint has none of its own")
     if args.stroke_scale is not None:
         raise UsageError("--stroke-scale applies to trained networks, not to a universal checkpoint "
                          "(there --style-size sets the painting's scale)")

@@ -1,0 +1,56 @@
+"""infer.py against what a hostile user tries (the third round): each request is refused in one line before any
+work, and nothing is written where it does not belong or lost to a name collision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, make_clip, make_multi_checkpoint, photo, write_universal
+
+from stylenet.cli.infer import main
+
+WAVE = ROOT / "assets" / "styles" / "wave.jpg"
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hostile")
+    make_multi_checkpoint(root / "m.ckpt")
+    write_universal(root / "u.ckpt", levels=(4,))
+    make_clip(root / "c.mp4", frames=4, audio=False)
+    for name in ("a.png", "x.bmp", "x.jpg"):
+        photo((80, 60)).save(root / name)
+    return root
+
+
+def run(capsys, h, *argv):
+    code = main([str(a).replace("H/", f"{h}/") for a in argv])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ckpt", "H/u.ckpt", "--style", WAVE, "--mix", "wave:1", "H/a.png"], "--mix blends the styles of a multi-style network"),
+    (["--ckpt", "H/u.ckpt", "--style", WAVE, "--contact-sheet", "H/a.png"], "--contact-sheet shows the styles of a multi-style network"),
+    (["--ckpt", "H/m.ckpt", "--contact-sheet", "--line", "wave,wave", "H/a.png"], "--line takes two different style names, A,B; got 'wave,wave'"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "H/a.png", "-o", "H/y.mp4"], "names a video but"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "H/c.mp4", "-o", "H/x.png"], "names an image but"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "H/c.mp4", "-o", "H/z.gif"], "stylenet reads .gif but writes images as"),
+    (["--ckpt", "H/u.ckpt", "--style", WAVE, "--style-size", "100000", "H/a.png"], "--style-size must be a number of pixels from 16 to 4096"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "--size", "100000", "H/a.png"], "--size must be a number of pixels from 1 to 16384"),
+    (["--ckpt", "H/m.ckpt", "--contact-sheet", "--size", "5000", "H/a.png"], "--size sets the contact sheet's panel height: at most 1024"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "--start", "nan", "H/c.mp4"], "--start and --duration are numbers of seconds"),
+    (["--ckpt", "H/m.ckpt", "--style", "wave", "--duration", "inf", "H/c.mp4"], "--start and --duration are numbers of seconds"),
+])
+def test_refused_in_one_line_before_any_work(capsys, h, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, err = run(capsys, h, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir()) and not (h / "y.mp4").exists() and not (h / "x.png").exists() and not (h / "z.gif").exists()
+
+
+def test_contact_sheets_of_two_photos_with_one_stem_are_both_kept(capsys, h, tmp_path):
+    code, _ = run(capsys, h, "--ckpt", "H/m.ckpt", "--contact-sheet", "H/x.bmp", "H/x.jpg", "-o", tmp_path / "out")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_contact-2.png", "x_contact.png"]
+    code, _ = run(capsys, h, "--ckpt", "H/m.ckpt", "--contact-sheet", "H/a.png", "-o", tmp_path / "sheet.png")
+    assert code == 0 and (tmp_path / "sheet.png").is_file()
