@@ -213,8 +213,10 @@ def _one_by_one(stylizer, ready, kw, failures):
             size = kw["size"]
             if size and size > max(img[0].size):  # the enlarged image itself does not fit: tiles cannot help
                 hint = f"--size {size} enlarges it; give a smaller --size"
-            else:
+            elif isinstance(stylizer, Stylizer):  # a trained network tiles big images
                 hint = "try --tile 512 or a smaller --size"
+            else:  # universal decoders never tile (WCT and AdaIN need the whole image's statistics)
+                hint = "give a smaller --size"
             failures.append((str(job.src), f"{first_line(e)} ({hint})"))
             outs.append(None)
     return outs

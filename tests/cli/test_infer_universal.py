@@ -126,3 +126,16 @@ def test_decoders_of_a_random_vgg_are_said_to_be_so(files, tmp_path, capsys, cap
     said = err + caplog.text
     assert code == 0 and said.count("the VGG encoder has random weights (encoder.weights=random, meant for tests)") == 1
     assert "u.ckpt" in said
+
+
+def test_out_of_memory_with_decoders_never_suggests_tiles(files, tmp_path, capsys, monkeypatch):
+    """Universal decoders refuse --tile (WCT and AdaIN need the whole image), so the advice is a smaller --size."""
+    from stylenet.universal.paintings import PaintingStylizer
+
+    def out_of_memory(self, *a, **kw):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    monkeypatch.setattr(PaintingStylizer, "stylize_many", out_of_memory)
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", files / "photos" / "a.jpg",
+                       "-o", tmp_path / "out")
+    assert code == 1 and "give a smaller --size" in err and "--tile" not in err
