@@ -99,7 +99,7 @@ class StyleRun:
         """Clear error for missing, truncated, foreign files, other network sizes and other style lists."""
         meta = read_checkpoint(path)[META_KEY]
         check_same_network(meta["arch"], self.cfg.model, path)
-        check_resume_styles(meta, self._spec().styles, path)
+        check_resume_styles(meta, self._spec().styles, path, OmegaConf.select(self.cfg, "style.name"))
 
     def build(self) -> tuple[L.LightningDataModule, StyleTransferModule]:
         return build_module(self.cfg, self._spec())

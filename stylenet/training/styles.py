@@ -78,10 +78,15 @@ def resolve_styles(cfg: DictConfig) -> list[dict[str, Any]] | None:
     return styles
 
 
-def check_resume_styles(meta: dict[str, Any], styles: list[dict[str, Any]] | None, path: Path) -> None:
-    """Resume only with the style list the checkpoint was trained on (the rows of its norms are those styles)."""
+def check_resume_styles(meta: dict[str, Any], styles: list[dict[str, Any]] | None, path: Path, style: str | None = None) -> None:
+    """Resume only with the style list the checkpoint was trained on (the rows of its norms are those styles),
+    and a one-style network only as its own ``style`` (its weights are that painting's)."""
     held = CheckpointMeta.from_dict(meta, str(path)).style_names
     asked = [s["name"] for s in styles] if styles else []
+    was = (meta.get("style") or {}).get("name")
+    if not held and not asked and style and was and was != style:
+        raise ConfigError(f"{path} was trained on style={was}, but this run asks for style={style}; resume with style={was}, "
+                          f"or start a new run (ckpt_path=null run_name=NEW_NAME)")
     if held != asked:
         def say(names: list[str]) -> str:
             return f"styles=[{','.join(names)}]" if names else "one style"

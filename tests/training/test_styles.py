@@ -129,3 +129,7 @@ def test_resuming_with_another_style_list_or_adding_to_the_wrong_base_is_refused
     train(tiny_cfg(tmp_path / "one", "trainer.max_steps=1"))
     with pytest.raises(StylenetError, match="holds a one-style network"):
         train(tiny_cfg(tmp_path, "styles=[wave,udnie]", "run_name=from_one", f"init_from={tmp_path / 'one' / 'ckpt' / 'wave' / 'last.ckpt'}"))
+    one = tmp_path / "one" / "ckpt" / "wave" / "last.ckpt"  # a wave network resumed as udnie would go on silently
+    with pytest.raises(StylenetError, match=r"was trained on style=wave, but this run asks for style=udnie; resume with style=wave"):
+        train(tiny_cfg(tmp_path / "two", "style=udnie", "trainer.max_steps=2", f"ckpt_path={one}"))
+    assert not (tmp_path / "two" / "ckpt").exists()
