@@ -107,8 +107,9 @@ class ContentImageDataModule(L.LightningDataModule):
         if not 16 <= int(image_size) <= MAX_IMAGE_SIZE:
             raise DataError(f"data.image_size={image_size}: use a crop side from 16 to {MAX_IMAGE_SIZE} px (256 is the usual)")
         resize = check_resize(resize, int(image_size))
-        if int(batch_size) < 1 or int(num_workers) < 0 or int(num_val_images) < 0:
-            raise DataError("data.batch_size must be >= 1, data.num_workers and data.num_val_images >= 0")
+        for key, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0), ("num_val_images", num_val_images, 0)):
+            if int(value) < low:
+                raise DataError(f"data.{key}={value} must be >= {low}")
         if val_split and val_path:
             raise DataError("set either data.val_split or data.val_path, not both")
         fraction = isinstance(val_split, float) and 0 < val_split < 1

@@ -5,6 +5,7 @@ scaffolding: the levels it trains, its checks, its resume rule (a universal file
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def check_decoder_config(cfg: DictConfig) -> None:
     whole(cfg, "data.image_size", min(2 ** max(levels_of(cfg)), 2 ** 10), example=128)  # relu{k}_1 needs 2^k px (decoder.min_side)
     whole(cfg, "data.batch_size", 1, example=4)
     whole(cfg, "decoders.init.images", 0, MAX_INIT_IMAGES, example=64)  # unbounded, 10^6 took 19 min and 4.7 GB
+    lam = OmegaConf.select(cfg, "decoders.feature_weight")  # nan stopped at step 0 advising a lower lr; -1 made the loss negative
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
+        raise ConfigError(f"decoders.feature_weight={lam} must be a finite number >= 0 (λ of Li et al. eq. 1), e.g. "
+                          "decoders.feature_weight=1.0")
     ridge = OmegaConf.select(cfg, "decoders.init.ridge")
     if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
         raise ConfigError(f"decoders.init.ridge={cfg.decoders.init.ridge} must be a positive number, e.g. decoders.init.ridge=1e-4")

@@ -257,3 +257,9 @@ def test_the_sample_data_holds_out_a_validation_photo_and_still_fills_the_grid()
     grid = dm.val_images(4)
     assert grid.shape == (4, 3, 32, 32)
     assert torch.equal(grid[0], dm.val_set[0]["image"])
+
+
+@pytest.mark.parametrize("key, value", [("batch_size", 0), ("num_workers", -1), ("num_val_images", -2)])
+def test_each_bad_count_names_its_key(tmp_path, key, value):
+    with pytest.raises(DataError, match=rf"^data.{key}={value} must be >= {1 if key == 'batch_size' else 0}$"):
+        datamodule(tmp_path, **{key: value})

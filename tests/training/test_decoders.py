@@ -96,6 +96,14 @@ def test_a_fresh_run_starts_from_the_least_squares_fit_and_says_so_in_its_checkp
     assert ckpt["stylenet"]["train"]["init_images"] == 4
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "abc"])
+def test_a_bad_feature_weight_is_one_line_before_work(tmp_path, value):
+    """nan stopped the run at step 0 advising a lower learning rate; -1 trained on a negative loss."""
+    with pytest.raises(ConfigError, match=r"decoders.feature_weight=.* must be a finite number >= 0"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=1", f"decoders.feature_weight={value}"))
+    assert not (tmp_path / "ckpt").exists()
+
+
 def test_a_bad_init_setting_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="decoders.init.ridge=0 must be a positive number"):
         train_decoders(cfg(tmp_path, "trainer.max_steps=1", "decoders.init.ridge=0"))
