@@ -92,7 +92,7 @@ def run_videos(args, stylizer: StylizerProtocol, jobs: list[Job], failures: list
     for job in jobs:
         try:
             r = stylize_video(stylizer, job.src, job.dst, start=args.start, duration=args.duration, max_frames=args.max_frames,
-                              batch_size=args.batch_size or 4, progress=not args.quiet, strength=args.strength,
+                              size=args.size, batch_size=args.batch_size or 4, progress=not args.quiet, strength=args.strength,
                               preserve_color=args.preserve_color, stroke_scale=stroke_scale_of(args), tile=args.tile,
                               overlap=args.overlap, stats_size=args.stats_size)
         except (VideoError, ImageError, StrokeScaleError) as e:  # a frame size the stroke scale cannot take: this video only
@@ -101,6 +101,9 @@ def run_videos(args, stylizer: StylizerProtocol, jobs: list[Job], failures: list
         done += 1
         _say(args.quiet, f"stylised {job.src} → {job.dst}: {r.frames} frames of {r.width}x{r.height} in {r.seconds:.1f} s "
                          f"({r.frames / r.seconds:.2f} frames/s) [{stylizer.device}, {stylizer.backend}]")
+        if r.resized:
+            print(f"note: {job.src}: its resolution changes midway; {r.resized} frames were resized to {r.width}x{r.height}",
+                  file=sys.stderr)
     return done
 
 

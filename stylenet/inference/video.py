@@ -23,13 +23,14 @@ import av
 import numpy as np
 import torch
 
+from stylenet.data.images import long_side_hw
 from stylenet.errors import StylenetError, first_line
 from stylenet.files import atomic_path, not_a_regular_file
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".ts")
 # Containers that take H.264 and whatever audio the input has; the others (webm: VP8/VP9 only; avi; gif: no
 # H.264) become Matroska or MP4.
-OUTPUT_SUFFIXES = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv", ".webm": ".mkv", ".avi": ".mkv", ".gif": ".mp4"}
+OUTPUT_SUFFIXES = {".ts": ".mp4", ".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv", ".webm": ".mkv", ".avi": ".mkv", ".gif": ".mp4"}
 CRF = 18  # x264's "visually lossless" end of the scale: the strokes are the point
 
 
@@ -51,6 +52,7 @@ class VideoResult:
     seconds: float  # wall time of the whole job
     width: int
     height: int
+    resized: int = 0  # frames whose resolution differed from the first's, resized to it
 
 
 def _open(src: Path):
@@ -100,6 +102,7 @@ def stylize_video(
     start: float = 0.0,
     duration: float | None = None,
     max_frames: int | None = None,
+    size: int | None = None,
     batch_size: int = 4,
     progress: bool = True,
     **stylize_kwargs,
@@ -108,7 +111,10 @@ def stylize_video(
 
     ``start``/``duration`` (seconds) or ``max_frames`` stylise a piece only. ``stylize_kwargs`` go to
     :meth:`Stylizer.stylize_tensor` (strength, preserve_color, stroke_scale, tile, ...). Odd frame sides are padded by one
-    edge pixel (4:2:0 needs even sides). Raises :class:`VideoError` on a file that cannot be read.
+    edge pixel (4:2:0 needs even sides). ``size``: the frames' long side (default: as stored). Every frame is
+    read at the first frame's size (after ``size``): a stream whose resolution changes midway (a concatenated
+    MPEG-TS, a screen recording) is resized to it rather than stopping the run; ``VideoResult.resized`` counts
+    those frames. Raises :class:`VideoError` on a file that cannot be read.
     """
     src, dst = Path(src), Path(dst)
     if start < 0 or (duration is not None and duration <= 0) or (max_frames is not None and max_frames < 1):
@@ -129,7 +135,7 @@ def stylize_video(
         from tqdm import tqdm
 
         bar = tqdm(total=total or None, unit="frame", desc=src.name, file=sys.stderr, dynamic_ncols=True)
-    done, size = 0, None
+    done, resized, even, first_hw, frame_hw, last_pts = 0, 0, None, None, None, None
     try:
         if start > 0:  # to the keyframe before start; frames before it are decoded and dropped below
             inp.seek(int(start / vin.time_base), stream=vin)
@@ -142,13 +148,25 @@ def stylize_video(
                 audio_wait: list = []  # audio packets demuxed before the first kept frame created the streams
                 batch: list = []
 
+                def read_rgb(f) -> np.ndarray:
+                    nonlocal resized
+                    if (f.height, f.width) == frame_hw:
+                        return f.to_ndarray(format="rgb24")
+                    resized += (f.height, f.width) != first_hw  # a change of resolution, not the asked --size
+                    return f.reformat(width=frame_hw[1], height=frame_hw[0], format="rgb24", interpolation="AREA").to_ndarray()
+
                 def flush() -> None:
-                    nonlocal done
-                    x = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in batch])).permute(0, 3, 1, 2)
+                    nonlocal done, last_pts
+                    x = torch.from_numpy(np.stack([read_rgb(f) for f in batch])).permute(0, 3, 1, 2)
                     y = stylizer.stylize_tensor(x, **stylize_kwargs)
                     for f, rgb in zip(batch, to_uint8_frames(y)):
-                        frame = _frame(rgb, size)
-                        frame.pts, frame.time_base = f.pts - first_pts, vin.time_base
+                        frame = _frame(rgb, even)
+                        # Timestamps that go back (concatenated MPEG-TS restarts its clock) would stop the muxer:
+                        # such a frame follows the previous one by a frame's duration instead.
+                        pts = f.pts - first_pts
+                        if last_pts is not None and pts <= last_pts:
+                            pts = last_pts + max(1, round(1 / (rate * vin.time_base)))
+                        frame.pts, frame.time_base, last_pts = pts, vin.time_base, pts
                         for packet in vout.encode(frame):
                             out.mux(packet)
                     done += len(batch)
@@ -184,7 +202,9 @@ def stylize_video(
                             continue
                         if vout is None:
                             first_pts, origin = f.pts, t
-                            vout, size = _h264(out, f.height, f.width, rate)
+                            first_hw = (f.height, f.width)
+                            frame_hw = long_side_hw(first_hw, size) if size else first_hw
+                            vout, even = _h264(out, *frame_hw, rate)
                             vout.time_base = vin.time_base
                             vout.codec_context.time_base = vin.time_base
                             if f.rotation:  # players turn the picture; the pixels stay as stored
@@ -214,7 +234,7 @@ def stylize_video(
         inp.close()
         if bar is not None:
             bar.close()
-    return VideoResult(frames=done, seconds=time.perf_counter() - t0, width=size[1], height=size[0])
+    return VideoResult(frames=done, seconds=time.perf_counter() - t0, width=even[1], height=even[0], resized=resized)
 
 
 def _keep_audio(packet, origin: float, start: float) -> bool:

@@ -54,3 +54,15 @@ def test_contact_sheets_of_two_photos_with_one_stem_are_both_kept(capsys, h, tmp
     assert code == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_contact-2.png", "x_contact.png"]
     code, _ = run(capsys, h, "--ckpt", "H/m.ckpt", "--contact-sheet", "H/a.png", "-o", tmp_path / "sheet.png")
     assert code == 0 and (tmp_path / "sheet.png").is_file()
+
+
+def test_size_applies_to_videos_and_a_resolution_change_is_a_note(capsys, h, tmp_path):
+    import av
+
+    a = make_clip(tmp_path / "a.ts", frames=4, size=(64, 48), audio=False)
+    b = make_clip(tmp_path / "b.ts", frames=4, size=(96, 72), audio=False)
+    (tmp_path / "changes.ts").write_bytes(a.read_bytes() + b.read_bytes())
+    code, err = run(capsys, h, "--ckpt", "H/m.ckpt", "--style", "wave", "--size", "40", tmp_path / "changes.ts", "-o", tmp_path / "out")
+    assert code == 0 and "note: " in err and "4 frames were resized to 40x30" in err
+    with av.open(str(tmp_path / "out" / "changes_wave.mp4")) as c:
+        assert {(f.width, f.height) for f in c.decode(video=0)} == {(40, 30)}

@@ -138,3 +138,18 @@ def test_memory_does_not_hold_the_film(tmp_path, stylizer):
     finally:
         del stylizer.stylize_tensor
     assert max(seen) == 4 and sum(seen) == 30 and np.all(np.array(seen[:-1]) == 4)
+
+
+def test_a_resolution_change_midway_is_resized_not_fatal_and_size_applies(tmp_path, stylizer):
+    """Two MPEG-TS pieces at other sizes, byte-concatenated (as cameras and broadcasts make them): the second
+    restarts its clock too. Every frame comes out at the first's size, in order; ``size`` sets the long side."""
+    a = make_clip(tmp_path / "a.ts", frames=6, size=(64, 48), audio=False)
+    b = make_clip(tmp_path / "b.ts", frames=6, size=(96, 72), audio=False)
+    (tmp_path / "changes.ts").write_bytes(a.read_bytes() + b.read_bytes())
+    for size, hw in ((None, (64, 48)), (40, (40, 30))):
+        r = stylize_video(stylizer, tmp_path / "changes.ts", tmp_path / "out.mp4", size=size, progress=False)
+        assert (r.frames, r.resized, (r.width, r.height)) == (12, 6, hw)
+        with av.open(str(tmp_path / "out.mp4")) as c:
+            frames = list(c.decode(video=0))
+        pts = [f.pts for f in frames]
+        assert len(frames) == 12 and {(f.width, f.height) for f in frames} == {hw} and pts == sorted(set(pts))
