@@ -45,7 +45,7 @@ from stylenet.inference.stroke_scale import (
 )
 from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
-from stylenet.inference.video import VIDEO_EXTENSIONS, is_video_path
+from stylenet.inference.video import VIDEO_EXTENSIONS
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
 from stylenet.networks.meta import MAX_SIDE
 from stylenet.runtime import resolve_device
@@ -195,8 +195,8 @@ def _main(argv: list[str]) -> int:
 
     jobs, failures, out = plan_jobs(args, describe(choice) if names else network_label(meta, ckpt))
     stylizer = Stylizer(net, meta, device=device, half=args.half, backend=args.backend, threads=args.threads, style=choice)
-    run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
-    return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
+    run_videos(args, stylizer, [j for j in jobs if j.film], failures)
+    return run_stylize(args, stylizer, [j for j in jobs if not j.film], failures, str(out))
 
 
 def list_styles(ckpt: str | None) -> int:

@@ -23,7 +23,6 @@ from stylenet.inference.adapt import AdaptError, adapt_style, check_seconds, new
 from stylenet.inference.adapt_cache import RowCache
 from stylenet.inference.stroke_scale import training_side
 from stylenet.inference.stylizer import Stylizer
-from stylenet.inference.video import is_video_path
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
 
 MAX_OWN_PHOTOS = 8  # without assets/sample: the first input photos train the row
@@ -70,7 +69,7 @@ def run_adapt(args, device: torch.device) -> int:
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     photos = None
     if not shipped_photos():  # an installation without assets/sample: the photos to stylise are the training photos
-        photos = [j.src for j in jobs if not is_video_path(j.src)][:MAX_OWN_PHOTOS]
+        photos = [j.src for j in jobs if not j.film][:MAX_OWN_PHOTOS]
         if not photos:
             raise UsageError("--adapt trains on the photos of assets/sample, which this installation lacks, or on the "
                              "input photos: give at least one photo (not only videos)")
@@ -95,5 +94,5 @@ def run_adapt(args, device: torch.device) -> int:
             f"loss {adapted.loss:.3f})")
     stylizer = Stylizer(adapted.net, adapted.meta, device=device, half=args.half, backend=args.backend, threads=args.threads,
                         style=adapted.style)
-    run_videos(args, stylizer, [j for j in jobs if is_video_path(j.src)], failures)
-    return run_stylize(args, stylizer, [j for j in jobs if not is_video_path(j.src)], failures, str(out))
+    run_videos(args, stylizer, [j for j in jobs if j.film], failures)
+    return run_stylize(args, stylizer, [j for j in jobs if not j.film], failures, str(out))

@@ -15,7 +15,7 @@ from typing import Sequence
 from stylenet.cli.entry import UsageError
 from stylenet.data.images import is_image_path
 from stylenet.files import check_writable_dir, not_a_regular_file, remove_stale_temporaries
-from stylenet.inference.video import OUTPUT_SUFFIXES, is_video_path, output_suffix
+from stylenet.inference.video import OUTPUT_SUFFIXES, is_film, is_video_path, output_suffix
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_OUT = "stylized"
@@ -26,6 +26,7 @@ _GLOB_CHARS = set("*?[")
 class Job:
     src: Path
     dst: Path
+    film: bool = False  # a video to stylise frame by frame (inference.video.is_film), decided once here
 
 
 def real_path(path: Path) -> Path:
@@ -99,10 +100,11 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
     taken: set[Path] = set()
     style = safe_label(style)  # every mode names its outputs here: one place keeps them inside `out`
     for src, rel in found:
+        film = is_film(src)
         if out_is_file:
             dst = out
         else:
-            if is_video_path(src):
+            if film:
                 suffix = output_suffix(src)
             else:
                 suffix = OUTPUT_FORMATS[ext] if ext else (src.suffix.lower() if src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") else ".png")
@@ -113,7 +115,7 @@ def plan_outputs(found: list[tuple[Path, Path]], out: Path, out_is_file: bool, s
                 dst = base.with_name(f"{base.stem}-{n}{base.suffix}")
                 n += 1
         taken.add(real_path(dst))
-        jobs.append(Job(src, dst))
+        jobs.append(Job(src, dst, film))
     return jobs
 
 
@@ -150,9 +152,9 @@ def plan_jobs(args, label: str, image_ext: str | None = None) -> tuple[list[Job]
         raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
     if out_is_file:
         src = found[0][0]
-        if is_video_path(src) and suffix not in VIDEO_OUT and image_ext is None:
+        if is_film(src) and suffix not in VIDEO_OUT and image_ext is None:
             raise UsageError(f"-o {out} names an image but {src} is a video; name a video ({', '.join(VIDEO_OUT)}) or a folder")
-        if not is_video_path(src) and suffix not in IMAGE_OUT:
+        if not is_film(src) and suffix not in IMAGE_OUT:
             raise UsageError(f"-o {out} names a video but {src} is an image; name an image ({', '.join(IMAGE_OUT)}) or a folder")
     jobs = plan_outputs(found, out, out_is_file, label, image_ext or args.ext)
     inputs = {real_path(src): src for src, _ in found}

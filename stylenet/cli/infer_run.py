@@ -25,7 +25,7 @@ from stylenet.inference.contact_sheet import contact_sheet
 from stylenet.inference.protocol import StylizerProtocol
 from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScaleError
 from stylenet.inference.stylizer import Stylizer
-from stylenet.inference.video import VideoError, is_video_path, stylize_video
+from stylenet.inference.video import VideoError, stylize_video
 from stylenet.networks.checkpoint import export_weights, load_network
 from stylenet.perceptual.vgg import ImageTooSmallError
 
@@ -237,7 +237,7 @@ def run_contact_sheet(args, stylizer: Stylizer) -> int:
     jobs, failures, out = plan_jobs(args, "contact", image_ext=args.ext or "png")  # a sheet is a PNG unless --ext says
     done = 0
     for job in jobs:
-        if is_video_path(job.src):
+        if job.film:
             failures.append((str(job.src), "a contact sheet is made from a photo, not a video"))
             continue
         try:

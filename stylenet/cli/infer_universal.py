@@ -20,7 +20,6 @@ from stylenet.cli.entry import UsageError
 from stylenet.cli.infer_jobs import plan_jobs
 from stylenet.cli.infer_run import run_stylize
 from stylenet.inference.mix import MixError, check_style_weight
-from stylenet.inference.video import is_video_path
 from stylenet.universal.paintings import PaintingStylizer, style_label
 from stylenet.universal.stylizer import UniversalStylizer
 
@@ -68,8 +67,13 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         raise UsageError("the --style weights are all 0; give at least one a positive weight")
     label = style_label(paths)
     jobs, failures, out = plan_jobs(args, label)
-    if videos := [j.src for j in jobs if is_video_path(j.src)]:
-        raise UsageError(f"videos are not supported with a universal checkpoint ({videos[0]}); stylise its frames, or use a trained network")
+    # A video among photos fails alone: the photos are still stylised (it stopped the whole run before).
+    failures += [(str(j.src), "a universal checkpoint stylises photos, not videos: stylise its frames, or use a trained network")
+                 for j in jobs if j.film]
+    jobs = [j for j in jobs if not j.film]
+    if not jobs:
+        raise UsageError(f"no photos to stylise: a universal checkpoint stylises photos, not videos ({failures[-1][0]}); "
+                         "stylise its frames, or use a trained network")
     if args.threads:
         torch.set_num_threads(args.threads)
     decoders = UniversalStylizer.from_checkpoint(ckpt, device=device)

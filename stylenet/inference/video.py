@@ -42,6 +42,22 @@ def is_video_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def is_film(path: str | os.PathLike) -> bool:
+    """A video to stylise as a film: a video file name, except a GIF of one frame, which is a still image (its
+    output a PNG, not an MP4). A GIF Pillow cannot read counts as a still: its reader says what is wrong."""
+    if not is_video_path(path):
+        return False
+    if Path(path).suffix.lower() != ".gif":
+        return True
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return getattr(im, "n_frames", 1) > 1
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
 def output_suffix(src: str | os.PathLike) -> str:
     return OUTPUT_SUFFIXES.get(Path(src).suffix.lower(), ".mp4")
 

@@ -66,3 +66,20 @@ def test_size_applies_to_videos_and_a_resolution_change_is_a_note(capsys, h, tmp
     assert code == 0 and "note: " in err and "4 frames were resized to 40x30" in err
     with av.open(str(tmp_path / "out" / "changes_wave.mp4")) as c:
         assert {(f.width, f.height) for f in c.decode(video=0)} == {(40, 30)}
+
+
+def test_a_one_frame_gif_is_a_photo_and_a_video_among_photos_fails_alone_with_decoders(capsys, h, tmp_path):
+    from PIL import Image
+
+    photo((80, 60)).convert("RGB").save(tmp_path / "still.gif")
+    frames = [photo((80, 60)).convert("RGB").rotate(10 * i) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    (tmp_path / "bad.gif").write_bytes(b"GIF89a broken")
+    code, _ = run(capsys, h, "--ckpt", "H/m.ckpt", "--style", "wave", tmp_path / "still.gif", tmp_path / "anim.gif", "-o", tmp_path / "o1")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "o1").iterdir()) == ["anim_wave.mp4", "still_wave.png"]
+    with Image.open(tmp_path / "o1" / "still_wave.png") as im:
+        assert im.size == (80, 60)
+    code, err = run(capsys, h, "--ckpt", "H/u.ckpt", "--style", WAVE, tmp_path / "bad.gif", tmp_path / "anim.gif", "H/a.png",
+                    "-o", tmp_path / "o2")
+    assert code == 1 and [p.name for p in (tmp_path / "o2").iterdir()] == ["a_wave.png"]  # the photo is still written
+    assert "anim.gif: a universal checkpoint stylises photos, not videos" in err and "bad.gif: not a readable image" in err
