@@ -112,7 +112,9 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device = "cpu")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
+        # "Unsupported global": a real pickle of objects. Anything else ("Unsupported operand 56", ...) is bytes that
+        # only start like a pickle (0x80): damaged or not a torch file, and saying "objects" would mislead.
+        if "unsupported global" in str(e).lower():
             raise CheckpointError(
                 f"{path} holds objects that are not plain tensors and types; refusing to unpickle it (weights_only=True); {WANTED}"
             ) from None
