@@ -62,7 +62,10 @@ def collect_inputs(args: Sequence[str], exclude: Path | None) -> tuple[list[tupl
 
     def add_folder(folder: Path) -> int:
         n = 0
-        for root, dirs, files in os.walk(folder):
+        def unreadable(e: OSError) -> None:  # os.walk skips a folder it cannot list in silence: report it
+            missing.append((str(e.filename), f"cannot read this folder ({e.strerror or e}); its files were skipped"))
+
+        for root, dirs, files in os.walk(folder, onerror=unreadable):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (exclude and _is_within(Path(root) / d, exclude)))
             for name in sorted(files):
                 if (is_image_path(name) or is_video_path(name)) and not name.startswith("."):

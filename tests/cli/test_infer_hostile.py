@@ -83,3 +83,22 @@ def test_a_one_frame_gif_is_a_photo_and_a_video_among_photos_fails_alone_with_de
                     "-o", tmp_path / "o2")
     assert code == 1 and [p.name for p in (tmp_path / "o2").iterdir()] == ["a_wave.png"]  # the photo is still written
     assert "anim.gif: a universal checkpoint stylises photos, not videos" in err and "bad.gif: not a readable image" in err
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_not_skipped_in_silence(capsys, h, tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "in" / "locked").mkdir(parents=True)
+    photo((80, 60)).save(tmp_path / "in" / "a.png")
+    photo((80, 60)).save(tmp_path / "in" / "locked" / "b.png")
+    scandir = os.scandir
+
+    def refusing(path="."):  # what a folder without read permission does (tests run as root, who may read anything)
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    code, err = run(capsys, h, "--ckpt", "H/m.ckpt", "--style", "wave", tmp_path / "in", "-o", tmp_path / "out")
+    assert code == 1 and [p.name for p in (tmp_path / "out").iterdir()] == ["a_wave.png"]
+    assert "locked: cannot read this folder (Permission denied); its files were skipped" in err
