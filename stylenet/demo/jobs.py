@@ -31,6 +31,7 @@ MAX_PHOTO_PIXELS = 40_000_000  # a 7700×5200 photo: more than any phone camera'
 MAX_SIDE = 4096  # output long side for a trained network (tiles keep memory flat above 2048 px)
 MAX_PAINTING_SIDE = 2048  # output long side through universal decoders (VGG on the whole photo, never tiled)
 MAX_VIDEO_SECONDS = 10  # the clip's first seconds are stylised, the rest is left out (said on the page)
+MAX_VIDEO_FRAMES = 300  # and at most this many frames of them (10 s at 30 fps; a 1000 fps clip would be 10,000)
 MAX_VIDEO_SIDE = 1280  # a frame's long side: 720p; bigger clips are refused before decoding
 PREVIEW_SIDE = 1024  # the before/after slider's images (the download is full size)
 SIZES = ("photo's size", "512", "1024", "2048", "4096")
@@ -41,7 +42,7 @@ def limits_text() -> str:
     """The bounds, as the page states them."""
     return (f"Limits: uploads up to {MAX_UPLOAD_MB} MB; photos up to {MAX_PHOTO_PIXELS / 1e6:.0f} megapixels; "
             f"results up to {MAX_SIDE} px on the long side ({MAX_PAINTING_SIDE} px with your own painting); "
-            f"videos up to {MAX_VIDEO_SIDE} px on the long side, the first {MAX_VIDEO_SECONDS} s stylised. "
+            f"videos up to {MAX_VIDEO_SIDE} px on the long side, the first {MAX_VIDEO_SECONDS} s (at most {MAX_VIDEO_FRAMES} frames) stylised. "
             "Requests wait their turn: one runs at a time.")
 
 
@@ -103,7 +104,7 @@ def output_side(size: str | int | None, photo: Image.Image, cap: int) -> int | N
     except (TypeError, ValueError):
         raise DemoError(f"output size {size!r} is not a number of pixels; pick one of {', '.join(SIZES)}") from None
     if not 64 <= side <= cap:
-        raise DemoError(f"output size {side} px is outside 64..{cap} for this style; pick a smaller one")
+        raise DemoError(f"output size {side} px is outside 64..{cap} for this style; pick one in that range")
     return side
 
 
@@ -148,7 +149,7 @@ def sheet(catalogue: Catalogue, photo: str | Path | None, label: str) -> tuple[I
 
 def stylise_clip(catalogue: Catalogue, video: str | Path | None, label: str, painting: str | Path | None = None, *,
                  strength: float = 1.0, keep_colours: bool = False) -> tuple[Path, str]:
-    """The clip's first :data:`MAX_VIDEO_SECONDS` seconds stylised, with their audio, as H.264 MP4 (plays in
+    """The clip's first :data:`MAX_VIDEO_SECONDS` seconds (at most :data:`MAX_VIDEO_FRAMES` frames) stylised, with their audio, as H.264 MP4 (plays in
     every browser). A progress bar follows the frames (``stylize_video``'s tqdm, which Gradio tracks)."""
     if not video:
         raise DemoError("no video: drop or upload a clip first")
@@ -163,7 +164,7 @@ def stylise_clip(catalogue: Catalogue, video: str | Path | None, label: str, pai
     stylizer = (catalogue.paintings(choice, read_photo(painting, "painting")[0]) if choice.kind == "decoders"
                 else catalogue.network(choice))
     dst = _out_dir() / f"{Path(video).stem}-{_slug(label)}.mp4"
-    result = stylize_video(stylizer, video, dst, duration=MAX_VIDEO_SECONDS, strength=float(strength),
+    result = stylize_video(stylizer, video, dst, duration=MAX_VIDEO_SECONDS, max_frames=MAX_VIDEO_FRAMES, strength=float(strength),
                            preserve_color=bool(keep_colours))
     return dst, f"{result.frames} frames at {result.width}x{result.height} in {result.seconds:.1f} s"
 

@@ -153,3 +153,12 @@ def test_bad_clips_are_one_line(catalogue, tmp_path):
         jobs.stylise_clip(catalogue, wide, "wave (five-paintings)")
     with pytest.raises(DemoError, match="no video"):
         jobs.stylise_clip(catalogue, None, "wave (five-paintings)")
+
+
+def test_a_clip_stops_at_the_frame_bound_as_well_as_the_seconds(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_VIDEO_FRAMES", 5)  # a 1000 fps clip holds 10,000 frames in 10 s
+    clip = make_clip(tmp_path / "fast.mp4", frames=12, audio=False)
+    _, took = jobs.stylise_clip(catalogue, clip, "wave (five-paintings)")
+    assert took.startswith("5 frames at 64x48")
+    with pytest.raises(DemoError, match="outside 64..4096 for this style; pick one in that range"):
+        jobs.output_side("-5", Image.new("RGB", (90, 60)), 4096)
