@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 import time
 from typing import Sequence
@@ -50,6 +51,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_listen(host: str, port: int) -> None:
+    """The address exists on this machine and the port is free, checked before Gradio starts: its own messages
+    for both mix up host and port ("Cannot find empty port" for a host that does not exist)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise UsageError(f"--host {host} is not an address this machine can listen on ({e.strerror}); "
+                         "give 127.0.0.1 (this machine only) or 0.0.0.0 (every network)") from None
+    with socket.socket(family, kind, proto) as s:
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); pick another --port or --host") from None
+
+
 def sources(args: argparse.Namespace) -> list[str]:
     from stylenet.demo.catalogue import find_checkpoints
 
@@ -62,6 +78,7 @@ def main_(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number (1..65535)")
+    check_listen(args.host, args.port)
     try:
         from stylenet.demo import page
     except ImportError as e:

@@ -77,3 +77,18 @@ def test_without_gradio_the_line_says_how_to_get_it(monkeypatch, capsys):
                                             ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
 def test_loopback(host, loopback):
     assert demo.is_loopback(host) is loopback
+
+
+def test_a_host_that_does_not_exist_and_a_busy_port_are_one_line_each(launched, capsys):
+    import socket
+
+    assert demo.main(["--host", "999.1.1.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--host 999.1.1.1 is not an address this machine can listen on" in err and err.count("\n") == 1
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert demo.main(["--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port" in err and not launched
