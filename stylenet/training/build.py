@@ -15,7 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, check_moved_keys, instantiate, user_path
 from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
-from stylenet.training.checks import check_accelerator, check_optimizer, check_output_folders, check_steps, whole
+from stylenet.training.checks import (
+    check_accelerator,
+    check_optimizer,
+    check_output_folders,
+    check_restored_weights,
+    check_steps,
+    whole,
+)
 from stylenet.training.fit import build_trainer, fit, resume_path
 from stylenet.training.module import StyleTransferModule
 from stylenet.training.spec import RunSpec
@@ -97,7 +104,9 @@ class StyleRun:
 
     def check_resume(self, path: Path) -> None:
         """Clear error for missing, truncated, foreign files, other network sizes and other style lists."""
-        meta = read_checkpoint(path)[META_KEY]
+        ckpt = read_checkpoint(path)
+        meta = ckpt[META_KEY]
+        check_restored_weights(ckpt["state_dict"], path)
         check_same_network(meta["arch"], self.cfg.model, path)
         check_resume_styles(meta, self._spec().styles, path, OmegaConf.select(self.cfg, "style.name"))
 

@@ -143,3 +143,13 @@ def check_resume_schedule(cfg: DictConfig, checkpoint: dict, path: Path) -> None
             raise ConfigError(f"{path} was scheduled for {total} steps (module.scheduler.total_steps) and cannot go on to "
                               f"trainer.max_steps={steps}; resume with trainer.max_steps={total}, or start a new run "
                               "(run_name=<new name>) for the longer schedule")
+
+
+def check_restored_weights(state_dict: dict, path: Path) -> None:
+    """A checkpoint to resume holds finite weights: a damaged or crafted file (NaN, inf, in bounds otherwise)
+    would train on NaN from its first step. Checked before any work, as the other resume checks."""
+    for name, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise ConfigError(f"{path} holds non-finite weights ({name}): it is damaged; resume from an earlier step=N.ckpt "
+                              "beside it, or start a new run (ckpt_path=null)")
+

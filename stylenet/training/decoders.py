@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stylenet.config import ConfigError, instantiate
 from stylenet.networks.checkpoint import META_KEY, load_file
-from stylenet.training.checks import check_trainer, whole
+from stylenet.training.checks import check_restored_weights, check_trainer, whole
 from stylenet.training.decoder_module import DecoderModule
 from stylenet.training.fit import fit
 from stylenet.universal.checkpoint import UniversalMeta, train_command
@@ -53,7 +53,9 @@ def check_decoder_config(cfg: DictConfig) -> None:
 
 def check_resume_levels(cfg: DictConfig, path: Path) -> None:
     """A checkpoint to resume must be a universal file with the levels this run trains."""
-    meta = UniversalMeta.from_dict(load_file(path)[META_KEY], str(path))
+    ckpt = load_file(path)
+    meta = UniversalMeta.from_dict(ckpt[META_KEY], str(path))
+    check_restored_weights(ckpt["state_dict"], path)
     if list(meta.levels) != levels_of(cfg):
         raise ConfigError(f"{path} holds levels {list(meta.levels)} but this run trains {levels_of(cfg)}; resume with "
                           f"decoders.levels=[{','.join(map(str, meta.levels))}], or train the others in their own folder: "

@@ -161,3 +161,13 @@ def test_the_fit_draws_more_epochs_of_crops_from_few_photos_and_leaves_the_run_s
         return state["progress"]
 
     assert cursor("a") == cursor("b") and cursor("a")["epoch"] == 1  # 3 steps of 2 photos: into epoch 1, as without the fit
+
+
+def test_decoders_with_non_finite_weights_are_not_resumed(tmp_path):
+    path = write_universal(tmp_path / "ckpt" / "universal" / "last.ckpt", levels=(1,))
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    name = next(iter(ckpt["state_dict"]))
+    ckpt["state_dict"][name].view(-1)[0] = float("inf")
+    torch.save(ckpt, path)
+    with pytest.raises(ConfigError, match=r"holds non-finite weights .*: it is damaged; resume from an earlier step=N.ckpt"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=2", "ckpt_path=last", "decoders.levels=[1]"))

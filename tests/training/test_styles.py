@@ -133,3 +133,18 @@ def test_resuming_with_another_style_list_or_adding_to_the_wrong_base_is_refused
     with pytest.raises(StylenetError, match=r"was trained on style=wave, but this run asks for style=udnie; resume with style=wave"):
         train(tiny_cfg(tmp_path / "two", "style=udnie", "trainer.max_steps=2", f"ckpt_path={one}"))
     assert not (tmp_path / "two" / "ckpt").exists()
+
+
+def test_a_checkpoint_with_non_finite_weights_is_not_resumed(tmp_path):
+    """In bounds otherwise, a NaN weight would train on NaN from the first step: refused before any work."""
+    import torch
+
+    train(tiny_cfg(tmp_path, "trainer.max_steps=1"))
+    last = tmp_path / "ckpt" / "wave" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    name = next(k for k, v in ckpt["state_dict"].items() if k.startswith("net.") and v.is_floating_point())
+    ckpt["state_dict"][name].view(-1)[0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    with pytest.raises(StylenetError, match=rf"nan.ckpt holds non-finite weights \({name}\): it is damaged"):
+        train(tiny_cfg(tmp_path / "b", "trainer.max_steps=2", f"ckpt_path={tmp_path / 'nan.ckpt'}"))
+    assert not (tmp_path / "b" / "ckpt").exists()
