@@ -47,7 +47,7 @@ from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import VIDEO_EXTENSIONS
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
-from stylenet.networks.meta import MAX_SIDE
+from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_SIDE
 from stylenet.runtime import resolve_device
 
 
@@ -119,10 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Bounds on what a command line may ask for (the checkpoint reader's MAX_SIDE for sizes): past them a run would
-# allocate without limit. A painting's statistics need no more than a few thousand pixels; a contact sheet holds
-# a dozen panels of this height.
-MAX_STYLE_SIZE = 4096
+# Bounds on what a command line may ask for (the checkpoint reader's MAX_SIDE and MAX_PAINTING_SIDE for sizes):
+# past them a run would allocate without limit. A contact sheet holds a dozen panels of this height.
 MAX_SHEET_PANEL = 1024
 
 
@@ -134,8 +132,8 @@ def _validate(args) -> None:
         raise UsageError(f"--size must be a number of pixels from 1 to {MAX_SIDE}, got {args.size}")
     if args.contact_sheet and args.size is not None and args.size > MAX_SHEET_PANEL:
         raise UsageError(f"--size sets the contact sheet's panel height: at most {MAX_SHEET_PANEL} px, got {args.size}")
-    if args.style_size is not None and not 16 <= args.style_size <= MAX_STYLE_SIZE:
-        raise UsageError(f"--style-size must be a number of pixels from 16 to {MAX_STYLE_SIZE}, got {args.style_size}")
+    if args.style_size is not None and not 16 <= args.style_size <= MAX_PAINTING_SIDE:
+        raise UsageError(f"--style-size must be a number of pixels from 16 to {MAX_PAINTING_SIDE}, got {args.style_size}")
     if not math.isfinite(args.start) or (args.duration is not None and not math.isfinite(args.duration)):
         raise UsageError(f"--start and --duration are numbers of seconds, got {args.start} and {args.duration}")
     if args.threads is not None and args.threads < 1:

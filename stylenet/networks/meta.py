@@ -22,7 +22,11 @@ META_KEY = "stylenet"
 # width (256× the parameters) and 12× the depth, far beyond any useful network, and still fit in memory.
 MAX_BASE_CHANNELS = 512
 MAX_RESIDUAL_BLOCKS = 64
-MAX_SIDE = 16384  # style.size, train.image_size: evaluation loads images at these sizes
+MAX_SIDE = 16384  # train.image_size, infer.py --size: evaluation loads images at these sizes
+# A painting's long side (style.size, styles[i].size, infer.py --style-size): its Gram statistics need no more,
+# and a crafted 16384 (within MAX_SIDE) allocated a 16384 px painting in evaluate. The config, the checkpoint
+# reader and the command line all take it from here.
+MAX_PAINTING_SIDE = 4096
 MAX_STYLES = 1024  # styles in one network (Magenta's largest held 32; each adds 2 × 12 norm rows)
 ARCH_NAME = "TransformerNet"
 UNIVERSAL_KIND = "universal"  # meta["kind"] of the universal decoders' file (stylenet.universal)
@@ -111,7 +115,7 @@ class CheckpointMeta:
         styles = _styles(meta.get("styles"), num_styles, source)
         style = dict(_dict(meta.get("style", {}), "style", source))
         if style.get("size") is not None:
-            _int(style["size"], "style.size", 1, MAX_SIDE, source)
+            _int(style["size"], "style.size", 1, MAX_PAINTING_SIDE, source)
         train = dict(_dict(meta.get("train", {}), "train", source))
         if train.get("image_size") is not None:
             _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
@@ -134,7 +138,7 @@ def _styles(styles: Any, num_styles: int, source: str) -> list[dict]:
         if not isinstance(st.get("name"), str) or not st["name"]:
             raise CheckpointError(f"{source}: styles[{i}] has no name; the file is damaged")
         if st.get("size") is not None:
-            _int(st["size"], f"styles[{i}].size", 1, MAX_SIDE, source)
+            _int(st["size"], f"styles[{i}].size", 1, MAX_PAINTING_SIDE, source)
         out.append(st)
     names = [st["name"] for st in out]
     if len(set(names)) != len(names):

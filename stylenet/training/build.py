@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, check_moved_keys, instantiate, user_path
 from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
+from stylenet.networks.meta import MAX_PAINTING_SIDE
 from stylenet.training.checks import (
     check_accelerator,
     check_optimizer,
@@ -61,6 +62,10 @@ def check_config(cfg: DictConfig) -> RunSpec:
     check_output_folders(cfg)
     spec = RunSpec.from_cfg(cfg)  # styles=[...]: unknown names, duplicates → one line now
     for style in spec.paintings:
+        size = style.get("size")  # the painting is loaded at this long side: 100000 px would allocate without limit
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= MAX_PAINTING_SIDE):
+            raise ConfigError(f"style.size={size!r} ({style.get('name')}) must be a number of pixels from 16 to "
+                              f"{MAX_PAINTING_SIDE}, or null for the painting's own size; e.g. style.size=512")
         open_image(style["image"])  # missing or unreadable style image → ImageError naming the file
     if spec.styles and any("TeacherScore" in str(c.get("_target_", "")) for c in (cfg.get("callbacks") or {}).values() if c is not None):
         raise ConfigError("the teacher callback scores one-style networks; drop callbacks=with_teacher and score each style "

@@ -62,6 +62,7 @@ def _crafted(tmp_path, name, edit):
     ("arch_name", lambda c: c["stylenet"]["arch"].update(name="ResNet50"), r"unknown architecture 'ResNet50'"),
     ("arch_output", lambda c: c["stylenet"]["arch"].update(output="sigmoid"), r"arch.output='sigmoid' is not one of tanh, clamp"),
     ("style_size", lambda c: c["stylenet"]["style"].update(size=10**7), r"style.size=10000000"),
+    ("style_size_in_old_bounds", lambda c: c["stylenet"]["style"].update(size=16384), r"style.size=16384 is not a whole number in \[1, 4096\]"),
     ("image_size", lambda c: c["stylenet"]["train"].update(image_size=-1), r"train.image_size=-1"),
     ("sd_list", lambda c: c.update(state_dict=[1, 2]), r"'state_dict' is list, not a mapping"),
     ("sd_values", lambda c: c["state_dict"].update({"x": 3}), r"entries that are not named tensors"),

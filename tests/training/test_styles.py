@@ -111,6 +111,7 @@ def test_adding_a_style_trains_only_its_rows(tmp_path):
     (("module.new_styles_only=true", "styles=[wave,udnie]"), "give init_from=CKPT"),
     (("init_from=x.ckpt",), "list its styles, then the new ones"),
     (("styles=[wave,udnie]", "callbacks=with_teacher"), "the teacher callback scores one-style networks"),
+    (("style.size=100000",), r"style.size=100000 \(wave\) must be a number of pixels from 16 to 4096"),
 ])
 def test_bad_style_lists_are_one_line_before_any_work(tmp_path, overrides, message):
     with pytest.raises(StylenetError, match=message) as e:
