@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -19,25 +20,32 @@ from stylenet.cli.entry import hydra_command
 from stylenet.training.build import StyleRun, train
 
 
-def swept_overrides(job_overrides: list[str], argv: list[str]) -> str:
-    """This job's values of the keys the command line sweeps (``a=1,2``, ``range(...)``), style aside."""
+def swept_keys(argv: list[str]) -> frozenset[str]:
+    """The keys the command line sweeps (``a=1,2``, ``range(...)``), style aside. Read from the command line
+    here, in the process that starts the sweep: a launcher's job (submitit's) has its own argv."""
     parser = OverridesParser.create()
     cli = [a for a in argv if not a.startswith("-")]
-    swept = {o.get_key_element() for o in parser.parse_overrides(cli) if o.is_sweep_override()} - {"style"}
-    return ",".join(o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in swept)
+    return frozenset({o.get_key_element() for o in parser.parse_overrides(cli) if o.is_sweep_override()} - {"style"})
 
 
-def task(cfg: DictConfig) -> float | None:
+def swept_overrides(job_overrides: list[str], keys: frozenset[str]) -> str:
+    """This job's values of the swept ``keys``, as a folder name."""
+    return ",".join(o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in keys)
+
+
+def task(cfg: DictConfig, swept: frozenset[str] = frozenset()) -> float | None:
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN and (swept := swept_overrides(hc.overrides.task, sys.argv[1:])):
+    if hc.mode == RunMode.MULTIRUN and (values := swept_overrides(hc.overrides.task, swept)):
         with open_dict(cfg):  # sweeps: checkpoints/<style>/<swept values>/ so jobs never overwrite each other
-            cfg.run_name = f"{cfg.style.name}/{swept}"
+            cfg.run_name = f"{cfg.style.name}/{values}"
     metrics, _ = train(cfg)
     return metrics.get("val/total")  # for Hydra sweepers that optimise a value
 
 
 def main(argv: list[str] | None = None) -> None:
-    hydra_command("train", task, argv, check=lambda cfg: StyleRun(cfg).check())
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The swept keys travel with the task (a partial, pickled by value), not through sys.argv.
+    hydra_command("train", partial(task, swept=swept_keys(argv)), argv, check=lambda cfg: StyleRun(cfg).check())
 
 
 if __name__ == "__main__":
