@@ -162,7 +162,21 @@ def stylize_video(
                 first_pts = None  # the input pts of the first frame kept: the output starts at 0
                 origin = 0.0  # its time in seconds: audio is shifted by the same amount
                 audio_wait: list = []  # audio packets demuxed before the first kept frame created the streams
+                # Audio waits here until the video has reached its time: a piece cut by frames (max_frames) only
+                # knows its end when its last frame comes, and the container interleaves audio ahead of video
+                # (a 1-frame piece carried 0.33 s of sound).
+                audio_pending: list = []
+                horizon = float("-inf")  # the end of the last frame written, in the input's seconds
                 batch: list = []
+
+                def mux_audio_until(limit: float) -> None:
+                    keep = []
+                    for p in audio_pending:
+                        if float(p.pts * ain.time_base) < limit:
+                            _mux_audio(out, p, aout, origin)
+                        else:
+                            keep.append(p)
+                    audio_pending[:] = keep
 
                 def read_rgb(f) -> np.ndarray:
                     nonlocal resized
@@ -172,7 +186,7 @@ def stylize_video(
                     return f.reformat(width=frame_hw[1], height=frame_hw[0], format="rgb24", interpolation="AREA").to_ndarray()
 
                 def flush() -> None:
-                    nonlocal done, last_pts
+                    nonlocal done, last_pts, horizon
                     x = torch.from_numpy(np.stack([read_rgb(f) for f in batch])).permute(0, 3, 1, 2)
                     y = stylizer.stylize_tensor(x, **stylize_kwargs)
                     for f, rgb in zip(batch, to_uint8_frames(y)):
@@ -188,6 +202,9 @@ def stylize_video(
                     done += len(batch)
                     if bar is not None:
                         bar.update(len(batch))
+                    horizon = max(horizon, float(batch[-1].pts * vin.time_base) + 1 / float(rate))
+                    if audio_pending:
+                        mux_audio_until(horizon)
                     batch.clear()
 
                 finished = False
@@ -201,7 +218,7 @@ def stylize_video(
                         if aout is None:
                             audio_wait.append(packet)
                         elif _keep_audio(packet, origin, start):
-                            _mux_audio(out, packet, aout, origin)
+                            audio_pending.append(packet)
                         continue
                     try:
                         frames = packet.decode()
@@ -227,9 +244,7 @@ def stylize_video(
                                 vout.set_display_rotation(f.rotation)
                             if ain is not None:
                                 aout = out.add_stream_from_template(ain)
-                                for p in audio_wait:
-                                    if _keep_audio(p, origin, start):
-                                        _mux_audio(out, p, aout, origin)
+                                audio_pending.extend(p for p in audio_wait if _keep_audio(p, origin, start))
                                 audio_wait.clear()
                         batch.append(f)
                         if len(batch) == batch_size:
@@ -238,6 +253,8 @@ def stylize_video(
                         break
                 if batch:
                     flush()
+                if audio_pending:  # a cut piece's sound ends with its last frame; a whole file keeps all of it
+                    mux_audio_until(horizon if finished else float("inf"))
                 if vout is None:
                     raise VideoError(f"{src}: no frame to stylise" + (f" after {start:g} s" if start else "") + " (truncated or empty)")
                 for packet in vout.encode(None):

@@ -153,3 +153,15 @@ def test_a_resolution_change_midway_is_resized_not_fatal_and_size_applies(tmp_pa
             frames = list(c.decode(video=0))
         pts = [f.pts for f in frames]
         assert len(frames) == 12 and {(f.width, f.height) for f in frames} == {hw} and pts == sorted(set(pts))
+
+
+@pytest.mark.parametrize("max_frames", [1, 3])
+def test_a_piece_cut_by_frames_keeps_only_its_own_sound(tmp_path, stylizer, max_frames):
+    """The container interleaves audio ahead of video: a 1-frame piece carried 0.33 s of sound."""
+    clip = make_clip(tmp_path / "pan.mp4", frames=12, fps=10)
+    stylize_video(stylizer, clip, tmp_path / "piece.mp4", max_frames=max_frames, progress=False)
+    with av.open(str(tmp_path / "piece.mp4")) as c:
+        a = c.streams.audio[0]
+        ends = [float((p.pts + p.duration) * a.time_base) for p in c.demux(a) if p.size]
+    # Up to the piece's last frame (0.1 s each) and the one packet under way then (1024 samples: 23 ms).
+    assert 0 < max(ends) <= max_frames * 0.1 + 1024 / 44100 + 1e-3
