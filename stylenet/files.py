@@ -11,9 +11,11 @@ commands that need no Hydra (infer.py) find the shipped files without importing 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 import time
@@ -38,7 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     on success it replaces ``path``, on any failure it is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp{path.suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}@{_HOST}-", suffix=f"{path.suffix}.tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -60,9 +62,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         pass
 
 
-# atomic_path's names: "." + stem + "." + mkstemp's 8 random characters + suffix + ".tmp" + suffix. Matched
-# exactly, because leftovers are deleted from folders that also hold the user's own (hidden) files.
-_TEMPORARY = re.compile(r"\..*\.[a-z0-9_]{8}((?:\.[^.]*)?)\.tmp\1")
+# atomic_path's names: "." + stem + "." + the writer's pid "@" host + "-" + mkstemp's 8 random characters +
+# suffix + ".tmp" + suffix (names from before the pid was added lack "pid@host-"). Matched exactly, because
+# leftovers are deleted from folders that also hold the user's own (hidden) files.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]  # a folder may be shared between machines
+_TEMPORARY = re.compile(r"\..*\.(?:(\d+)@([0-9a-f]{8})-)?[a-z0-9_]{8}((?:\.[^.]*)?)\.tmp\3")
 
 
 def is_temporary(path: str | os.PathLike) -> bool:
@@ -70,9 +74,24 @@ def is_temporary(path: str | os.PathLike) -> bool:
     return _TEMPORARY.fullmatch(Path(path).name) is not None
 
 
+def _writer_is_gone(name: str) -> bool:
+    """The temporary's writer ran on this machine and is no longer running (its pid is in the name)."""
+    m = _TEMPORARY.fullmatch(name)
+    if not m or m.group(1) is None or m.group(2) != _HOST:
+        return False
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # alive but not ours (EPERM), or no such pid number
+        return False
+    return False
+
+
 def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 600) -> int:
-    """Delete :func:`atomic_path` leftovers in ``folder`` untouched for ``older_than`` seconds (a writer still
-    running, e.g. another process writing into the same folder, keeps touching its file); returns how many."""
+    """Delete :func:`atomic_path` leftovers in ``folder``: at once when their writer (named in the file name) is
+    no longer running on this machine, else once untouched for ``older_than`` seconds (a writer still running,
+    e.g. another process or machine writing into the same folder, keeps touching its file); returns how many."""
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -81,7 +100,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 600)
     for entry in entries:
         try:
             if (is_temporary(entry.name) and entry.is_file(follow_symlinks=False)
-                    and time.time() - entry.stat(follow_symlinks=False).st_mtime > older_than):
+                    and (_writer_is_gone(entry.name) or time.time() - entry.stat(follow_symlinks=False).st_mtime > older_than)):
                 os.unlink(entry.path)
                 removed += 1
         except OSError:  # gone meanwhile, or not ours to delete: leave it

@@ -47,3 +47,24 @@ def test_not_a_regular_file_says_why(tmp_path):
     assert not_a_regular_file(tmp_path / "loop.jpg") == "a symbolic link loop"
     assert not_a_regular_file(tmp_path) == "a folder, not a file"
     assert not_a_regular_file(tmp_path / "missing.jpg") == "no such file"
+
+
+def test_a_killed_writers_temporary_goes_at_once_a_running_ones_stays(tmp_path):
+    """The writer's pid and machine are in the name: a leftover whose writer is gone from this machine is removed
+    by the next run at once (it waited 10 minutes before); a live writer's file, or another machine's, stays."""
+    import subprocess
+    import sys
+
+    from stylenet.files import _HOST, remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    gone = tmp_path / f".photo_wave.{dead}@{_HOST}-k3j_9x0a.jpg.tmp.jpg"
+    alive = tmp_path / f".photo_udnie.{os.getpid()}@{_HOST}-abcdefgh.jpg.tmp.jpg"
+    elsewhere = tmp_path / f".photo_scream.{dead}@0123abcd-abcdefgh.jpg.tmp.jpg"  # another machine: its pid means nothing here
+    for p in (gone, alive, elsewhere):
+        p.write_bytes(b"partial")
+        assert is_temporary(p.name)
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, elsewhere.name])
+    with atomic_path(tmp_path / "x.png") as tmp:
+        assert f".{os.getpid()}@{_HOST}-" in tmp.name
