@@ -102,3 +102,15 @@ def test_a_folder_that_cannot_be_listed_is_reported_not_skipped_in_silence(capsy
     code, err = run(capsys, h, "--ckpt", "H/m.ckpt", "--style", "wave", tmp_path / "in", "-o", tmp_path / "out")
     assert code == 1 and [p.name for p in (tmp_path / "out").iterdir()] == ["a_wave.png"]
     assert "locked: cannot read this folder (Permission denied); its files were skipped" in err
+
+
+def test_a_contact_sheet_never_overwrites_an_input_and_the_summary_counts_images_only(capsys, h, tmp_path):
+    folder = tmp_path / "cs"
+    folder.mkdir()
+    photo((80, 60)).save(folder / "a.png")
+    photo((80, 60)).save(folder / "a_contact.png")  # an input with the name the sheet of a.png would take
+    code, err = run(capsys, h, "--ckpt", "H/m.ckpt", "--contact-sheet", folder / "a.png", folder / "a_contact.png", "-o", folder)
+    assert code == 2 and "would overwrite the input" in err and sorted(p.name for p in folder.iterdir()) == ["a.png", "a_contact.png"]
+    code = main([str(a) for a in ("--ckpt", h / "m.ckpt", "--style", "wave", h / "c.mp4", h / "a.png", "-o", tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0 and "stylised 1 of 1 image(s)" in out and "c.mp4 → " in out  # the video is reported on its own line
