@@ -87,7 +87,7 @@ def build_page(catalogue: Catalogue) -> gr.Blocks:
                 with gr.Tab("Photo"):
                     photo = gr.File(label="Photo: drop or upload", file_types=["image"], type="filepath", elem_id="photo")
                     with gr.Accordion("…or take one with the webcam", open=False):
-                        webcam = gr.Image(sources=["webcam"], type="filepath", label="Webcam")
+                        webcam = gr.Image(sources=["webcam"], type="filepath", label="Webcam", elem_id="webcam")
                     with gr.Row():
                         go = gr.Button("Stylise", variant="primary", elem_id="stylise")
                         sheet_button = gr.Button("Contact sheet: every style of this network", elem_id="sheet-button")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -18,7 +19,8 @@ PHOTO = ROOT / "assets" / "sample" / "rocket.jpg"  # 640x427
 SCREENSHOTS = ROOT / "build" / "screenshots"
 # As root in a container, with no network: no sandbox, and none of Chromium's calls home (refused here, slow).
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--window-size=1400,1300")
+         "--disable-component-update", "--disable-sync", "--window-size=1400,1300",
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")  # Chromium's test camera, allowed without asking
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +102,14 @@ def test_a_bad_file_gets_one_line_on_the_page_and_the_next_photo_works(browser, 
     _open(browser, demo)
     _upload_and_stylise(browser, PHOTO, "udnie (five-paintings)")
     _wait(browser, lambda b: "640x427 in" in _css(b, "#took")[0].text)
+
+
+def test_a_photo_taken_with_the_webcam_is_stylised(browser, demo):
+    _open(browser, demo)
+    [e for e in _css(browser, "button, span") if e.text.startswith("…or take one with the webcam")][0].click()
+    _wait(browser, lambda b: [x for x in _css(b, "#webcam button") if "Access Webcam" in x.text])[0].click()
+    _wait(browser, lambda b: _css(b, "#webcam button[aria-label='capture photo']"))[0].click()
+    [label for label in _css(browser, "#style label") if label.text == "udnie (five-paintings)"][0].click()
+    _css(browser, "#stylise")[0].click()
+    took = _wait(browser, lambda b: (t := _css(b, "#took")[0].text) and " in " in t and t)
+    assert re.fullmatch(r"\d+x\d+ in \d+\.\d\d s", took)  # the camera's frame, stylised at its own size
