@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ from stylenet.networks.checkpoint import load_network
 from stylenet.runtime import resolve_device
 from stylenet.teacher.evaluate import training_loss
 from stylenet.teacher.flicker import frame_pairs, warping_error
-from stylenet.training.checks import whole
+from stylenet.training.checks import finite, whole
 
 
 def _losses(meta, frames: list[np.ndarray], outputs: list[np.ndarray], device) -> dict[str, float]:
@@ -56,9 +55,7 @@ def check_numbers(cfg) -> None:
     whole(cfg, "batch_size", 1, MAX_BATCH, example=4)
     if cfg.size is not None:
         whole(cfg, "size", 16, MAX_SIZE, example=480)
-    start = cfg.start
-    if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start) or start < 0:
-        raise StylenetError(f"start={start!r} is not a number of seconds >= 0; give one, e.g. start=0")
+    finite(cfg, "start", 0, example=0, say="is not a number of seconds >= 0")
 
 
 def run(cfg) -> int:

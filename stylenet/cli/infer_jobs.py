@@ -153,13 +153,13 @@ def plan_jobs(args, label: str, image_ext: str | None = None) -> tuple[list[Job]
         raise UsageError("no images to stylise: " + "; ".join(f"{a}: {why}" for a, why in failures))
     if out_is_file and len(found) > 1:
         raise UsageError(f"-o {out} is a file name but there are {len(found)} images; give a folder")
-    if out_is_file:
-        src = found[0][0]
-        if is_film(src) and suffix not in VIDEO_OUT and image_ext is None:
-            raise UsageError(f"-o {out} names an image but {src} is a video; name a video ({', '.join(VIDEO_OUT)}) or a folder")
-        if not is_film(src) and suffix not in IMAGE_OUT:
-            raise UsageError(f"-o {out} names a video but {src} is an image; name an image ({', '.join(IMAGE_OUT)}) or a folder")
     jobs = plan_outputs(found, out, out_is_file, label, image_ext or args.ext)
+    if out_is_file:
+        src, film = jobs[0].src, jobs[0].film
+        if film and suffix not in VIDEO_OUT and image_ext is None:
+            raise UsageError(f"-o {out} names an image but {src} is a video; name a video ({', '.join(VIDEO_OUT)}) or a folder")
+        if not film and suffix not in IMAGE_OUT:
+            raise UsageError(f"-o {out} names a video but {src} is an image; name an image ({', '.join(IMAGE_OUT)}) or a folder")
     inputs = {real_path(src): src for src, _ in found}
     for job in jobs:  # every output that cannot be written is found before any work
         if real_path(job.dst) in inputs:

@@ -47,8 +47,6 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
     alpha = 1.0 if args.alpha is None else args.alpha
     if not 0.0 <= alpha <= 1.0:
         raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
-    if args.style_size is not None and args.style_size < 1:
-        raise UsageError(f"--style-size must be a positive number of pixels, got {args.style_size}")
     if args.mix is not None:
         raise UsageError("--mix blends the styles of a multi-style network; with a universal checkpoint blend paintings with "
                          "--style a.jpg:0.7 --style b.jpg:0.3")

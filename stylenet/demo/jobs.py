@@ -139,11 +139,7 @@ def sheet(catalogue: Catalogue, photo: str | Path | None, label: str) -> tuple[I
     if choice.kind != "network" or choice.style is None:
         raise DemoError("a contact sheet shows every style of a multi-style network: pick one of its styles first")
     rgb = read_photo(photo)[0]
-    net = catalogue.network(choice)
-    try:
-        image = contact_sheet(net, rgb, size=256)
-    finally:
-        net.set_style(choice.style)
+    image = contact_sheet(catalogue.network(choice), rgb, size=256)  # it sets the network's style back itself
     return image, atomic_save_image(image, _out_dir() / f"{Path(photo).stem}-contact-sheet.jpg")
 
 

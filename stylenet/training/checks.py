@@ -6,6 +6,7 @@ through each run's ``check()``)."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ def whole(cfg: DictConfig, key: str, low: int, high: int | None = None, *, examp
     if not (_is_int(value) and low <= value and (high is None or value <= high)):
         bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ConfigError(f"{key}={value!r} is not a whole number {bounds}; give one, e.g. {key}={example}")
+
+
+def finite(cfg: DictConfig, key: str, low: float, *, above: bool = False, example: float, say: str) -> None:
+    """``key`` is a finite number >= low (> low when ``above``); else one line: ``key=value say; e.g. key=example``."""
+    value = OmegaConf.select(cfg, key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and (value > low if above else value >= low)):
+        raise ConfigError(f"{key}={value!r} {say}; give one, e.g. {key}={example}")
 
 
 def check_steps(trainer: DictConfig) -> None:
@@ -152,4 +161,3 @@ def check_restored_weights(state_dict: dict, path: Path) -> None:
         if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
             raise ConfigError(f"{path} holds non-finite weights ({name}): it is damaged; resume from an earlier step=N.ckpt "
                               "beside it, or start a new run (ckpt_path=null)")
-

@@ -5,7 +5,6 @@ scaffolding: the levels it trains, its checks, its resume rule (a universal file
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stylenet.config import ConfigError, instantiate
 from stylenet.networks.checkpoint import META_KEY, load_file
-from stylenet.training.checks import check_restored_weights, check_trainer, whole
+from stylenet.training.checks import check_restored_weights, check_trainer, finite, whole
 from stylenet.training.decoder_module import DecoderModule
 from stylenet.training.fit import fit
 from stylenet.universal.checkpoint import UniversalMeta, train_command
@@ -39,13 +38,9 @@ def check_decoder_config(cfg: DictConfig) -> None:
     whole(cfg, "data.image_size", min(2 ** max(levels_of(cfg)), 2 ** 10), example=128)  # relu{k}_1 needs 2^k px (decoder.min_side)
     whole(cfg, "data.batch_size", 1, example=4)
     whole(cfg, "decoders.init.images", 0, MAX_INIT_IMAGES, example=64)  # unbounded, 10^6 took 19 min and 4.7 GB
-    lam = OmegaConf.select(cfg, "decoders.feature_weight")  # nan stopped at step 0 advising a lower lr; -1 made the loss negative
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
-        raise ConfigError(f"decoders.feature_weight={lam} must be a finite number >= 0 (λ of Li et al. eq. 1), e.g. "
-                          "decoders.feature_weight=1.0")
-    ridge = OmegaConf.select(cfg, "decoders.init.ridge")
-    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
-        raise ConfigError(f"decoders.init.ridge={cfg.decoders.init.ridge} must be a positive number, e.g. decoders.init.ridge=1e-4")
+    # nan stopped the run at step 0 advising a lower lr; -1 made the loss negative
+    finite(cfg, "decoders.feature_weight", 0, example=1.0, say="must be a finite number >= 0 (λ of Li et al. eq. 1)")
+    finite(cfg, "decoders.init.ridge", 0, above=True, example=1e-4, say="must be a positive number")
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val is not supported by the decoder training (manual optimisation); set it to null")
     check_trainer(cfg)
