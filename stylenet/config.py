@@ -110,6 +110,8 @@ def compose_error(e: BaseException) -> str:
     if moved and (line := moved_key_error(moved.group(1))):
         return line
     text = text.split("Config search path:")[0].strip()  # where Hydra looked: noise in a one-line error
+    if "hydra/sweeper" in text and "optuna" in text:  # hparams_search=... without the plugin installed
+        return "hparams_search needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[search]'"
     if "Got NoneType" in text:  # `logger=null` on the command line: Hydra wants `~group` to drop a group
         return f"{text.splitlines()[0]}; to switch a config group off, delete it with ~GROUP (e.g. ~logger)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -22,7 +22,7 @@ def submitit():
         import submitit
     except ImportError:
         if os.environ.get("CI"):
-            pytest.fail("CI must test the launchers: install the cluster extra (pip install -e '.[dev,demo,cluster]')")
+            pytest.fail("CI must test the launchers: install the cluster extra (pip install -e '.[dev,demo,cluster,search]')")
         pytest.skip("needs the cluster extra: pip install -e '.[cluster]'")
     return submitit
 
