@@ -74,18 +74,30 @@ def is_temporary(path: str | os.PathLike) -> bool:
     return _TEMPORARY.fullmatch(Path(path).name) is not None
 
 
-def _writer_is_gone(name: str) -> bool:
-    """The temporary's writer ran on this machine and is no longer running (its pid is in the name)."""
-    m = _TEMPORARY.fullmatch(name)
-    if not m or m.group(1) is None or m.group(2) != _HOST:
+def owner_tag() -> str:
+    """This process as ``pid@host`` (the host hashed): who holds a temporary file, or a search's running trial."""
+    return f"{os.getpid()}@{_HOST}"
+
+
+def owner_is_gone(tag: str) -> bool:
+    """The process of :func:`owner_tag` ran on this machine and is no longer running; False when it cannot be
+    told (another machine, a malformed tag)."""
+    pid, _, host = str(tag).partition("@")
+    if host != _HOST or not pid.isdigit():
         return False
     try:
-        os.kill(int(m.group(1)), 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
     except (OSError, OverflowError):  # alive but not ours (EPERM), or no such pid number
         return False
     return False
+
+
+def _writer_is_gone(name: str) -> bool:
+    """The temporary's writer ran on this machine and is no longer running (its pid is in the name)."""
+    m = _TEMPORARY.fullmatch(name)
+    return bool(m and m.group(1) is not None and owner_is_gone(f"{m.group(1)}@{m.group(2)}"))
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 600) -> int:

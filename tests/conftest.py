@@ -119,7 +119,7 @@ def demo(tmp_path_factory):
         import gradio  # noqa: F401
     except ImportError:
         if os.environ.get("CI"):
-            pytest.fail("CI must test the web page: install the demo extra (pip install -e '.[dev,demo,cluster]')")
+            pytest.fail("CI must test the web page: install the demo extra (pip install -e '.[dev,demo,cluster,search]')")
         pytest.skip("the web page needs the demo extra: pip install -e '.[dev,demo]'")
     cwd = tmp_path_factory.mktemp("demo")
     port = free_port()

@@ -1,8 +1,8 @@
 """Hydra's Optuna sweeper (hydra-optuna-sweeper) with what a search of style-transfer runs needs on top:
 
 * ``n_trials`` is the study's total: a killed search started again runs only the trials still missing, its trial
-  numbers going on from the database (``search.storage``, SQLite by default); the trials the kill left running are
-  marked failed and their parameters asked again first (Optuna's ``enqueue_trial``);
+  numbers going on from the database (``search.storage``, SQLite by default); the trials the kill left running (their
+  search process gone) are marked failed and their parameters asked again first (Optuna's ``enqueue_trial``);
 * pruning: each trial's job reports to its trial (:class:`~stylenet.search.pruning.SearchPruning`) and may stop
   early; the job says so (:class:`~stylenet.search.objective.TrialOutcome`) and the trial is told *pruned*;
 * the objective is always maximised (``search.objective``), whatever ``hydra.sweeper.direction`` says;
@@ -27,6 +27,7 @@ from typing import Any
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 
 from stylenet.config import ConfigError
+from stylenet.files import owner_is_gone, owner_tag
 from stylenet.search import report
 from stylenet.search.objective import TrialOutcome, check_search
 
@@ -41,11 +42,17 @@ def sqlite_folder(storage: str) -> Path | None:
     return Path(path).expanduser().parent if path and path != ":memory:" else None
 
 
+OWNER = "stylenet_owner"  # a running trial's system attribute: the search process that asked it (files.owner_tag)
+
+
 def recover(study) -> list[int]:
-    """Trials a killed search left running: marked failed, their parameters asked again first. Their numbers."""
+    """Trials a killed search left running (their search process, on this machine, is gone): marked failed, their
+    parameters asked again first. Their numbers. Trials of a search still running, here or on another machine
+    sharing the study, are left alone."""
     import optuna
 
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    stale = [t for t in running if owner_is_gone(t.system_attrs.get(OWNER, ""))]
     for t in stale:
         study._storage.set_trial_state(t._trial_id, optuna.trial.TrialState.FAIL)
         with warnings.catch_warnings():  # "experimental" in Optuna 2.10
@@ -58,6 +65,16 @@ def finished(study) -> int:
     import optuna
 
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
+
+
+def tell(study, number: int, **kwargs: Any) -> None:
+    """``study.tell``; Optuna 2.10's grid sampler calls ``Study.stop`` after the last point, which fails outside
+    ``optimize`` once the trial is already told (hydra-optuna-sweeper passes over it the same way)."""
+    try:
+        study.tell(number, **kwargs)
+    except RuntimeError as e:
+        if "Study.stop" not in str(e):
+            raise
 
 
 class SearchSweeperImpl(OptunaSweeperImpl):
@@ -105,6 +122,8 @@ class SearchSweeperImpl(OptunaSweeperImpl):
         while to_go > 0:
             batch = min(to_go, self.n_jobs)
             trials = [study.ask() for _ in range(batch)]
+            for t in trials:
+                study._storage.set_trial_system_attr(t._trial_id, OWNER, owner_tag())
             overrides = [(*o, f"search.trial={t.number}") for o, t in
                          zip(self._configure_trials(trials, distributions, fixed), trials)]
             returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
@@ -118,15 +137,15 @@ class SearchSweeperImpl(OptunaSweeperImpl):
                         raise TypeError(f"the job returned {outcome!r}, not a trial outcome (was search.trial set?)")
                 except Exception as e:  # the job failed: its traceback is in its log
                     log.warning("search: trial %d failed: %s", trial.number, e)
-                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                    tell(study, trial.number, state=optuna.trial.TrialState.FAIL)
                     failures.append(ret)
                     continue
                 for k, v in outcome.figures.items():
                     study._storage.set_trial_user_attr(trial._trial_id, k, float(v))
                 if outcome.pruned:
-                    study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
+                    tell(study, trial.number, state=optuna.trial.TrialState.PRUNED)
                 else:
-                    study.tell(trial.number, values=[outcome.value])
+                    tell(study, trial.number, values=[outcome.value])
                 log.info("search: trial %d %s: %s = %.4g", trial.number, "pruned at step %d" % outcome.step if outcome.pruned
                          else "finished", objective, outcome.value)
             report.write(study, cfg.search.dir, objective)

@@ -130,16 +130,21 @@ def test_the_bound_puts_every_trial_over_it_below_every_trial_within_it():
 
 
 def test_trials_a_killed_search_left_running_are_failed_and_asked_again(tmp_path, optuna):
-    from stylenet.search.sweeper import finished, recover
+    from stylenet.files import owner_tag
+    from stylenet.search.sweeper import OWNER, finished, recover
 
     study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}", direction="maximize")
     done = study.ask()
     done.suggest_float("w", 1, 10)
     study.tell(done, 1.0)
-    killed = study.ask()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    killed, alive = study.ask(), study.ask()
     w = killed.suggest_float("w", 1, 10)
+    alive.suggest_float("w", 1, 10)
+    killed.set_system_attr(OWNER, dead + "@" + owner_tag().split("@")[1])  # its search process has exited
+    alive.set_system_attr(OWNER, owner_tag())  # another search, still running, sharing the study
     assert recover(study) == [1] and finished(study) == 1
-    assert study.trials[1].state.name == "FAIL"
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "RUNNING", "WAITING"]  # WAITING: asked again
     again = study.ask()
     assert again.suggest_float("w", 1, 10) == w  # the enqueued parameters come first
 
