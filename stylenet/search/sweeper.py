@@ -27,6 +27,7 @@ from typing import Any
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 
 from stylenet.config import ConfigError
+from stylenet.errors import StylenetError
 from stylenet.files import owner_is_gone, owner_tag
 from stylenet.search import report
 from stylenet.search.objective import TrialOutcome, check_search
@@ -138,7 +139,7 @@ class SearchSweeperImpl(OptunaSweeperImpl):
                 except Exception as e:  # the job failed: its traceback is in its log
                     log.warning("search: trial %d failed: %s", trial.number, e)
                     tell(study, trial.number, state=optuna.trial.TrialState.FAIL)
-                    failures.append(ret)
+                    failures.append(f"trial {trial.number}: {e}")
                     continue
                 for k, v in outcome.figures.items():
                     study._storage.set_trial_user_attr(trial._trial_id, k, float(v))
@@ -150,7 +151,8 @@ class SearchSweeperImpl(OptunaSweeperImpl):
                          else "finished", objective, outcome.value)
             report.write(study, cfg.search.dir, objective)
             if len(failures) / len(returns) > self.max_failure_rate:
-                failures[0].return_value  # raises the job's own exception
+                raise StylenetError(f"{len(failures)} of {len(returns)} trials failed ({failures[0]}; its log is in the sweep's folder); "
+                                    "fix it and run the same command: the study goes on (hydra.sweeper.max_failure_rate allows some)")
             to_go -= batch
         table = report.write(study, cfg.search.dir, objective)
         best = report.best_trial(study)
