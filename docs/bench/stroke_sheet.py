@@ -3,6 +3,7 @@ several stroke scales (and, optionally, beside another tool's output), side by s
 
     python docs/bench/stroke_sheet.py --ckpt checkpoints/wave/last.ckpt --photo assets/sample/hubble_deep_field.jpg \\
         --size 3000 --scales 1 2 4 auto --out stroke_sheet.png [--crop 768] [--peer peer_output.png]
+    python docs/bench/stroke_sheet.py --ckpt five-paintings --style wave --photo assets/sample/rocket.jpg --size 3000 ...
 
 ``--crop N`` also writes ``<out stem>_crop.png``: the centre N×N pixels of every panel at full resolution, where
 the strokes' size can be judged (a sheet of 3000 px panels shrunk to fit a screen hides them).
@@ -33,7 +34,8 @@ def sheet(panels: list[tuple[str, Image.Image]], height: int) -> Image.Image:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, help="a checkpoint, a pretrained folder or a shipped model's name")
+    p.add_argument("--style", default=None, help="a multi-style network's style (five-paintings: wave, ...)")
     p.add_argument("--photo", required=True)
     p.add_argument("--size", type=int, default=None, help="resize the photo to this long side first")
     p.add_argument("--scales", nargs="+", default=["1", "2", "auto"])
@@ -45,7 +47,7 @@ def main() -> None:
     photo = open_image(a.photo).convert("RGB")
     if a.size:
         photo = resize_long_side(photo, a.size)
-    stylizer = Stylizer.from_checkpoint(a.ckpt, device="cpu", backend="torch")
+    stylizer = Stylizer.from_pretrained(a.ckpt, device="cpu", backend="torch", style=a.style)
     panels = [(f"photo {photo.width}x{photo.height}", photo)]
     for s in a.scales:
         scale = s if s == "auto" else float(s)

@@ -10,8 +10,9 @@ S times more of the photo, and brings the result back to the photo's size with g
   (and never more than the photo's for S >= 1). ``S = 1``, or any S that leaves the size unchanged, does
   nothing at all: no resize, no filter. ``S < 1`` (down to :data:`MIN_STROKE_SCALE`) enlarges the photo
   before the network, within the pixel limit of :data:`stylenet.data.images.MAX_PIXELS`.
-* ``"auto"``: the scale the network was trained at, relative to the photo: ``S = photo short side /
-  training short side`` (the checkpoint's ``train.image_size``), never below 1 (auto never enlarges).
+* ``"auto"``: the scale the network was trained at, relative to the photo, ``S = photo short side / training short
+  side`` (the checkpoint's ``train.image_size``), bounded so that the working image keeps a long side of at least
+  :data:`AUTO_MIN_SIDE`, and never below 1 (auto never enlarges).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ MIN_STROKE_SCALE = 0.25  # S < 1 enlarges the photo before the network: at most 
 # A working image under 64 px is all border for the network (it sees 54 px around each pixel): the same
 # reason, and the same number, as the smallest tile.
 MIN_WORKING_SIDE = MIN_TILE
+
+
+# auto's working image keeps at least this long side. The training scale alone (128 px crops) left a 3000 px photo
+# a 147x128 working image, S = 20: a smeared field with the photo's specks pasted back, while S = 4 (a 750 px image)
+# read as the wave's own crests with the galaxies sharp (docs/inference.md, the Hubble sheet, 2026-12-05).
+AUTO_MIN_SIDE = 768
 
 
 class StrokeScaleError(StylenetError, ValueError):
@@ -61,14 +68,15 @@ def training_side(meta: dict | None) -> int | None:
 
 
 def resolve(scale: StrokeScale, hw: tuple[int, int], train_side: int | None) -> float:
-    """The number behind ``scale`` for a photo of ``hw``: ``"auto"`` → short side / ``train_side``, at least 1."""
+    """The number behind ``scale`` for a photo of ``hw``: ``"auto"`` → short side / ``train_side``, at most
+    long side / :data:`AUTO_MIN_SIDE`, at least 1."""
     scale = check_stroke_scale(scale)
     if scale != AUTO:
         return scale
     if not train_side:
         raise StrokeScaleError("stroke scale auto needs the training image size (train.image_size), which this "
                                "checkpoint does not record; give a number instead")
-    return max(1.0, min(hw) / train_side)
+    return max(1.0, min(min(hw) / train_side, max(hw) / AUTO_MIN_SIDE))
 
 
 def working_size(hw: tuple[int, int], scale: StrokeScale, train_side: int | None = None) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from helpers import make_multi_checkpoint, photo, tiny_net
 from PIL import Image
 
 from stylenet.data import images
-from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, MIN_WORKING_SIDE, StrokeScaleError, working_size
+from stylenet.inference.stroke_scale import AUTO_MIN_SIDE, DEFAULT_STROKE_SCALE, MIN_WORKING_SIDE, StrokeScaleError, working_size
 from stylenet.inference.stylizer import Stylizer
 from stylenet.perceptual.color import rgb_to_yuv
 
@@ -55,10 +55,12 @@ def test_output_has_the_input_size_at_any_stroke_scale(stylizer, size, scale):
 def test_the_network_paints_the_photo_resized_by_one_over_s(stylizer, seen):
     stylizer(photo((301, 157)), stroke_scale=2)
     stylizer(photo((301, 157)), stroke_scale=3.5)
-    stylizer(photo((301, 157)), stroke_scale="auto")  # short side 157 / training side 32: S = 4.9, long side 61
     stylizer(photo((301, 157)), stroke_scale=100)
-    assert seen == [(78, 150), (45, 86), (33, MIN_WORKING_SIDE), (33, MIN_WORKING_SIDE)]  # long side at least 64
-    assert working_size((600, 4000), "auto", TRAIN_SIDE) == (32, 213)  # auto: the training side on the short side
+    assert seen == [(78, 150), (45, 86), (33, MIN_WORKING_SIDE)]  # long side at least 64
+    # auto: the training side on the short side (S = 1.67), unless the working image would be under AUTO_MIN_SIDE
+    assert working_size((1000, 1500), "auto", 600) == (600, 900)
+    assert working_size((600, 4000), "auto", TRAIN_SIDE) == (115, AUTO_MIN_SIDE)  # S = 5.2, not 18.75
+    assert working_size((157, 301), "auto", TRAIN_SIDE) == (157, 301)  # a photo under the bound is painted as it is
     assert working_size((20, 30), "auto", TRAIN_SIDE) == (20, 30)  # never below 1: auto never enlarges
     assert working_size((40, 50), 0.5) == (80, 100)  # S < 1 enlarges
 
