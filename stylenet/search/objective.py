@@ -25,12 +25,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 from stylenet.config import ConfigError
+from stylenet.teacher.evaluate import MAX_SCORING_SIDE
 
 # name -> (the evaluation's figure it reads, whether the teacher must run, what it means)
 OBJECTIVES: dict[str, tuple[str, bool, str]] = {
     "gap_closed": ("gap_closed", False, "1 - style vs photo (median)"),
     "teacher_equiv_iters": ("equiv_median", True, "teacher-equivalent iterations from noise (median)"),
 }
+# The teacher's budget per photo in a trial's objective: past it one trial's scoring takes hours on a CPU.
+MAX_TRIAL_ITERATIONS = 10_000
 # The yardstick's keys: loss weights every trial is scored with (conf/loss), whatever it trained with.
 YARDSTICK_KEYS = ("content_weight", "style_weight", "tv_weight", "style_layer_weights")
 
@@ -93,8 +96,8 @@ def check_search(cfg: Any) -> None:
     except StylenetError as e:
         raise ConfigError(f"search.objective.photos: {e}") from None
     whole(cfg, "search.objective.limit", 1, example=4)
-    whole(cfg, "search.objective.size", 16, 4096, example=256)
-    whole(cfg, "search.objective.iterations", 0, 10_000, example=200)
+    whole(cfg, "search.objective.size", 16, MAX_SCORING_SIDE, example=256)
+    whole(cfg, "search.objective.iterations", 0, MAX_TRIAL_ITERATIONS, example=200)
     unknown = sorted(set(obj.get("loss") or {}) - set(YARDSTICK_KEYS))
     if unknown:
         raise ConfigError(f"search.objective.loss has {unknown}: the yardstick takes {', '.join(YARDSTICK_KEYS)}")
