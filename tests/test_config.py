@@ -136,3 +136,13 @@ def test_every_command_config_uses_the_help_that_names_its_own_groups():
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         defaults = [str(d) for d in OmegaConf.load(path).get("defaults") or []]
         assert any("hydra/help" in d for d in defaults) or "train" in defaults, f"{path.name}: add `- override hydra/help: stylenet`"
+
+
+def test_without_the_search_extra_hparams_search_says_what_to_install():
+    from hydra.errors import MissingConfigException
+
+    from stylenet.config import compose_error
+
+    # What Hydra raises for the override in conf/hparams_search/_base.yaml when the plugin is not installed.
+    e = MissingConfigException("In 'hparams_search/_base': Could not load 'hydra/sweeper/optuna'.\n\nConfig search path:\n\t...")
+    assert compose_error(e) == "hparams_search needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[search]'"

@@ -170,3 +170,4 @@ def test_pruning_reports_to_its_trial_and_stops_the_trainer(tmp_path, optuna, mo
     trainer.should_stop = False
     inactive.on_validation_epoch_end(trainer, module)
     assert not trainer.should_stop
+
