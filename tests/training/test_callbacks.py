@@ -66,6 +66,18 @@ def test_a_resumed_run_counts_from_where_it_resumed(tmp_path, capsys):
     assert "the 16 steps left take about" in capsys.readouterr().out  # resumed at 10, measured 11..14
 
 
+def test_a_progressive_run_counts_its_later_steps_at_the_pixel_ratio(tmp_path, capsys, monkeypatch):
+    from stylenet.training.module import Progressive
+
+    monkeypatch.setattr(Slow, "progressive", Progressive(16, 20), raising=False)  # 20 steps at 16 px, then 32 px
+    monkeypatch.setattr(Slow, "image_size", 32, raising=False)
+    est = RunEstimate(steps=5, skip=1)
+    _run(tmp_path, 40, est)
+    # 14 steps left at 16 px and 20 at 32 px, which cost 4x: 94 measured steps' worth, not 34
+    assert 94 * Slow.seconds <= est.estimate_s < 94 * Slow.seconds * 4
+    assert "at 16 px, about 4x that for the 20 steps at 32 px; the 34 steps left take about" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("seconds,text", [(45, "45 s"), (12 * 60, "12 min"), (3.4 * 3600, "3.4 h"), (50 * 3600, "2.1 days")])
 def test_durations_read_as_a_person_says_them(seconds, text):
     assert format_duration(seconds) == text
