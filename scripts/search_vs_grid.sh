@@ -3,7 +3,8 @@
 # (docs/search.md): the quick recipe for one painting, shortened to 200 steps so that 18 trials fit in an hour on
 # 2 cores; trained on DATA/train, the objective on the first 4 photos of DATA/val at 256 px; then each study's best
 # network scored on the next 8 photos of DATA/val, which neither search saw (teacher-equivalent iterations too).
-#   bash scripts/search_vs_grid.sh DATA [OUT] [STYLE]     # DATA holds train/ and val/ (e.g. BSDS500's images/)
+#   bash scripts/search_vs_grid.sh DATA [OUT] [STYLE] [OVERRIDE ...]   # DATA holds train/ and val/ (BSDS500's images/)
+# docs/search.md's figures: bash scripts/search_vs_grid.sh BSDS500/images logs/search_vs_grid wave search.objective.content_max=1.5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:?give the folder holding train/ and val/}")
@@ -13,7 +14,7 @@ PY=${PYTHON:-.venv/bin/python}
 COMMON=(experiment=quick "style=$STYLE" data=folder "data.path=$DATA/train" "data.val_path=$DATA/val"
         trainer.max_steps=200 module.style_warmup_steps=50 trainer.val_check_interval=50
         callbacks.final_samples.photos=null callbacks.sample_grid.every_n_steps=1000
-        callbacks.model_checkpoint.every_n_train_steps=1000 "paths.checkpoints=$OUT/checkpoints" "paths.logs=$OUT/logs")
+        callbacks.model_checkpoint.every_n_train_steps=1000 "paths.checkpoints=$OUT/checkpoints" "paths.logs=$OUT/logs" "${@:4}")
 for search in style_weight style_weight_grid; do
     start=$(date +%s)
     "$PY" train.py -m "hparams_search=$search" "${COMMON[@]}"
