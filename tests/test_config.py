@@ -122,7 +122,8 @@ def test_train_help_lists_only_the_groups_and_options_a_training_run_uses():
 
     groups = _help("train.py")
     lines = dict(line.split(": ", 1) for line in groups.split("(group=option)")[1].splitlines() if ": " in line)
-    assert set(lines) == {"callbacks", "data", "debug", "experiment", "logger", "loss", "model", "paths", "style", "trainer"}
+    assert set(lines) == {"callbacks", "data", "debug", "experiment", "hparams_search", "logger", "loss", "model", "paths", "style", "trainer"}
+    assert lines["hparams_search"] == "style_weight, style_weight_grid"  # not _base
     assert "recipe" not in groups and "decoders" not in lines["callbacks"] and "_base" not in groups and "hydra/" not in groups
     assert "with_teacher" in lines["callbacks"] and "quick" in lines["experiment"]
     # the decoders' own help has their recipes and their callbacks, not the style network's
