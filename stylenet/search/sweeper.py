@@ -120,6 +120,7 @@ class SearchSweeperImpl(OptunaSweeperImpl):
         log.info("search: study %s in %s, %d of %d trials done, %d to go", study.study_name, self.storage,
                  self.n_trials - max(to_go, 0), self.n_trials, max(to_go, 0))
         objective = str(cfg.search.objective.name)
+        ran = 0
         while to_go > 0:
             batch = min(to_go, self.n_jobs)
             trials = [study.ask() for _ in range(batch)]
@@ -129,6 +130,7 @@ class SearchSweeperImpl(OptunaSweeperImpl):
                          zip(self._configure_trials(trials, distributions, fixed), trials)]
             returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             self.job_idx += len(returns)
+            ran += len(returns)
             study = self._study(sampler)  # fresh: the jobs wrote their intermediate values from other connections
             failures = []
             for trial, ret in zip(trials, returns):
@@ -154,7 +156,8 @@ class SearchSweeperImpl(OptunaSweeperImpl):
                 raise StylenetError(f"{len(failures)} of {len(returns)} trials failed ({failures[0]}; its log is in the sweep's folder); "
                                     "fix it and run the same command: the study goes on (hydra.sweeper.max_failure_rate allows some)")
             to_go -= batch
-        table = report.write(study, cfg.search.dir, objective)
+        # Each batch wrote the report already; a search with nothing left to run writes it once here.
+        table = report.write(study, cfg.search.dir, objective) if not ran else Path(cfg.search.dir) / "trials.md"
         best = report.best_trial(study)
         if best is not None:
             log.info("search: best trial %d, %s = %.4g: %s (%s)", best.number, objective, best.value,
