@@ -1,4 +1,4 @@
-"""The bench's four measurements (train, step, infer, data); :mod:`stylenet.cli.bench` runs them and
+"""The bench's measurements (train, step, infer, data; latency against the peers is :mod:`stylenet.benchmark.latency`); :mod:`stylenet.cli.bench` runs them and
 :mod:`stylenet.benchmark.report` renders them. What each measures: the command's docstring."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from stylenet.training.build import build
 from stylenet.training.module import batch_images
 from stylenet.training.spec import RunSpec
 
-SECTIONS = ("train", "step", "infer", "data")
+SECTIONS = ("train", "step", "infer", "data", "latency")  # latency: stylenet.benchmark.latency
 PAPER_STEPS = 40_000  # Johnson et al. 2016: 40k iterations of batch 4 at 256 px (~4 h on a Titan X)
 PRECISIONS = {"32": None, "32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from stylenet.benchmark.latency import render_latency
 from stylenet.benchmark.measure import INFER_BACKENDS, PAPER_STEPS
 from stylenet.runtime import Timing
 from stylenet.training.spec import RunSpec
@@ -73,6 +74,8 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
             lines.append(f"| {r['backend']} | {r['size']}×{r['size']} | {_ms(t)} | {1000.0 / t.median_ms:.2f} | {_mem(t)} |")
         lines += [""] + [f"- {name}: {INFER_BACKENDS[name][1]}" for name in dict.fromkeys(r["backend"] for r in results["infer"])]
         lines += [f"- {name}: skipped, {why}" for name, why in results.get("infer_skipped", {}).items()] + [""]
+    if results.get("latency"):
+        lines += render_latency(results["latency"], results.get("latency_skipped", {}))
     d = results.get("data")
     if d:
         t = d["timing"]

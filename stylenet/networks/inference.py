@@ -14,7 +14,8 @@ by profiling the network on CPU (oneDNN and onnxruntime), where these two layers
   input.** With 3 output channels the convolution cannot fill a SIMD register, so it runs at a fifth of
   the machine's speed; rearranging 2×2 pixel blocks into channels gives 12 output channels and 128
   input channels on a quarter of the positions (the kernel becomes ``ceil((9+1)/2) = 5`` wide), which
-  the kernels handle efficiently for ~1.2× the multiply-adds.
+  the kernels handle efficiently for ~1.2× the multiply-adds. (A ``stem="space_to_depth"`` network already
+  ends in that form, 12 channels then a pixel shuffle: its last layer is kept as it is.)
 
 Instance-norm layers are the original modules, so :mod:`stylenet.inference.tiling` can freeze their statistics.
 The input height and width must be multiples of 4 (:func:`~stylenet.networks.transformer.run_any_size` pads).
@@ -106,7 +107,7 @@ class InferenceNet(nn.Module):
             if isinstance(block, ConvNormReLU) and isinstance(block[0], nn.Upsample):
                 _, conv_layer, norm, relu = block
                 blocks += [SubPixelUpConv(conv_layer[1]), norm, relu]
-            elif isinstance(block, ConvLayer) and block[1].kernel_size[0] > 1:
+            elif isinstance(block, ConvLayer) and block[1].kernel_size[0] > 1 and block[1].out_channels == 3:
                 blocks.append(SpaceToDepthConv(block))
             else:
                 blocks.append(block)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stylenet.errors import StylenetError
-from stylenet.networks.transformer import OUTPUTS
+from stylenet.networks.transformer import OUTPUTS, STEMS
 
 # 2: TransformerNet's parts renamed encoder/decoder → downsample/upsample (VGGEncoder is the encoder);
 # version-1 files load through V1_KEYS.
@@ -22,6 +22,7 @@ META_KEY = "stylenet"
 # width (256× the parameters) and 12× the depth, far beyond any useful network, and still fit in memory.
 MAX_BASE_CHANNELS = 512
 MAX_RESIDUAL_BLOCKS = 64
+MAX_RESIDUAL_CHANNELS = 4 * MAX_BASE_CHANNELS  # the paper's residual width is 4 × base_channels
 MAX_SIDE = 16384  # train.image_size, infer.py --size: evaluation loads images at these sizes
 # A painting's long side (style.size, styles[i].size, infer.py --style-size): its Gram statistics need no more,
 # and a crafted 16384 (within MAX_SIDE) allocated a 16384 px painting in evaluate. The config, the checkpoint
@@ -99,11 +100,11 @@ class CheckpointMeta:
         arch = _dict(meta.get("arch"), "arch", source)
         if arch.get("name", ARCH_NAME) != ARCH_NAME:
             raise CheckpointError(f"{source}: unknown architecture {arch.get('name')!r}; this stylenet builds {ARCH_NAME}")
-        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles", "output"})
+        extra = sorted(set(arch) - {"name", "base_channels", "num_residual_blocks", "num_styles", "output", "stem", "residual_channels"})
         if extra:
             raise CheckpointError(f"{source}: unknown arch settings {extra}; the file is damaged or from another program")
         num_styles, output = arch.get("num_styles", 1), arch.get("output", "tanh")
-        arch = {"name": ARCH_NAME,
+        arch_in, arch = arch, {"name": ARCH_NAME,
                 "base_channels": _int(arch.get("base_channels"), "arch.base_channels", 1, MAX_BASE_CHANNELS, source),
                 "num_residual_blocks": _int(arch.get("num_residual_blocks"), "arch.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, source)}
         if _int(num_styles, "arch.num_styles", 1, MAX_STYLES, source) > 1:
@@ -112,6 +113,13 @@ class CheckpointMeta:
             raise CheckpointError(f"{source}: arch.output={output!r} is not one of {', '.join(OUTPUTS)}; the file is damaged or from another program")
         if output != "tanh":
             arch["output"] = output
+        stem = arch_in.get("stem", "full")
+        if not isinstance(stem, str) or stem not in STEMS:
+            raise CheckpointError(f"{source}: arch.stem={stem!r} is not one of {', '.join(STEMS)}; the file is damaged or from another program")
+        if stem != "full":
+            arch["stem"] = stem
+        if arch_in.get("residual_channels") is not None:
+            arch["residual_channels"] = _int(arch_in["residual_channels"], "arch.residual_channels", 1, MAX_RESIDUAL_CHANNELS, source)
         styles = _styles(meta.get("styles"), num_styles, source)
         style = dict(_dict(meta.get("style", {}), "style", source))
         if style.get("size") is not None:

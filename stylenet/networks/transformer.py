@@ -122,6 +122,9 @@ class Clamp01(nn.Module):
 
 
 OUTPUTS = {"tanh": ScaledTanh, "clamp": Clamp01}  # the last layer, by arch["output"] (default tanh)
+# How the network enters and leaves full resolution, by arch["stem"] (default "full", the paper's):
+# "space_to_depth" folds 2×2 pixel blocks into channels first and unfolds them last (model=fast).
+STEMS = ("full", "space_to_depth")
 
 
 class ResidualBlock(nn.Module):
@@ -147,35 +150,69 @@ class TransformerNet(nn.Module):
     "without sacrificing quality"). ``num_styles > 1``: conditional instance norms, one style per row
     (choose with :func:`set_mix`); ``config`` names ``num_styles`` only then, so one-style files are as before.
     ``output``: ``"tanh"`` (the paper's, default) or ``"clamp"`` (:data:`OUTPUTS`), named in ``config`` only
+    when not the default.
+
+    ``stem="space_to_depth"`` (``model=fast``, docs/performance.md) never computes at full resolution: the
+    image's 2×2 pixel blocks become 12 channels (pixel unshuffle), a 5×5 convolution there sees the same
+    10-pixel window as the paper's 9×9 one, and the last layer predicts each output 2×2 block as 12 channels
+    (pixel shuffle; the ESPCN output of Shi et al. 2016). At full resolution the paper's network spends a
+    fifth of its multiply-adds in two 9×9 convolutions with 3 channels on one side, which run far below the
+    machine's speed, plus two instance norms over the largest tensors. ``residual_channels`` sets the
+    residual blocks' width (default ``4 × base_channels``, the paper's). Both are named in ``config`` only
     when not the default."""
 
     size_multiple = SIZE_MULTIPLE
 
-    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, num_styles: int = 1, output: str = "tanh"):
+    def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, num_styles: int = 1, output: str = "tanh",
+                 stem: str = "full", residual_channels: int | None = None):
         super().__init__()
         c, s = base_channels, int(num_styles)
+        r = 4 * c if residual_channels is None else int(residual_channels)
         if s < 1:
             raise ValueError(f"num_styles must be at least 1, got {num_styles}")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+        if r < 1:
+            raise ValueError(f"residual_channels must be at least 1, got {residual_channels}")
         self.config = {"base_channels": int(base_channels), "num_residual_blocks": int(num_residual_blocks)}
         if s > 1:
             self.config["num_styles"] = s
         if output != "tanh":
             self.config["output"] = output
+        if stem != "full":
+            self.config["stem"] = stem
+        if r != 4 * c:
+            self.config["residual_channels"] = r
         self.num_styles = s
-        self.downsample = nn.Sequential(
-            ConvNormReLU(3, c, 9, num_styles=s),
-            ConvNormReLU(c, 2 * c, 3, stride=2, num_styles=s),
-            ConvNormReLU(2 * c, 4 * c, 3, stride=2, num_styles=s),
-        )
-        self.residuals = nn.Sequential(*[ResidualBlock(4 * c, s) for _ in range(num_residual_blocks)])
-        self.upsample = nn.Sequential(
-            ConvNormReLU(4 * c, 2 * c, 3, upsample=2, num_styles=s),
-            ConvNormReLU(2 * c, c, 3, upsample=2, num_styles=s),
-            ConvLayer(c, 3, 9),
-            OUTPUTS[output](),
-        )
+        if stem == "full":
+            self.downsample = nn.Sequential(
+                ConvNormReLU(3, c, 9, num_styles=s),
+                ConvNormReLU(c, 2 * c, 3, stride=2, num_styles=s),
+                ConvNormReLU(2 * c, r, 3, stride=2, num_styles=s),
+            )
+        else:
+            self.downsample = nn.Sequential(
+                nn.PixelUnshuffle(2),
+                ConvNormReLU(12, c, 5, num_styles=s),
+                ConvNormReLU(c, r, 3, stride=2, num_styles=s),
+            )
+        self.residuals = nn.Sequential(*[ResidualBlock(r, s) for _ in range(num_residual_blocks)])
+        if stem == "full":
+            self.upsample = nn.Sequential(
+                ConvNormReLU(r, 2 * c, 3, upsample=2, num_styles=s),
+                ConvNormReLU(2 * c, c, 3, upsample=2, num_styles=s),
+                ConvLayer(c, 3, 9),
+                OUTPUTS[output](),
+            )
+        else:
+            self.upsample = nn.Sequential(
+                ConvNormReLU(r, c, 3, upsample=2, num_styles=s),
+                ConvLayer(c, 12, 5),
+                nn.PixelShuffle(2),
+                OUTPUTS[output](),
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.upsample(self.residuals(self.downsample(x)))

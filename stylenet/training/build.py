@@ -15,6 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, check_moved_keys, instantiate, user_path
 from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
+from stylenet.networks.meta import MAX_RESIDUAL_CHANNELS
+from stylenet.networks.transformer import STEMS
 from stylenet.networks.meta import MAX_PAINTING_SIDE
 from stylenet.training.checks import (
     check_accelerator,
@@ -52,6 +54,10 @@ def check_config(cfg: DictConfig) -> RunSpec:
     # read_checkpoint's bounds: a bigger network would train, then never load.
     whole(cfg, "model.base_channels", 1, MAX_BASE_CHANNELS, example=32)
     whole(cfg, "model.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, example=5)
+    if cfg.model.get("residual_channels") is not None:
+        whole(cfg, "model.residual_channels", 1, MAX_RESIDUAL_CHANNELS, example=48)
+    if cfg.model.get("stem", "full") not in STEMS:
+        raise ConfigError(f"model.stem={cfg.model.stem!r} is not one of {', '.join(STEMS)}; e.g. model=fast")
     whole(cfg, "data.image_size", 1, example=256)  # the ranges of the data keys are the data module's to check
     whole(cfg, "data.batch_size", 1, example=4)
     whole(cfg, "module.style_warmup_steps", 0, example=150)  # a negative ramp used to be taken as none

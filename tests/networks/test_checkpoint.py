@@ -61,6 +61,8 @@ def _crafted(tmp_path, name, edit):
     ("arch_extra", lambda c: c["stylenet"]["arch"].update(kernel=99), r"unknown arch settings \['kernel'\]"),
     ("arch_name", lambda c: c["stylenet"]["arch"].update(name="ResNet50"), r"unknown architecture 'ResNet50'"),
     ("arch_output", lambda c: c["stylenet"]["arch"].update(output="sigmoid"), r"arch.output='sigmoid' is not one of tanh, clamp"),
+    ("arch_stem", lambda c: c["stylenet"]["arch"].update(stem="pixels"), r"arch.stem='pixels' is not one of full, space_to_depth"),
+    ("arch_residual_width", lambda c: c["stylenet"]["arch"].update(residual_channels=10**6), r"arch.residual_channels=1000000 is not a whole number in \[1, 2048\]"),
     ("style_size", lambda c: c["stylenet"]["style"].update(size=10**7), r"style.size=10000000"),
     ("style_size_in_old_bounds", lambda c: c["stylenet"]["style"].update(size=16384), r"style.size=16384 is not a whole number in \[1, 4096\]"),
     ("image_size", lambda c: c["stylenet"]["train"].update(image_size=-1), r"train.image_size=-1"),
@@ -93,3 +95,15 @@ def test_a_format_1_light_file_loads_under_todays_names(tmp_path):
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), net.eval()(x))
+
+
+def test_a_fast_network_round_trips_with_its_stem_and_width(tmp_path):
+    net = TransformerNet(8, 2, stem="space_to_depth", residual_channels=12)
+    meta = tiny_meta()
+    meta["arch"] = {"name": "TransformerNet", **net.config}
+    atomic_save({"stylenet": meta, "state_dict": net.state_dict()}, tmp_path / "fast.pth")
+    loaded, meta = load_network(tmp_path / "fast.pth")
+    assert loaded.config == {"base_channels": 8, "num_residual_blocks": 2, "stem": "space_to_depth", "residual_channels": 12}
+    x = torch.rand(1, 3, 20, 28)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net.eval()(x))
