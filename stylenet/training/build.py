@@ -15,9 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, check_moved_keys, instantiate, user_path
 from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
-from stylenet.networks.meta import MAX_RESIDUAL_CHANNELS
+from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_RESIDUAL_CHANNELS
 from stylenet.networks.transformer import STEMS
-from stylenet.networks.meta import MAX_PAINTING_SIDE
 from stylenet.training.checks import (
     check_accelerator,
     check_optimizer,

@@ -251,3 +251,21 @@ def test_latency_photo_shape_is_four_by_three_in_multiples_of_four():
     assert latency.photo_shape(1024) == (768, 1024)
     assert latency.photo_shape(2048) == (1536, 2048)
     assert latency.photo_shape(50) == (36, 48)
+
+
+def test_video_times_stylize_video_per_network_and_size(tmp_path):
+    from helpers import make_clip
+
+    clip = make_clip(tmp_path / "pan.mp4", frames=10)
+    report, results = run(["bench.sections=[video]", f"bench.video_clip={clip}", "bench.video_sizes=[48,64]", "bench.video_frames=4",
+                           "bench.video_warmup=1", "bench.video_rounds=2", "bench.video_batch=2", "bench.latency_models=[johnson_half,fast]"])
+    rows = table_rows(report, "Video, ")
+    assert [(r[0], r[2]) for r in rows] == [("johnson_half", "48×36"), ("fast", "48×36"), ("johnson_half", "64×48"), ("fast", "64×48")]
+    assert all(r["frames"] == 4 and r["fps_min"] <= r["fps"] <= r["fps_max"] for r in results["video"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pan.mp4"]  # the timed outputs went to a temporary folder
+
+
+def test_the_video_section_needs_a_clip(capsys):
+    assert main(["bench.sections=[video]"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: the video section times a real clip: give one with bench.video_clip=PATH (e.g. a 720p MP4)")
