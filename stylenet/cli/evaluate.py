@@ -254,8 +254,10 @@ def evaluate(cfg) -> Evaluation:
             height=max(256, photo.shape[-2]),  # room for the captions under small photos
         )
         atomic_save_image(figure, out_dir / f"{path.stem}.png")
-        reached = ", ".join(f"from {START_NAMES.get(sc.init, sc.init)} after {format_equiv(sc.equiv, iterations)} iterations "
-                            f"({'> ' if sc.equiv is None else ''}{sc.speed_ratio:.3g}x)" for sc in photo_scores)
+        # A folder of another tool's outputs has no network time, so no speed ratio (it printed "nanx").
+        reached = ", ".join(f"from {START_NAMES.get(sc.init, sc.init)} after {format_equiv(sc.equiv, iterations)} iterations"
+                            + ("" if math.isnan(sc.speed_ratio) else f" ({'> ' if sc.equiv is None else ''}{sc.speed_ratio:.3g}x)")
+                            for sc in photo_scores)
         print(
             f"[{i}/{len(paths)}] {path.name}: network loss {first.net_terms['total']:.4g} (style {first.style_vs_photo:.2f} of "
             f"the photo's) = teacher {reached}",
