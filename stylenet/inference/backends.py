@@ -16,7 +16,7 @@ from stylenet.inference.instance_norm import Stats, frozen_affines, frozen_insta
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet, run_any_size, set_mix
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8")
 ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
 
 
@@ -57,13 +57,24 @@ class OnnxBackend(TorchBackend):
 
     name = "onnxruntime"
 
-    def __init__(self, source: TransformerNet, threads: int):
+    def __init__(self, source: TransformerNet, threads: int, int8: bool = False):
         from stylenet.inference.export import onnx_bytes, onnx_session  # onnx and onnxruntime load on first use
 
         super().__init__(source, torch.device("cpu"), torch.float32)
         self._source, self._threads = source, threads
-        self.session = onnx_session(onnx_bytes(source), threads=threads)
-        self.tile_session = None  # the graph with the statistics as inputs, built on first use: most runs never tile
+        graph = onnx_bytes(source)
+        if int8:
+            from stylenet.inference.quantize import calibration_photos, quantize_onnx
+
+            # Calibrated once per network on the shipped photos, with every style of a multi-style network.
+            styles = getattr(source, "num_styles", 1)
+            feeds = [{"style": row} for row in np.eye(styles, dtype=np.float32)] if styles > 1 else None
+            graph = quantize_onnx(graph, calibration_photos(), inputs=feeds)
+            self.name = "onnxruntime-int8"
+        self.session = onnx_session(graph, threads=threads)
+        # The graph with the statistics as inputs (tiles), built on first use: most runs never tile. It stays
+        # float32 with the int8 backend: its statistics inputs would need their own calibration.
+        self.tile_session = None
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         if min(x.shape[-2:]) < ORT_MIN_SIDE:

@@ -28,7 +28,7 @@ from PIL import Image
 class StylizerProtocol(Protocol):
     device: torch.device  # where it runs
     dtype: torch.dtype  # float16 or float32 (what infer.py prints)
-    backend: str  # "torch" or "onnxruntime"
+    backend: str  # "torch", "onnxruntime" or "onnxruntime-int8"
     style_label: str  # the style painted, as output names carry it
     tiled_images: int  # how many images went through tiles (0 for a stylizer that never tiles)
 

@@ -62,7 +62,8 @@ class Stylizer:
 
     ``device``: auto|cpu|cuda|cuda:N|mps. ``half``: float16 weights and activations (default: on CUDA).
     ``backend``: ``onnxruntime`` (CPU only; measured ~1.4× faster than torch there, see
-    docs/inference.md), ``torch``, or ``auto`` (onnxruntime on the CPU when installed, else torch).
+    docs/inference.md), ``onnxruntime-int8`` (the same, quantised to int8: 1.1-1.4× faster again, a visible
+    but small change; docs/performance.md), ``torch``, or ``auto`` (onnxruntime on the CPU when installed, else torch).
     Tiles run on the same backend, with the instance-norm statistics frozen (graph inputs on onnxruntime).
     ``threads``: CPU threads for torch and onnxruntime (default: one per core).
     ``style``: for a multi-style network, the style to paint (a name) or a blend (``{name: weight}``);
@@ -88,8 +89,8 @@ class Stylizer:
             raise InferenceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if backend == "auto":
             backend = "onnxruntime" if self.device.type == "cpu" and has_onnxruntime() else "torch"
-        if backend == "onnxruntime" and self.device.type != "cpu":
-            raise InferenceError("the onnxruntime backend runs on the CPU; use --device cpu or --backend torch")
+        if backend.startswith("onnxruntime") and self.device.type != "cpu":
+            raise InferenceError(f"the {backend} backend runs on the CPU; use --device cpu or --backend torch")
         if threads is not None:
             if threads < 1:
                 raise InferenceError(f"threads must be at least 1, got {threads}")
@@ -98,8 +99,8 @@ class Stylizer:
         self.config = dict(net.config)
         self.dtype = torch.float16 if self.half else torch.float32
         source = copy.deepcopy(net).float().cpu().eval()
-        self.runner = (OnnxBackend(source, threads or torch.get_num_threads()) if backend == "onnxruntime"
-                       else TorchBackend(source, self.device, self.dtype))
+        self.runner = (OnnxBackend(source, threads or torch.get_num_threads(), int8=backend == "onnxruntime-int8")
+                       if backend.startswith("onnxruntime") else TorchBackend(source, self.device, self.dtype))
         self.net: nn.Module = self.runner.net
         self.backend = backend
         self.tiled_images = 0  # how many images went through the tiled path

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -158,7 +157,6 @@ def stylize_video(
             inp.seek(int(start / vin.time_base), stream=vin)
         with atomic_path(dst) as tmp:
             out = av.open(str(tmp), "w", format=_format(dst))
-            writer = None
             try:
                 vout = aout = None
                 first_pts = None  # the input pts of the first frame kept: the output starts at 0
@@ -171,28 +169,14 @@ def stylize_video(
                 horizon = float("-inf")  # the end of the last frame written, in the input's seconds
                 batch: list = []
 
-                # Encoding and muxing run on one writer thread while the main thread decodes and stylises the next
-                # batch: x264 and the network overlap instead of taking turns (docs/video.md, throughput). Only
-                # the writer touches `out` once frames flow; one batch is in flight at most, so memory stays flat.
-                writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylenet-encode")
-                pending: list = []
-
-                def write(job) -> None:
-                    while pending:
-                        pending.pop().result()  # the previous batch's errors surface here, in order
-                    pending.append(writer.submit(job))
-
-                def take_audio_until(limit: float) -> list:
-                    due = [p for p in audio_pending if float(p.pts * ain.time_base) < limit]
-                    audio_pending[:] = [p for p in audio_pending if float(p.pts * ain.time_base) >= limit]
-                    return due
-
-                def encode(frames: list, audio: list) -> None:
-                    for frame in frames:
-                        for packet in vout.encode(frame):
-                            out.mux(packet)
-                    for p in audio:
-                        _mux_audio(out, p, aout, origin)
+                def mux_audio_until(limit: float) -> None:
+                    keep = []
+                    for p in audio_pending:
+                        if float(p.pts * ain.time_base) < limit:
+                            _mux_audio(out, p, aout, origin)
+                        else:
+                            keep.append(p)
+                    audio_pending[:] = keep
 
                 def read_rgb(f) -> np.ndarray:
                     nonlocal resized
@@ -205,7 +189,6 @@ def stylize_video(
                     nonlocal done, last_pts, horizon
                     x = torch.from_numpy(np.stack([read_rgb(f) for f in batch])).permute(0, 3, 1, 2)
                     y = stylizer.stylize_tensor(x, **stylize_kwargs)
-                    frames = []
                     for f, rgb in zip(batch, to_uint8_frames(y)):
                         frame = _frame(rgb, even)
                         # Timestamps that go back (concatenated MPEG-TS restarts its clock) would stop the muxer:
@@ -214,13 +197,14 @@ def stylize_video(
                         if last_pts is not None and pts <= last_pts:
                             pts = last_pts + max(1, round(1 / (rate * vin.time_base)))
                         frame.pts, frame.time_base, last_pts = pts, vin.time_base, pts
-                        frames.append(frame)
+                        for packet in vout.encode(frame):
+                            out.mux(packet)
                     done += len(batch)
                     if bar is not None:
                         bar.update(len(batch))
                     horizon = max(horizon, float(batch[-1].pts * vin.time_base) + 1 / float(rate))
-                    audio = take_audio_until(horizon) if audio_pending else []
-                    write(lambda: encode(frames, audio))
+                    if audio_pending:
+                        mux_audio_until(horizon)
                     batch.clear()
 
                 finished = False
@@ -269,17 +253,13 @@ def stylize_video(
                         break
                 if batch:
                     flush()
-                write(lambda: None)
-                pending.pop().result()  # the writer is idle from here: the main thread finishes the file
                 if audio_pending:  # a cut piece's sound ends with its last frame; a whole file keeps all of it
-                    encode([], take_audio_until(horizon if finished else float("inf")))
+                    mux_audio_until(horizon if finished else float("inf"))
                 if vout is None:
                     raise VideoError(f"{src}: no frame to stylise" + (f" after {start:g} s" if start else "") + " (truncated or empty)")
                 for packet in vout.encode(None):
                     out.mux(packet)
             finally:
-                if writer is not None:
-                    writer.shutdown(wait=True)  # an error in the main thread waits for the batch being written
                 out.close()
     except av.error.FFmpegError as e:
         raise VideoError(f"{src}: {first_line(e)}") from None

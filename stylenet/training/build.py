@@ -32,10 +32,21 @@ from stylenet.training.styles import check_resume_styles, extend_network
 from stylenet.training.temporal import TemporalConfig
 
 
+def network_shape(arch: Any) -> dict[str, Any]:
+    """What decides a TransformerNet's tensors, defaults filled in: a checkpoint written before ``stem`` and
+    ``residual_channels`` existed holds the paper's stem and 4 × base_channels, and must be compared so."""
+    base = int(arch.get("base_channels", 32))
+    residual = arch.get("residual_channels")
+    return {"base_channels": base, "num_residual_blocks": int(arch.get("num_residual_blocks", 5)),
+            "stem": str(arch.get("stem", "full")), "residual_channels": 4 * base if residual is None else int(residual)}
+
+
 def check_same_network(arch: dict[str, Any], model: DictConfig, path: Path) -> None:
     """A checkpoint resumes only into the network it holds: compare its architecture with ``model`` now,
-    not as a size-mismatch traceback from Lightning after the data is set up."""
-    differ = {k: (v, model[k]) for k, v in arch.items() if k != "name" and k in model and model[k] != v}
+    not as a size-mismatch traceback from Lightning after the data is set up. (Its styles are
+    :func:`~stylenet.training.styles.check_resume_styles`'s to compare.)"""
+    in_file, in_run = network_shape(arch), network_shape(model)
+    differ = {k: (v, in_run[k]) for k, v in in_file.items() if in_run[k] != v}
     if differ:
         held = ", ".join(f"{k}={a}" for k, (a, _) in differ.items())
         asked = ", ".join(f"model.{k}={b}" for k, (_, b) in differ.items())

@@ -85,3 +85,13 @@ def test_a_zoo_model_not_installed_is_one_line(tmp_path, monkeypatch, capsys):
     assert code == 2 and "the shipped model five-paintings is not in this installation" in err
     code, out, _ = run(capsys, "--list-styles")
     assert code == 0 and "(adain is not installed: python -m stylenet zoo build adain)" in out
+
+
+def test_the_int8_backend_from_the_command_line_and_its_refusal_for_universal_decoders(root, tmp_path, capsys):
+    code, _, err = run(capsys, root / "a.jpg", "--style", "starry_night", "-o", tmp_path / "out", "--backend", "onnxruntime-int8", "-q")
+    assert code == 0, err
+    assert Image.open(tmp_path / "out" / "a_starry_night.jpg").size == (40, 30)
+    code, _, err = run(capsys, root / "a.jpg", "--style", STARRY, "-o", tmp_path / "out2", "--backend", "onnxruntime-int8", "-q")
+    assert code != 0 and err.strip().splitlines()[-1].endswith(
+        "a universal checkpoint runs in float32 on PyTorch: drop --half / --backend onnxruntime-int8")
+    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())

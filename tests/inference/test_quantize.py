@@ -45,3 +45,20 @@ def test_int8_paints_within_the_measured_distance_of_float_on_photos_it_was_not_
 def test_int8_needs_a_calibration_photo():
     with pytest.raises(QuantizeError, match="at least one calibration photo"):
         quantize_onnx(b"", [])
+
+
+def test_the_int8_backend_stylises_a_photo_near_float_and_tiles_in_float(tmp_path):
+    from PIL import Image
+
+    from stylenet.inference.stylizer import Stylizer
+
+    net, meta = load_network(zoo.root() / "five-paintings")
+    fp32 = Stylizer(net, meta, device="cpu", backend="onnxruntime", threads=1, style="udnie")
+    int8 = Stylizer(net, meta, device="cpu", backend="onnxruntime-int8", threads=1, style="udnie")
+    assert int8.backend == "onnxruntime-int8" and int8.runner.name == "onnxruntime-int8"
+    photo = Image.open(SAMPLE / "rocket.jpg").convert("RGB").resize((192, 128))
+    a, b = (np.asarray(s(photo), dtype=np.float64) for s in (fp32, int8))
+    assert a.shape == b.shape == (128, 192, 3)
+    assert 10 * math.log10(255**2 / ((a - b) ** 2).mean()) > 20
+    tiled = np.asarray(int8(photo, tile=64), dtype=np.float64)  # tiles run the float graph with frozen statistics
+    assert 10 * math.log10(255**2 / ((tiled - a) ** 2).mean()) > 30

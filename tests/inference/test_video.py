@@ -127,26 +127,6 @@ def test_a_run_stopped_midway_leaves_no_output(tmp_path, stylizer, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pan.mp4"]  # no out.mp4, no temporary
 
 
-def test_a_muxing_failure_on_the_writer_thread_surfaces_and_leaves_no_output(tmp_path, stylizer, monkeypatch):
-    # Encoding and muxing run on a writer thread beside the network: its errors must reach the caller.
-    import threading
-
-    from stylenet.inference import video
-
-    src = make_clip(tmp_path / "pan.mp4", frames=12)  # with a sine tone: audio is muxed by the writer
-    where = []
-
-    def broken_mux(*args):
-        where.append(threading.current_thread().name)
-        raise av.error.ExternalError(22, "the muxer refused a packet")
-
-    monkeypatch.setattr(video, "_mux_audio", broken_mux)
-    with pytest.raises(VideoError, match="pan.mp4: .*the muxer refused a packet"):
-        stylize_video(stylizer, src, tmp_path / "out.mp4", batch_size=4, progress=False)
-    assert where and where[0].startswith("stylenet-encode")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pan.mp4"]
-
-
 def test_memory_does_not_hold_the_film(tmp_path, stylizer):
     # Frames stream through: the stylizer never sees more than batch_size frames at once.
     src = make_clip(tmp_path / "pan.mp4", frames=30)

@@ -303,6 +303,19 @@ def test_resuming_with_another_model_size_fails_before_any_work(tmp_path, monkey
     assert "\n" not in msg and "base_channels=8" in msg and "base_channels=16" in msg and "run_name=" in msg, msg
 
 
+def test_resuming_a_full_stem_network_as_model_fast_names_every_difference(tmp_path, monkeypatch):
+    # A checkpoint written before stem and residual_channels existed holds the defaults: they are compared too,
+    # not left for Lightning's size-mismatch traceback.
+    import stylenet.training.build as build_module
+
+    train(tiny_cfg(tmp_path))  # base_channels=8: residual width 32, full stem
+    monkeypatch.setattr(build_module, "build", lambda cfg: pytest.fail("built the run before refusing it"))
+    with pytest.raises(StylenetError) as e:
+        train(tiny_cfg(tmp_path, "ckpt_path=last", "+model.stem=space_to_depth", "+model.residual_channels=12"))
+    msg = str(e.value)
+    assert "\n" not in msg and "stem=full, residual_channels=32" in msg and "model.stem=space_to_depth, model.residual_channels=12" in msg, msg
+
+
 def test_resume_from_last_without_last_ckpt_takes_the_newest_step_checkpoint(tmp_path, caplog):
     from stylenet.training.build import resolve_ckpt_path
 
