@@ -1,4 +1,4 @@
-"""Where onnxruntime spends a network's time, by operator type (docs/performance.md, "Against the issue's targets").
+"""Where onnxruntime spends a network's time, by operator type (docs/performance.md, "What is met, and what is not").
 
     python docs/bench/ort_profile.py [--model fast|johnson_half] [--size 1024] [--runs 4]
 
