@@ -71,7 +71,9 @@ def test_the_noise_start_is_neural_styles_almost_flat_mean_colour_and_the_teache
     assert x.shape == content.shape and (x - mean).abs().max() < 1e-4 and (x - mean).std() > 0
     assert torch.equal(x, make_init("noise", content, 3)) and not torch.equal(x, make_init("noise", content, 4))
     assert make_init("uniform", content, 3).std() > 0.25  # white noise: the old start, kept by name
-    r = stylize(small_loss(), content, styles=style, iterations=15, init="noise", seed=3)
+    # 25 iterations: from the near-flat start the loss hardly moves for the first ~10 on some CPUs (on an AVX2-only
+    # EPYC it was at 53 % of the start after 15 and 30 % after 25; faster on AVX-512 machines).
+    r = stylize(small_loss(), content, styles=style, iterations=25, init="noise", seed=3)
     assert r.history[-1]["total"] < 0.5 * r.history[0]["total"]
 
 
