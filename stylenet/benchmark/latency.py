@@ -20,6 +20,7 @@ load hits all of them alike, and the median is reported. Contenders:
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import statistics
 import time
@@ -49,21 +50,28 @@ def photo_shape(size: int) -> tuple[int, int]:
     return max(4, (size * 3 // 4) // 4 * 4), max(4, size // 4 * 4)
 
 
+def check_sides(key: str, sizes: list[int]) -> None:
+    """The one bound of the bench's photo sizes (``bench.latency_sizes``, ``bench.video_sizes``)."""
+    bad = [s for s in sizes if not 16 <= s <= MAX_SIDE]
+    if bad:
+        raise LatencyError(f"bench.{key} {bad}: each long side must be from 16 to {MAX_SIDE} px")
+
+
 def conv_macs(net: nn.Module, height: int, width: int) -> int:
-    """Multiply-adds of ``net``'s convolutions on one height×width image (counted on the meta device: no memory)."""
+    """Multiply-adds of ``net``'s convolutions on one height×width image, counted on a copy on the meta device:
+    shapes only, no arithmetic and no memory (pytorch/examples' network at 2048 px is 20 s of real work)."""
     total = 0
 
     def count(m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
         nonlocal total
         total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
 
-    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            net(torch.zeros(1, 3, height, width))
-    finally:
-        for h in hooks:
-            h.remove()
+    shapes = copy.deepcopy(net).to("meta")
+    for m in shapes.modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(count)
+    with torch.no_grad():
+        shapes(torch.zeros(1, 3, height, width, device="meta"))
     return total
 
 
@@ -84,8 +92,8 @@ def contenders(models: Mapping[str, DictConfig], peers: list[str], int8: bool, t
                seed: int = 0) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """name → {"what", "net" (a torch module for the multiply-add count, or None), "make" (size → runner)};
     and the contenders skipped, with why."""
-    from stylenet.inference.export import onnx_bytes, onnx_session
-    from stylenet.inference.quantize import calibration_photos, quantize_onnx
+    from stylenet.inference.backends import OnnxBackend
+    from stylenet.inference.export import onnx_session
 
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
@@ -95,12 +103,12 @@ def contenders(models: Mapping[str, DictConfig], peers: list[str], int8: bool, t
     for name, model_cfg in models.items():
         torch.manual_seed(seed)
         net = instantiate(model_cfg, "model").eval().requires_grad_(False)
-        graph = onnx_bytes(net)
-        fp32 = onnx_session(graph, threads=threads)
+        # The sessions infer.py's backends build (the int8 one calibrated as --backend onnxruntime-int8 is).
+        fp32 = OnnxBackend(net, threads).session
         out[name] = {"what": f"model={name} {dict(net.config)}, onnxruntime fp32 (infer.py on a CPU)", "net": net,
                      "make": lambda size, s=fp32: _onnx_runner(s)}
         if int8:
-            int8_session = onnx_session(quantize_onnx(graph, calibration_photos()), threads=threads)
+            int8_session = OnnxBackend(net, threads, int8=True).session
             out[f"{name} int8"] = {"what": f"model={name}, onnxruntime int8 (static QDQ, per-channel weights, calibrated on the "
                                            "shipped photos: --backend onnxruntime-int8)", "net": net,
                                    "make": lambda size, s=int8_session: _onnx_runner(s)}
@@ -138,9 +146,7 @@ def bench_latency(cfg: DictConfig, models: Mapping[str, DictConfig]) -> tuple[li
     speed-up against :data:`PEER_REFERENCE` (when measured)."""
     b = cfg.bench
     sizes = [int(s) for s in b.latency_sizes]
-    bad = [s for s in sizes if not 16 <= s <= MAX_SIDE]
-    if bad:
-        raise LatencyError(f"bench.latency_sizes {bad}: each long side must be from 16 to {MAX_SIDE} px")
+    check_sides("latency_sizes", sizes)
     rounds = int(b.latency_rounds)
     if rounds < 1:
         raise LatencyError(f"bench.latency_rounds={rounds}: at least 1")

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from stylenet.benchmark.latency import MAX_SIDE, LatencyError
+from stylenet.benchmark.latency import LatencyError, check_sides
 from stylenet.config import instantiate
 
 
@@ -34,8 +34,7 @@ def bench_video(cfg: DictConfig, models: Mapping[str, DictConfig]) -> list[dict[
     if not clip.is_file():
         raise LatencyError(f"bench.video_clip={clip}: no such file")
     sizes = [int(s) for s in b.video_sizes]
-    if any(not 16 <= s <= MAX_SIDE for s in sizes):
-        raise LatencyError(f"bench.video_sizes {sizes}: each long side must be from 16 to {MAX_SIDE} px")
+    check_sides("video_sizes", sizes)
     frames, rounds, batch = int(b.video_frames), int(b.video_rounds), int(b.video_batch)
     if min(frames, rounds, batch) < 1:
         raise LatencyError("bench.video_frames, bench.video_rounds and bench.video_batch must each be at least 1")

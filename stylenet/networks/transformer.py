@@ -25,6 +25,9 @@ blend of styles, the network paints is a weight vector set with :func:`set_mix` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -216,6 +219,16 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.upsample(self.residuals(self.downsample(x)))
+
+
+def network_shape(arch: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides a :class:`TransformerNet`'s tensors (its styles aside), defaults filled in as ``__init__``
+    fills them: a checkpoint written before ``stem`` and ``residual_channels`` existed holds the paper's stem
+    and 4 × base_channels, and must be compared so (``training.build.check_same_network``)."""
+    base = int(arch.get("base_channels", 32))
+    residual = arch.get("residual_channels")
+    return {"base_channels": base, "num_residual_blocks": int(arch.get("num_residual_blocks", 5)),
+            "stem": str(arch.get("stem", "full")), "residual_channels": 4 * base if residual is None else int(residual)}
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE, min_size: int = 0,

@@ -16,7 +16,7 @@ from stylenet.config import ConfigError, check_moved_keys, instantiate, user_pat
 from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
 from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_RESIDUAL_CHANNELS
-from stylenet.networks.transformer import STEMS
+from stylenet.networks.transformer import STEMS, network_shape
 from stylenet.training.checks import (
     check_accelerator,
     check_optimizer,
@@ -30,15 +30,6 @@ from stylenet.training.module import StyleTransferModule
 from stylenet.training.spec import RunSpec
 from stylenet.training.styles import check_resume_styles, extend_network
 from stylenet.training.temporal import TemporalConfig
-
-
-def network_shape(arch: Any) -> dict[str, Any]:
-    """What decides a TransformerNet's tensors, defaults filled in: a checkpoint written before ``stem`` and
-    ``residual_channels`` existed holds the paper's stem and 4 × base_channels, and must be compared so."""
-    base = int(arch.get("base_channels", 32))
-    residual = arch.get("residual_channels")
-    return {"base_channels": base, "num_residual_blocks": int(arch.get("num_residual_blocks", 5)),
-            "stem": str(arch.get("stem", "full")), "residual_channels": 4 * base if residual is None else int(residual)}
 
 
 def check_same_network(arch: dict[str, Any], model: DictConfig, path: Path) -> None:
