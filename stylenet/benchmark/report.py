@@ -39,7 +39,7 @@ def config_summary(cfg: DictConfig) -> str:
     return (f"model {m.base_channels}-channel/{m.num_residual_blocks}-block{styles}, {d.image_size} px, batch {d.batch_size}, "
             f"precision {t.precision}, channels_last {cfg.module.channels_last}, compile {cfg.module.compile}, "
             f"compile_loss {cfg.module.get('compile_loss', False)}, single_pass {cfg.loss.single_pass}, cudnn benchmark "
-            f"{t.benchmark}, data {d.source} ({d.num_workers} workers), VGG weights {cfg.loss.weights}")
+            f"{t.benchmark}, data {d.source} ({'auto' if d.num_workers is None else d.num_workers} workers), VGG weights {cfg.loss.weights}")
 
 
 def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
@@ -47,7 +47,11 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
              f"`{meta['command']}`", "",
              f"{meta['date']} · torch {torch.__version__} · load average {meta['load_before']} before, "
              f"{meta['load_after']} after" + (f" · process RSS {meta['rss_start']:,.0f} MB before any section (python, torch, "
-             "hydra: under every RSS peak below)" if meta.get("rss_start") else ""), "", f"Base config: {meta['summary']}.", ""]
+             "hydra: under every RSS peak below)" if meta.get("rss_start") else ""), ""]
+    # The latency and video sections build their own networks (bench.latency_models): the base config is
+    # what the others run, and said only for them.
+    if any(results.get(k) for k in ("infer", "infer_skipped", "data", "train", "step")):
+        lines += [f"Base config: {meta['summary']}.", ""]
     for key, title in (("train", "Training, Lightning fit loop on the real data pipeline"),
                        ("step", "Training step alone (hand loop, one batch on the device, no data)")):
         rows = results.get(key)

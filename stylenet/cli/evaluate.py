@@ -247,10 +247,12 @@ def evaluate(cfg) -> Evaluation:
         for sc in photo_scores:
             atomic_write_text(curve_csv(sc.history), out_dir / f"{path.stem}_{sc.init}.csv")
         first = photo_scores[0]
+        # iterations=0 (a search's gap_closed objective) runs no teacher: its panel would be the bare start.
+        teachers = [] if iterations == 0 else list(zip(teacher_imgs, photo_scores))
         figure = side_by_side(
-            [photo, net_img, *teacher_imgs, style],
+            [photo, net_img, *(img for img, _ in teachers), style],
             ["photo", cand.caption if math.isnan(first.net_seconds) else f"{cand.caption} {first.net_seconds * 1000:.0f} ms",
-             *(f"teacher from {sc.init}, it {format_equiv(sc.equiv, iterations)}" for sc in photo_scores), "style"],
+             *(f"teacher from {sc.init}, it {format_equiv(sc.equiv, iterations)}" for _, sc in teachers), "style"],
             height=max(256, photo.shape[-2]),  # room for the captions under small photos
         )
         atomic_save_image(figure, out_dir / f"{path.stem}.png")
@@ -260,7 +262,7 @@ def evaluate(cfg) -> Evaluation:
                             for sc in photo_scores)
         print(
             f"[{i}/{len(paths)}] {path.name}: network loss {first.net_terms['total']:.4g} (style {first.style_vs_photo:.2f} of "
-            f"the photo's) = teacher {reached}",
+            f"the photo's)" + (f" = teacher {reached}" if iterations else ""),
             flush=True,
         )
     info = {

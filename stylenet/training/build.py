@@ -28,7 +28,7 @@ from stylenet.training.checks import (
 from stylenet.training.fit import build_trainer, fit, resume_path
 from stylenet.training.module import StyleTransferModule
 from stylenet.training.spec import RunSpec
-from stylenet.training.styles import check_resume_styles, extend_network
+from stylenet.training.styles import check_resume_styles, extend_network, fine_tune_network
 from stylenet.training.temporal import TemporalConfig
 
 
@@ -77,9 +77,10 @@ def check_config(cfg: DictConfig) -> RunSpec:
     if spec.styles and any("TeacherScore" in str(c.get("_target_", "")) for c in (cfg.get("callbacks") or {}).values() if c is not None):
         raise ConfigError("the teacher callback scores one-style networks; drop callbacks=with_teacher and score each style "
                           "after training: python -m stylenet evaluate ckpt=... style_name=NAME photos=DIR")
-    if cfg.get("init_from") and not spec.styles:
-        raise ConfigError("init_from= adds styles to a trained multi-style network: list its styles, then the new ones, "
-                          "in styles=[...]")
+    if cfg.get("init_from") and not user_path(cfg.init_from).is_file():
+        raise ConfigError(f"init_from={cfg.init_from}: no such checkpoint; train the network to start from first (for "
+                          f"experiment=video_finetune: python train.py experiment=quick style={OmegaConf.select(cfg, 'style.name')}"
+                          "), or give init_from=PATH")
     return spec
 
 
@@ -87,7 +88,11 @@ def build_module(cfg: DictConfig, spec: RunSpec) -> tuple[L.LightningDataModule,
     """The data module and the module of ``cfg``, whose styles, loss and crop size ``spec`` holds."""
     datamodule = instantiate(cfg.data, "data")
     net = instantiate(cfg.model, "model", num_styles=spec.num_styles)
-    new_styles = extend_network(net, user_path(cfg.init_from), spec.styles) if cfg.get("init_from") else None
+    new_styles = None
+    if cfg.get("init_from") and spec.styles:  # a multi-style network takes on new paintings
+        new_styles = extend_network(net, user_path(cfg.init_from), spec.styles)
+    elif cfg.get("init_from"):  # a one-style network fine-tuned, all weights
+        fine_tune_network(net, user_path(cfg.init_from))
     module = instantiate(cfg.module, "module")(
         net=net,
         loss=spec.loss,

@@ -238,7 +238,7 @@ class StyleTransferModule(L.LightningModule):
         if self.temporal.active:
             # Drawn from the step, not the global RNG, so a resumed run draws the motions it would have drawn.
             generator = torch.Generator().manual_seed(1_000_003 * int(self.global_step) + 17)
-            extra = temporal_terms(self, x, y, self.temporal, generator)
+            extra = temporal_terms(self, x, y, self.temporal, generator, step=int(self.global_step))
             terms = {**terms, **extra, "total": terms["total"] + sum(extra.values())}
         if not torch.isfinite(terms["total"]):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())

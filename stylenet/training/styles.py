@@ -10,6 +10,10 @@ run's own ``style.*`` settings other than the name and image (``experiment=quick
 Adding a style (Dumoulin et al. §4: "a new style in a fraction of the steps"): ``init_from=`` a multi-style
 checkpoint whose styles start the new list, and ``module.new_styles_only=true`` (``experiment=add_style``):
 the shared convolutions and the old styles' rows stay as they are; only the new rows train.
+
+Fine-tuning a one-style network: ``init_from=`` a one-style checkpoint in a one-style run copies every weight
+and trains them all, for the same painting (a video fine-tune, ``experiment=video_finetune``) or another one
+(a network that already paints learns a new painting faster than one that starts from noise).
 """
 
 from __future__ import annotations
@@ -95,6 +99,30 @@ def check_resume_styles(meta: dict[str, Any], styles: list[dict[str, Any]] | Non
                           "list, or start a new run (ckpt_path=null run_name=NEW_NAME; init_from=... to keep its styles)")
 
 
+def check_same_arch(meta: CheckpointMeta, net: TransformerNet, path: str | Path) -> None:
+    """``init_from``'s network and this run's have the same tensors (their styles aside): one line if not."""
+    arch = {k: v for k, v in meta.arch.items() if k not in ("name", "num_styles")}
+    mine = {k: v for k, v in net.config.items() if k != "num_styles"}
+    if arch != mine:
+        raise ConfigError(f"init_from={path} holds a network with {arch}, but this run builds {mine}; set model.* to match")
+
+
+def fine_tune_network(net: TransformerNet, path: str | Path) -> None:
+    """Load a trained one-style network into the one-style ``net``, every weight, all of which then train."""
+    ckpt = read_checkpoint(path)
+    meta = CheckpointMeta.from_dict(ckpt[META_KEY], str(path))
+    if meta.style_names:
+        raise ConfigError(f"init_from={path} holds a multi-style network (styles=[{','.join(meta.style_names)}]); a one-style "
+                          "run starts from a one-style one. To add a painting to it: experiment=add_style "
+                          f"styles=[{','.join(meta.style_names)},NEW]")
+    check_same_arch(meta, net, path)
+    sd = network_state_dict(ckpt)
+    missing = [k for k in net.state_dict() if k not in sd]
+    if missing:
+        raise ConfigError(f"init_from={path} lacks {missing[0]}; the file is damaged")
+    net.load_state_dict({k: sd[k] for k in net.state_dict()})
+
+
 def extend_network(net: TransformerNet, path: str | Path, styles: list[dict[str, Any]] | None) -> list[int]:
     """Load a trained multi-style network into ``net``, which holds its styles first and new ones after.
 
@@ -110,10 +138,7 @@ def extend_network(net: TransformerNet, path: str | Path, styles: list[dict[str,
     if new[: len(old)] != old or len(new) <= len(old):
         raise ConfigError(f"init_from={path} holds styles=[{','.join(old)}]: list them first, in that order, then the new "
                           f"ones (styles=[{','.join(old)},NEW]); got styles=[{','.join(new)}]")
-    arch = {k: v for k, v in meta.arch.items() if k not in ("name", "num_styles")}
-    mine = {k: v for k, v in net.config.items() if k != "num_styles"}
-    if arch != mine:
-        raise ConfigError(f"init_from={path} holds a network with {arch}, but this run builds {mine}; set model.* to match")
+    check_same_arch(meta, net, path)
     sd = network_state_dict(ckpt)
     target = net.state_dict()
     s = len(old)

@@ -9,8 +9,11 @@ Two terms on the transform network ``f``, added to the perceptual loss while tra
 * **noise** (Gupta et al. 2017, "Characterizing and Improving Stability in Neural Style Transfer"):
   ``f(x + ε) ≈ f(x)`` for small Gaussian pixel noise ``ε``, the frame-to-frame change a still camera gives.
 
-Weights of 0 (the default) switch a term off and cost nothing. The settings live in ``module.temporal``
-and are saved in every checkpoint (``meta["train"]["temporal"]``).
+Weights of 0 (the default) switch a term off and cost nothing. ``start_step`` and ``ramp_steps`` bring the
+terms in late: off (and free) before ``start_step``, then ramped linearly to their weights, so the network
+learns to paint first and to hold still after (the style-first order of Ruder et al. 2018's fine-tuning of a
+trained image network for video). The settings live in ``module.temporal`` and are saved in every checkpoint
+(``meta["train"]["temporal"]``).
 """
 
 from __future__ import annotations
@@ -35,11 +38,27 @@ class TemporalConfig:
     max_zoom: float = 0.04  # relative
     elastic: float = 2.0  # px, largest displacement of the smooth local warp
     noise_std: float = 0.02  # pixels in [0, 1]
+    start_step: int = 0  # the terms are off before this step
+    ramp_steps: int = 0  # then grow linearly to their weights over these steps
 
     def __post_init__(self) -> None:
         for k, v in asdict(self).items():
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ConfigError(f"module.temporal.{k}={v!r} must be a number >= 0")
+        for k in ("start_step", "ramp_steps"):
+            v = getattr(self, k)
+            if v != int(v):
+                raise ConfigError(f"module.temporal.{k}={v!r} must be a whole number of steps, e.g. module.temporal.{k}=300")
+            setattr(self, k, int(v))
+
+    def factor(self, step: int) -> float:
+        """The share of the weights in force at training step ``step``: 0 before ``start_step``, then
+        linear to 1 over ``ramp_steps``."""
+        if step < self.start_step:
+            return 0.0
+        if self.ramp_steps <= 0:
+            return 1.0
+        return min(1.0, (step - self.start_step + 1) / self.ramp_steps)
 
     @property
     def active(self) -> bool:
@@ -105,12 +124,14 @@ register(LossTerm("noise", "noise_weight", "network", noise_term))
 
 
 def temporal_terms(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, cfg: TemporalConfig,
-                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The weighted ``network`` terms for photos ``x`` whose stylised images are ``y = net(x)``; a term whose
-    weight (a ``module.temporal`` key) is 0 is not computed, so all off is empty."""
+                   generator: torch.Generator | None = None, step: int = 0) -> dict[str, torch.Tensor]:
+    """The weighted ``network`` terms for photos ``x`` whose stylised images are ``y = net(x)`` at training step
+    ``step`` (:meth:`TemporalConfig.factor`); a term whose weight (a ``module.temporal`` key) is 0 there is not
+    computed, so all off is empty."""
     terms: dict[str, torch.Tensor] = {}
+    share = cfg.factor(step)
     for term in all_terms("network"):
-        weight = float(getattr(cfg, term.weight_key, 0.0))
+        weight = float(getattr(cfg, term.weight_key, 0.0)) * share
         if weight > 0:
             terms[term.name] = term.compute(weight, net, x, y, cfg, generator)
     return terms

@@ -86,6 +86,7 @@ def test_bench_prints_training_inference_and_data_tables_and_writes_the_same_fil
     assert rc == 0
     assert out.read_text().strip() == printed.strip()
     assert "2 warm-up + 3 timed steps" in printed
+    assert "Base config: model " in printed
 
     for heading in ("Training, Lightning fit loop", "Training step alone"):
         rows = table_rows(printed, heading)
@@ -232,6 +233,7 @@ def test_latency_compares_stylenet_and_the_peers_on_one_photo_per_size():
     report, results = run(["bench.sections=[latency]", "bench.latency_sizes=[32,48]", "bench.latency_rounds=2",
                            "bench.latency_models=[johnson_half,fast]", f"bench.latency_peers=[{','.join(peers)}]"])
     assert results.keys() == {"latency", "latency_skipped"}
+    assert "Base config" not in report  # the latency rows name their own networks; the training config means nothing here
     names = ["johnson_half", "johnson_half int8", "fast", "fast int8", *peers]
     rows = table_rows(report, "Latency at 32×24")
     assert [r[0] for r in rows] == names

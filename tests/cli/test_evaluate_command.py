@@ -50,6 +50,21 @@ def test_evaluation_command_writes_curves_summary_and_figures(setup):
         assert float(s["style_vs_photo"]) == pytest.approx(float(s["net_style"]) / float(s["photo_style"]), rel=1e-4)
 
 
+def test_without_a_teacher_the_figure_has_no_teacher_panel(setup, capsys):
+    """iterations=0 (a search's gap_closed objective): no teacher runs, so none is drawn or reported."""
+    from PIL import Image
+
+    widths, printed = {}, {}
+    for k in (0, 1):
+        assert evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", f"photos={setup / 'photos'}", f"iterations={k}",
+                                   "init=[noise]", f"out={setup / f'ev{k}'}", "repeats=1") == 0
+        printed[k] = next(line for line in capsys.readouterr().out.splitlines() if "a.png: network loss" in line)
+        with Image.open(setup / f"ev{k}" / "a.png") as fig:
+            widths[k], height = fig.width, fig.height
+    assert widths[1] - widths[0] > 0.5 * height  # photo | network | style: the teacher's panel is gone
+    assert "teacher" not in printed[0] and "teacher" in printed[1]
+
+
 def test_a_bad_photo_fails_alone(setup):
     (setup / "photos" / "broken.jpg").write_bytes(b"not a jpeg at all")
     r = _evaluate("ckpt=tiny.ckpt", "photos=photos", "iterations=3", "out=ev", "repeats=1", cwd=setup)

@@ -15,7 +15,8 @@ from helpers import BLUE, GREEN, MODES, RED, YELLOW, Recorder, batches, bomb_png
 from lightning.pytorch.callbacks import ModelCheckpoint
 from PIL import Image
 
-from stylenet.data.datamodule import SKIPPED_FILE, DataError
+from stylenet.config import compose
+from stylenet.data.datamodule import SKIPPED_FILE, DataError, default_workers
 
 pytestmark = [  # Lightning's notes about the tiny test module, not about the data
     pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`"),
@@ -247,7 +248,7 @@ def test_ddp_ranks_see_disjoint_photos_and_resume_exactly(tmp_path):
 def test_the_sample_data_holds_out_a_validation_photo_and_still_fills_the_grid():
     """data=sample (the first README command's data): one photo held out, so the run logs validation losses;
     the sample grid shows the held-out photo first, then training photos."""
-    from stylenet.config import compose, instantiate
+    from stylenet.config import instantiate
 
     cfg = compose("train", ["experiment=quick", "data.num_workers=0", "data.image_size=32"])
     dm = instantiate(cfg.data, "data")
@@ -263,3 +264,11 @@ def test_the_sample_data_holds_out_a_validation_photo_and_still_fills_the_grid()
 def test_each_bad_count_names_its_key(tmp_path, key, value):
     with pytest.raises(DataError, match=rf"^data.{key}={value} must be >= {1 if key == 'batch_size' else 0}$"):
         datamodule(tmp_path, **{key: value})
+
+
+@pytest.mark.parametrize("cpus, workers", [(1, 1), (2, 2), (3, 3), (64, 4)])
+def test_the_default_loader_processes_follow_the_cpus_this_process_may_use(monkeypatch, cpus, workers):
+    """4 workers on 2 cores made torch warn at every run and only added switching."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert default_workers() == workers
+    assert compose("train", ["data=folder", "data.path=x"]).data.num_workers is None  # null in conf: the default

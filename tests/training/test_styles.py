@@ -103,13 +103,44 @@ def test_adding_a_style_trains_only_its_rows(tmp_path):
     assert changed_rows > 0  # the new style did train
 
 
+def test_a_one_style_network_is_fine_tuned_from_all_its_weights(tmp_path):
+    train(tiny_cfg(tmp_path / "base", "trainer.max_steps=2"))
+    base = tmp_path / "base" / "ckpt" / "wave" / "last.ckpt"
+    old = read_checkpoint(base)["state_dict"]
+    # lr 0: the run starts exactly where the base network ended (nothing re-initialised, nothing left out) ...
+    train(tiny_cfg(tmp_path / "same", f"init_from={base}", "module.optimizer.lr=0", "trainer.max_steps=1"))
+    same = read_checkpoint(tmp_path / "same" / "ckpt" / "wave" / "last.ckpt")["state_dict"]
+    assert same.keys() == old.keys()
+    for k in old:
+        torch.testing.assert_close(same[k], old[k], rtol=0, atol=0, msg=k)
+    # ... and every weight trains from there, for another painting too
+    train(tiny_cfg(tmp_path / "udnie", f"init_from={base}", "style=udnie", "trainer.max_steps=2"))
+    tuned = read_checkpoint(tmp_path / "udnie" / "ckpt" / "udnie" / "last.ckpt")
+    assert tuned["stylenet"]["style"]["name"] == "udnie"
+    conv = [k for k in old if k.endswith(".weight") and old[k].dim() == 4]
+    assert conv and all(not torch.equal(tuned["state_dict"][k], old[k]) for k in conv)
+
+
+def test_fine_tuning_from_another_kind_of_network_is_one_line(tmp_path):
+    train(tiny_cfg(tmp_path / "multi", "styles=[wave,udnie]", "trainer.max_steps=1"))
+    multi = tmp_path / "multi" / "ckpt" / "wave+udnie" / "last.ckpt"
+    with pytest.raises(StylenetError, match=r"holds a multi-style network \(styles=\[wave,udnie\]\); a one-style run") as e:
+        train(tiny_cfg(tmp_path / "a", f"init_from={multi}"))
+    assert "\n" not in str(e.value)
+    train(tiny_cfg(tmp_path / "one", "trainer.max_steps=1"))
+    one = tmp_path / "one" / "ckpt" / "wave" / "last.ckpt"
+    with pytest.raises(StylenetError, match=r"set model\.\* to match"):
+        train(tiny_cfg(tmp_path / "b", f"init_from={one}", "model.num_residual_blocks=2"))
+    assert not (tmp_path / "a" / "ckpt").exists() and not (tmp_path / "b" / "ckpt").exists()
+
+
 @pytest.mark.parametrize("overrides, message", [
     (("styles=[wave,nope]",), "'nope' is neither a style"),
     (("styles=[wave,wave]",), "names wave more than once"),
     (("styles=[wave]",), "needs two or more"),
     (("styles=wave",), "is not a list"),
     (("module.new_styles_only=true", "styles=[wave,udnie]"), "give init_from=CKPT"),
-    (("init_from=x.ckpt",), "list its styles, then the new ones"),
+    (("init_from=x.ckpt",), r"init_from=x.ckpt: no such checkpoint; train the network to start from first"),
     (("styles=[wave,udnie]", "callbacks=with_teacher"), "the teacher callback scores one-style networks"),
     (("style.size=100000",), r"style.size=100000 \(wave\) must be a number of pixels from 16 to 4096"),
 ])

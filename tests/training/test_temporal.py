@@ -88,3 +88,37 @@ def test_the_video_recipe_is_the_quick_one_with_the_terms_on():
     assert (video.model, video.loss, video.data.image_size, video.trainer.max_steps) == (
         quick.model, quick.loss, quick.data.image_size, quick.trainer.max_steps)
     assert video.run_name == "wave_video"  # its own folder next to the frame-by-frame network
+
+
+def test_the_terms_come_in_late_and_ramp_to_their_weights():
+    cfg = TemporalConfig(motion_weight=10.0, noise_weight=4.0, start_step=100, ramp_steps=50, **STILL)
+    assert [cfg.factor(s) for s in (0, 99, 100, 124, 149, 500)] == [0.0, 0.0, 1 / 50, 25 / 50, 1.0, 1.0]
+    assert TemporalConfig(motion_weight=1.0, start_step=3).factor(3) == 1.0  # no ramp: on at once
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    painted = lambda t: t.flip(1) * 0.5  # noqa: E731
+    assert temporal_terms(painted, x, painted(x), cfg, step=99) == {}  # before the start: nothing computed
+    full = temporal_terms(painted, x, painted(x), cfg, torch.Generator().manual_seed(1), step=200)
+    half = temporal_terms(painted, x, painted(x), cfg, torch.Generator().manual_seed(1), step=124)
+    torch.testing.assert_close(half["noise"], full["noise"] / 2)
+
+
+@pytest.mark.parametrize("override", ["module.temporal.start_step=1.5", "module.temporal.ramp_steps=-3"])
+def test_a_bad_start_or_ramp_is_one_line(tmp_path, override):
+    with pytest.raises(ConfigError, match="module.temporal.(start_step|ramp_steps)"):
+        train(tiny_cfg(tmp_path, override))
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_terms_that_start_after_the_run_cost_nothing_and_are_not_logged(tmp_path):
+    metrics, objs = train(tiny_cfg(tmp_path, "module.temporal.motion_weight=10", "module.temporal.start_step=50",
+                                   "trainer.max_steps=2"))
+    assert "train/motion" not in metrics
+    assert objs["module"].stylenet_meta()["train"]["temporal"]["start_step"] == 50
+
+
+def test_the_video_fine_tune_starts_from_the_frame_by_frame_network_of_its_painting(tmp_path):
+    cfg = compose("train", ["experiment=video_finetune", "style=udnie", f"paths.checkpoints={tmp_path}"])
+    assert cfg.init_from == f"{tmp_path}/udnie/last.ckpt" and cfg.run_name == "udnie_video"
+    assert cfg.module.temporal.motion_weight > 0 and cfg.module.style_warmup_steps == 0
+    with pytest.raises(ConfigError, match=r"no such checkpoint; .*python train.py experiment=quick style=udnie"):
+        train(tiny_cfg(tmp_path, "experiment=video_finetune", "style=udnie"))
