@@ -46,6 +46,12 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
         base = make_multi_checkpoint(tmp_path / "multi.ckpt")
         overrides += [f"init_from={base}", f"styles=[{','.join(MULTI)},shipwreck]", "model.base_channels=8",
                       "model.num_residual_blocks=1"]
+    if (group, option) == ("experiment", "video_finetune"):  # fine-tunes checkpoints/<style>/last.ckpt
+        from helpers import make_checkpoint
+
+        (tmp_path / "ckpt" / "wave").mkdir(parents=True)
+        make_checkpoint(tmp_path / "ckpt" / "wave" / "last.ckpt", photos / "0.jpg")
+        overrides += ["model.base_channels=8", "model.num_residual_blocks=1"]
     if group == "trainer" and option != "cpu":
         # CI has no GPU: the option composes as written, then is built on the CPU (DDP with 2 processes).
         cfg = compose("train", overrides)
