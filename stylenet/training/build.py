@@ -28,7 +28,7 @@ from stylenet.training.checks import (
 from stylenet.training.fit import build_trainer, fit, resume_path
 from stylenet.training.module import StyleTransferModule
 from stylenet.training.spec import RunSpec
-from stylenet.training.styles import check_resume_styles, extend_network, fine_tune_network
+from stylenet.training.styles import check_resume_styles, start_from
 from stylenet.training.temporal import TemporalConfig
 
 
@@ -88,11 +88,7 @@ def build_module(cfg: DictConfig, spec: RunSpec) -> tuple[L.LightningDataModule,
     """The data module and the module of ``cfg``, whose styles, loss and crop size ``spec`` holds."""
     datamodule = instantiate(cfg.data, "data")
     net = instantiate(cfg.model, "model", num_styles=spec.num_styles)
-    new_styles = None
-    if cfg.get("init_from") and spec.styles:  # a multi-style network takes on new paintings
-        new_styles = extend_network(net, user_path(cfg.init_from), spec.styles)
-    elif cfg.get("init_from"):  # a one-style network fine-tuned, all weights
-        fine_tune_network(net, user_path(cfg.init_from))
+    new_styles = start_from(net, user_path(cfg.init_from), spec.styles) if cfg.get("init_from") else None
     module = instantiate(cfg.module, "module")(
         net=net,
         loss=spec.loss,

@@ -99,46 +99,33 @@ def check_resume_styles(meta: dict[str, Any], styles: list[dict[str, Any]] | Non
                           "list, or start a new run (ckpt_path=null run_name=NEW_NAME; init_from=... to keep its styles)")
 
 
-def check_same_arch(meta: CheckpointMeta, net: TransformerNet, path: str | Path) -> None:
-    """``init_from``'s network and this run's have the same tensors (their styles aside): one line if not."""
-    arch = {k: v for k, v in meta.arch.items() if k not in ("name", "num_styles")}
-    mine = {k: v for k, v in net.config.items() if k != "num_styles"}
-    if arch != mine:
-        raise ConfigError(f"init_from={path} holds a network with {arch}, but this run builds {mine}; set model.* to match")
+def start_from(net: TransformerNet, path: str | Path, styles: list[dict[str, Any]] | None) -> list[int] | None:
+    """``init_from=``: load a trained network into ``net`` before training; every check is one line.
 
+    Several styles: the checkpoint is a multi-style network whose styles ``net`` holds first, new ones after.
+    The shared weights and the old styles' conditional-norm rows are copied; the new rows start from the old
+    styles' mean (a neutral start: the average painting, rather than an untrained identity). Returns the
+    indices of the new styles.
 
-def fine_tune_network(net: TransformerNet, path: str | Path) -> None:
-    """Load a trained one-style network into the one-style ``net``, every weight, all of which then train."""
-    ckpt = read_checkpoint(path)
-    meta = CheckpointMeta.from_dict(ckpt[META_KEY], str(path))
-    if meta.style_names:
-        raise ConfigError(f"init_from={path} holds a multi-style network (styles=[{','.join(meta.style_names)}]); a one-style "
-                          "run starts from a one-style one. To add a painting to it: experiment=add_style "
-                          f"styles=[{','.join(meta.style_names)},NEW]")
-    check_same_arch(meta, net, path)
-    sd = network_state_dict(ckpt)
-    missing = [k for k in net.state_dict() if k not in sd]
-    if missing:
-        raise ConfigError(f"init_from={path} lacks {missing[0]}; the file is damaged")
-    net.load_state_dict({k: sd[k] for k in net.state_dict()})
-
-
-def extend_network(net: TransformerNet, path: str | Path, styles: list[dict[str, Any]] | None) -> list[int]:
-    """Load a trained multi-style network into ``net``, which holds its styles first and new ones after.
-
-    Returns the indices of the new styles. The shared weights are copied; each conditional norm's rows for
-    the old styles are copied and the new rows start from the old styles' mean (a neutral start: the
-    average painting, rather than an untrained identity)."""
+    One style: the checkpoint is a one-style network, every weight is copied and all of them then train (a
+    fine-tune, for the same painting or another). Returns None."""
     ckpt = read_checkpoint(path)
     meta = CheckpointMeta.from_dict(ckpt[META_KEY], str(path))
     old = meta.style_names
     new = [s["name"] for s in styles] if styles else []
-    if not old:
+    if new and not old:
         raise ConfigError(f"init_from={path} holds a one-style network; adding styles needs a multi-style one (styles=[...])")
-    if new[: len(old)] != old or len(new) <= len(old):
+    if new and (new[: len(old)] != old or len(new) <= len(old)):
         raise ConfigError(f"init_from={path} holds styles=[{','.join(old)}]: list them first, in that order, then the new "
                           f"ones (styles=[{','.join(old)},NEW]); got styles=[{','.join(new)}]")
-    check_same_arch(meta, net, path)
+    if old and not new:
+        raise ConfigError(f"init_from={path} holds a multi-style network (styles=[{','.join(old)}]); a one-style "
+                          "run starts from a one-style one. To add a painting to it: experiment=add_style "
+                          f"styles=[{','.join(old)},NEW]")
+    arch = {k: v for k, v in meta.arch.items() if k not in ("name", "num_styles")}
+    mine = {k: v for k, v in net.config.items() if k != "num_styles"}
+    if arch != mine:
+        raise ConfigError(f"init_from={path} holds a network with {arch}, but this run builds {mine}; set model.* to match")
     sd = network_state_dict(ckpt)
     target = net.state_dict()
     s = len(old)
@@ -153,7 +140,7 @@ def extend_network(net: TransformerNet, path: str | Path, styles: list[dict[str,
             else:
                 value.copy_(src)
     net.load_state_dict(target)
-    return list(range(s, len(new)))
+    return list(range(s, len(new))) if new else None
 
 
 def train_only_styles(net: TransformerNet, indices: list[int]) -> None:
