@@ -105,6 +105,32 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def accelerator_device(accelerator: str) -> torch.device:
+    """The device a Lightning ``trainer.accelerator`` trains on: ``auto`` as :func:`resolve_device`, ``gpu`` a CUDA
+    GPU else Apple's. (Whether it is there is :func:`~stylenet.training.checks.check_accelerator`'s to say.)"""
+    accelerator = str(accelerator)
+    if accelerator in ("gpu", "cuda"):
+        return torch.device("mps") if accelerator == "gpu" and not torch.cuda.is_available() and _mps_available() else torch.device("cuda")
+    return resolve_device("auto") if accelerator == "auto" else torch.device(accelerator if accelerator in ("cpu", "mps") else "cpu")
+
+
+# Lightning's precision strings for 16-bit autocast or weights, by the dtype they compute in.
+HALF_PRECISIONS = {"bf16-mixed": torch.bfloat16, "bf16-true": torch.bfloat16, "bf16": torch.bfloat16,
+                   "16-mixed": torch.float16, "16-true": torch.float16, "16": torch.float16}
+
+
+def native_half(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``device`` computes ``dtype`` (bf16 or fp16) in hardware. A CPU without AVX-512 BF16/FP16 or AMX
+    (AVX2 laptops, AMD before Zen 4) emulates it in oneDNN: on a 2-core AVX2 AMD EPYC a 3×3 convolution ran 150×
+    slower under bf16 autocast and a training step 50× slower (2026-12-07, docs/performance.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and (dtype != torch.bfloat16 or torch.cuda.is_bf16_supported(including_emulation=False))
+    if device.type == "cpu":
+        ops = torch.ops.mkldnn
+        return bool(ops._is_mkldnn_bf16_supported() if dtype == torch.bfloat16 else ops._is_mkldnn_fp16_supported())
+    return True  # Apple's GPUs compute both
+
+
 def synchronize(device: torch.device | str | None) -> None:
     """Wait for queued GPU work, so wall-clock timings measure the computation and not its launch."""
     if device is None:

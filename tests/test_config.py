@@ -74,6 +74,14 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
     assert set(terms) == {"content", "style", "tv", "total"} and torch.isfinite(terms["total"])
 
 
+@pytest.mark.parametrize("native, precision", [(True, "bf16-mixed"), (False, "32-true")])
+def test_the_standard_recipe_uses_bf16_only_where_the_device_computes_it(monkeypatch, native, precision):
+    seen = []
+    monkeypatch.setattr("stylenet.runtime.native_half", lambda device, dtype: seen.append((device.type, dtype)) or native)
+    cfg = compose("train", ["experiment=standard", "trainer.accelerator=cpu"])
+    assert cfg.trainer.precision == precision and seen == [("cpu", torch.bfloat16)]
+
+
 @pytest.mark.parametrize("group,option", DELTAS, ids=[f"{g}={o}" for g, o in DELTAS])
 def test_options_are_deltas_on_their_base(group, option):
     """trainer/cpu.yaml etc. extend their group's base and set exactly the keys where they differ from it:

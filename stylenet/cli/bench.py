@@ -59,6 +59,7 @@ from stylenet.config import compose
 from stylenet.errors import first_line
 from stylenet.files import atomic_write_text
 from stylenet.runtime import device_name, load_average, rss_mb, set_threads
+from stylenet.training.checks import check_accelerator
 
 # ---------------------------------------------------------------------------------------------- variants
 
@@ -94,6 +95,9 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
         raise BenchError(f"unknown bench.sections {unknown}; choose from {', '.join(SECTIONS)}")
     switches = OmegaConf.to_container(b.switches, resolve=True)
     variants = {str(v): variant_overrides(str(v), switches) for v in (b.variants or ["base"])}  # checked before any run
+    if {"train", "step"} & set(b.sections):  # a variant the device cannot run (bf16 emulated on AVX2): one line now, not after the others
+        for extra in variants.values():
+            check_accelerator(_compose(overrides + extra).trainer)
     set_threads(b.threads)
     lightning_quiet()
     warmup, steps = int(b.warmup), int(b.steps)

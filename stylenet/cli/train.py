@@ -14,8 +14,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from hydra._internal.utils import get_args_parser
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -27,9 +29,12 @@ from stylenet.training.build import StyleRun, train
 def swept_keys(argv: list[str]) -> frozenset[str]:
     """The keys the command line sweeps (``a=1,2``, ``range(...)``), style aside. Read from the command line
     here, in the process that starts the sweep: a launcher's job (submitit's) has its own argv."""
-    parser = OverridesParser.create()
-    cli = [a for a in argv if not a.startswith("-")]
-    return frozenset({o.get_key_element() for o in parser.parse_overrides(cli) if o.is_sweep_override()} - {"style"})
+    cli = get_args_parser().parse_known_args(argv)[0].overrides  # Hydra's own reading: `--cfg job` has a value
+    try:
+        overrides = OverridesParser.create().parse_overrides(cli)
+    except OverrideParseException:
+        return frozenset()  # a typo (`train.py foo`): hydra_command says what is wrong, in one line
+    return frozenset({o.get_key_element() for o in overrides if o.is_sweep_override()} - {"style"})
 
 
 def swept_overrides(job_overrides: list[str], keys: frozenset[str]) -> str:

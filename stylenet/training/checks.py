@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.config import ConfigError, instantiate
 from stylenet.errors import first_line
 from stylenet.files import check_writable_dir
+from stylenet.runtime import HALF_PRECISIONS, accelerator_device, native_half
 
 MAX_SCHEDULE_CHECK = 200_000  # scheduler steps simulated before a run (about a second on 2 cores)
 STEP_CKPT = re.compile(r"step=(\d+)\.ckpt")  # a periodic checkpoint's name (conf/callbacks/default.yaml)
@@ -62,12 +63,20 @@ def check_steps(trainer: DictConfig) -> None:
 
 def check_accelerator(trainer: DictConfig) -> None:
     """``trainer=gpu`` on a machine without one: Lightning's refusal is several lines and comes after the
-    loss network is loaded."""
+    loss network is loaded. And 16-bit precision where the device only emulates it (:func:`native_half`): the run
+    would start, at a fiftieth of its speed."""
     accelerator = str(trainer.get("accelerator", "auto"))
     mps = accelerator == "gpu" and torch.backends.mps.is_available()
     if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
         raise ConfigError(f"trainer.accelerator={accelerator} but no GPU is visible (torch.cuda.is_available() is False); "
                           "train on the CPU with trainer=cpu, or check the driver and CUDA_VISIBLE_DEVICES")
+    precision = str(trainer.get("precision", "32-true"))
+    dtype = HALF_PRECISIONS.get(precision)
+    if dtype is not None and not native_half(device := accelerator_device(accelerator), dtype):
+        where = f"this CPU ({torch.backends.cpu.get_cpu_capability()})" if device.type == "cpu" else f"this {device.type} device"
+        raise ConfigError(f"trainer.precision={precision}: {where} has no native {'bf16' if dtype == torch.bfloat16 else 'fp16'} "
+                          "and emulates it, tens of times slower than fp32; set trainer.precision=32-true (experiment=standard "
+                          "picks bf16 only where it is native)")
 
 
 def check_optimizer(cfg: DictConfig) -> None:

@@ -127,6 +127,15 @@ def test_bad_bench_option_fails_with_one_line_before_any_training(args, message,
     assert not any(line.startswith("[bench] train") for line in err)  # nothing ran
 
 
+def test_a_variant_the_cpu_only_emulates_is_refused_before_any_section_runs(monkeypatch, capsys):
+    # bf16 on an AVX2 CPU: oneDNN emulates it, 50x slower a training step; refused before the base variant runs.
+    monkeypatch.setattr("stylenet.training.checks.native_half", lambda device, dtype: False)
+    assert main([*TINY, "bench.variants=[base,bf16]", "bench.sections=[step]", "trainer.accelerator=cpu"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: trainer.precision=bf16-mixed: this CPU") and "trainer.precision=32-true" in err[-1]
+    assert not any(line.startswith("[bench] step") for line in err)
+
+
 def test_variant_joins_switches_and_raw_overrides_in_order():
     switches = {"bf16": ["trainer.precision=bf16-mixed"], "compile": ["module.compile=true", "module.compile_loss=true"]}
     assert variant_overrides("bf16+compile+data.num_workers=8", switches) == [

@@ -20,6 +20,7 @@ from stylenet.config import compose
 from stylenet.errors import StylenetError
 from stylenet.networks.checkpoint import load_network, read_checkpoint
 from stylenet.training.build import train
+from stylenet.training.checks import check_accelerator
 
 
 def run_train_py(tmp_path: Path, *args: str, timeout: int = 300, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
@@ -169,6 +170,27 @@ def test_a_sweep_checks_every_job_before_the_first_starts(tmp_path, capsys, swee
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {job}: "), err
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "multirun").exists()  # no job started
+
+
+@pytest.mark.parametrize("argv", [["foo"], ["-m", "style=wave,"]])
+def test_an_override_hydra_cannot_parse_is_one_line(capsys, argv):
+    from stylenet.cli.train import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)  # read the swept keys from it once raised a parser traceback before Hydra's own check
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "override_grammar" in err[0], err
+
+
+def test_cfg_job_prints_the_composed_config_with_the_precision_chosen(capsys):
+    from stylenet.cli.train import main
+
+    main(["experiment=standard", "trainer.accelerator=cpu", "--cfg", "job", "--resolve"])  # `job` is --cfg's value
+    out = capsys.readouterr().out
+    assert "max_steps: 4000" in out and "stylenet_fast_precision" not in out
+    assert f"precision: {'bf16-mixed' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else '32-true'}" in out
+
 
 def test_two_process_ddp_run_trains_and_checkpoints(tmp_path):
     r = run_train_py(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3", timeout=600)
@@ -365,6 +387,18 @@ def test_config_a_run_cannot_use_is_one_line_before_any_work(tmp_path, override,
         train(tiny_cfg(tmp_path, override.format(tmp=tmp_path)))
     assert "\n" not in str(e.value) and message in str(e.value), str(e.value)
     assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "ckpt" / "wave").exists()
+
+
+def test_half_precision_the_cpu_only_emulates_is_one_line_before_any_work(tmp_path, monkeypatch):
+    # An AVX2 CPU has no native bf16: the run would start, at a fiftieth of its fp32 speed (docs/performance.md).
+    monkeypatch.setattr("stylenet.training.checks.native_half", lambda device, dtype: False)
+    with pytest.raises(StylenetError) as e:
+        train(tiny_cfg(tmp_path, "trainer.accelerator=cpu", "trainer.precision=bf16-mixed"))
+    assert "\n" not in str(e.value) and "trainer.precision=bf16-mixed: this CPU" in str(e.value)
+    assert "set trainer.precision=32-true" in str(e.value)
+    assert not list(tmp_path.rglob("*.ckpt"))
+    monkeypatch.setattr("stylenet.training.checks.native_half", lambda device, dtype: True)
+    check_accelerator(tiny_cfg(tmp_path, "trainer.accelerator=cpu", "trainer.precision=bf16-mixed").trainer)  # native: runs
 
 
 def test_progressive_resolution_trains_small_crops_first_then_the_full_size_and_resumes_exactly(tmp_path, monkeypatch):
