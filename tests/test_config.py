@@ -113,7 +113,7 @@ def test_composition_errors_are_one_line_that_says_what_to_write(override, messa
 
 def test_a_moved_key_added_with_plus_is_refused_not_ignored(tmp_path):
     from stylenet.config import ConfigError
-    from stylenet.training.build import check_config
+    from stylenet.training.preflight import check_config
 
     cfg = compose("train", ["+optimizer.fused=true", f"paths.checkpoints={tmp_path}", f"paths.logs={tmp_path}"])
     with pytest.raises(ConfigError, match="optimizer moved under module:"):

@@ -12,24 +12,15 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from stylenet.config import ConfigError, check_moved_keys, instantiate, user_path
-from stylenet.data.images import open_image
-from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS, META_KEY, CheckpointError, read_checkpoint
-from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_RESIDUAL_CHANNELS
-from stylenet.networks.transformer import STEMS, network_shape
-from stylenet.training.checks import (
-    check_accelerator,
-    check_optimizer,
-    check_output_folders,
-    check_restored_weights,
-    check_steps,
-    whole,
-)
+from stylenet.config import instantiate, user_path
+from stylenet.networks.checkpoint import META_KEY, CheckpointError, read_checkpoint
+from stylenet.networks.transformer import network_shape
+from stylenet.training.checks import check_restored_weights
 from stylenet.training.fit import build_trainer, fit, resume_path
 from stylenet.training.module import StyleTransferModule
+from stylenet.training.preflight import check_config
 from stylenet.training.spec import RunSpec
 from stylenet.training.styles import check_resume_styles, start_from
-from stylenet.training.temporal import TemporalConfig
 
 
 def check_same_network(arch: dict[str, Any], model: DictConfig, path: Path) -> None:
@@ -46,42 +37,6 @@ def check_same_network(arch: dict[str, Any], model: DictConfig, path: Path) -> N
             f"{path} holds a network with {held}, but this run asks for {asked}; to resume it, add {keep}; to "
             "train the new size from scratch, give it its own folder: ckpt_path=null run_name=NEW_NAME"
         )
-
-
-def check_config(cfg: DictConfig) -> RunSpec:
-    """Fail fast, with one line, on what would otherwise fail minutes into a run (or, worse, after it).
-    Returns the run's :class:`RunSpec`, read on the way."""
-    check_moved_keys(cfg)  # `+optimizer.fused=true` composes, and would be ignored
-    # read_checkpoint's bounds: a bigger network would train, then never load.
-    whole(cfg, "model.base_channels", 1, MAX_BASE_CHANNELS, example=32)
-    whole(cfg, "model.num_residual_blocks", 0, MAX_RESIDUAL_BLOCKS, example=5)
-    if cfg.model.get("residual_channels") is not None:
-        whole(cfg, "model.residual_channels", 1, MAX_RESIDUAL_CHANNELS, example=48)
-    if cfg.model.get("stem", "full") not in STEMS:
-        raise ConfigError(f"model.stem={cfg.model.stem!r} is not one of {', '.join(STEMS)}; e.g. model=fast")
-    whole(cfg, "data.image_size", 1, example=256)  # the ranges of the data keys are the data module's to check
-    whole(cfg, "data.batch_size", 1, example=4)
-    whole(cfg, "module.style_warmup_steps", 0, example=150)  # a negative ramp used to be taken as none
-    check_steps(cfg.trainer)
-    check_accelerator(cfg.trainer)
-    check_optimizer(cfg)
-    TemporalConfig(**OmegaConf.to_container(cfg.module.get("temporal") or {}, resolve=True))  # bad weights: one line now
-    check_output_folders(cfg)
-    spec = RunSpec.from_cfg(cfg)  # styles=[...]: unknown names, duplicates → one line now
-    for style in spec.paintings:
-        size = style.get("size")  # the painting is loaded at this long side: 100000 px would allocate without limit
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= MAX_PAINTING_SIDE):
-            raise ConfigError(f"style.size={size!r} ({style.get('name')}) must be a number of pixels from 16 to "
-                              f"{MAX_PAINTING_SIDE}, or null for the painting's own size; e.g. style.size=512")
-        open_image(style["image"])  # missing or unreadable style image → ImageError naming the file
-    if spec.styles and any("TeacherScore" in str(c.get("_target_", "")) for c in (cfg.get("callbacks") or {}).values() if c is not None):
-        raise ConfigError("the teacher callback scores one-style networks; drop callbacks=with_teacher and score each style "
-                          "after training: python -m stylenet evaluate ckpt=... style_name=NAME photos=DIR")
-    if cfg.get("init_from") and not user_path(cfg.init_from).is_file():
-        raise ConfigError(f"init_from={cfg.init_from}: no such checkpoint; train the network to start from first (for "
-                          f"experiment=video_finetune: python train.py experiment=quick style={OmegaConf.select(cfg, 'style.name')}"
-                          "), or give init_from=PATH")
-    return spec
 
 
 def build_module(cfg: DictConfig, spec: RunSpec) -> tuple[L.LightningDataModule, StyleTransferModule]:
@@ -106,9 +61,11 @@ class StyleRun:
 
     cfg: DictConfig
     spec: RunSpec | None = field(default=None, repr=False)
+    checked: bool = False  # train.py runs check_config before it imports Lightning, and says so here
 
     def check(self) -> None:
-        self.spec = check_config(self.cfg)
+        if not self.checked:
+            self.spec, self.checked = check_config(self.cfg), True
 
     def _spec(self) -> RunSpec:
         if self.spec is None:
@@ -145,6 +102,7 @@ def build(cfg: DictConfig, check: bool = True) -> tuple[L.LightningDataModule, S
     return datamodule, module, trainer
 
 
-def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-    """Fit a style network. Returns (final metrics, {"trainer", "module", "datamodule", "checkpoint_dir"})."""
-    return fit(StyleRun(cfg))
+def train(cfg: DictConfig, checked: RunSpec | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Fit a style network. Returns (final metrics, {"trainer", "module", "datamodule", "checkpoint_dir"}).
+    ``checked``: what :func:`check_config` returned for ``cfg``, when the caller ran it already."""
+    return fit(StyleRun(cfg, spec=checked, checked=checked is not None))
