@@ -109,9 +109,11 @@ def accelerator_device(accelerator: str) -> torch.device:
     """The device a Lightning ``trainer.accelerator`` trains on: ``auto`` as :func:`resolve_device`, ``gpu`` a CUDA
     GPU else Apple's. (Whether it is there is :func:`~stylenet.training.checks.check_accelerator`'s to say.)"""
     accelerator = str(accelerator)
-    if accelerator in ("gpu", "cuda"):
-        return torch.device("mps") if accelerator == "gpu" and not torch.cuda.is_available() and _mps_available() else torch.device("cuda")
-    return resolve_device("auto") if accelerator == "auto" else torch.device(accelerator if accelerator in ("cpu", "mps") else "cpu")
+    if accelerator == "auto":
+        return resolve_device("auto")
+    if accelerator == "gpu" and not torch.cuda.is_available() and _mps_available():
+        return torch.device("mps")
+    return torch.device({"gpu": "cuda", "cuda": "cuda", "mps": "mps"}.get(accelerator, "cpu"))
 
 
 # Lightning's precision strings for 16-bit autocast or weights, by the dtype they compute in.

@@ -11,7 +11,7 @@ from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import MAX_BASE_CHANNELS, MAX_RESIDUAL_BLOCKS
 from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_RESIDUAL_CHANNELS
 from stylenet.networks.transformer import STEMS
-from stylenet.training.checks import check_accelerator, check_optimizer, check_output_folders, check_steps, whole
+from stylenet.training.checks import check_trainer, whole
 from stylenet.training.spec import RunSpec
 from stylenet.training.temporal import TemporalConfig
 
@@ -30,11 +30,8 @@ def check_config(cfg: DictConfig) -> RunSpec:
     whole(cfg, "data.image_size", 1, example=256)  # the ranges of the data keys are the data module's to check
     whole(cfg, "data.batch_size", 1, example=4)
     whole(cfg, "module.style_warmup_steps", 0, example=150)  # a negative ramp used to be taken as none
-    check_steps(cfg.trainer)
-    check_accelerator(cfg.trainer)
-    check_optimizer(cfg)
+    check_trainer(cfg)  # what every kind of run checks: budget, accelerator and precision, optimiser, output folders
     TemporalConfig(**OmegaConf.to_container(cfg.module.get("temporal") or {}, resolve=True))  # bad weights: one line now
-    check_output_folders(cfg)
     spec = RunSpec.from_cfg(cfg)  # styles=[...]: unknown names, duplicates → one line now
     for style in spec.paintings:
         size = style.get("size")  # the painting is loaded at this long side: 100000 px would allocate without limit
