@@ -77,12 +77,23 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
         raise StylenetError(f"limits={limits} must give one number of photos (>= 1, or null for all) per size of sizes={sizes}: pass both, e.g. sizes=[256] limits=[20]")
     photos = OmegaConf.to_container(cfg.photos, resolve=True) if OmegaConf.is_config(cfg.photos) else cfg.photos
     base, out = evaluate_base(cfg), out_dir(cfg)
+    loss = OmegaConf.to_container(cfg.loss, resolve=True) if cfg.get("loss") else None
+    if not cfg.get("reference") and (loss is None or isinstance(cfg.style_scale, str) or cfg.style_scale is None):
+        raise StylenetError("reference=null scores without a trained network: give the loss and the painting's scale, e.g. "
+                            "loss=vgg19 style_scale=2 (the quick recipe's), or reference=checkpoints/<painting>/last.ckpt")
     cells = []
     for style in styles:
         reference = user_path(str(_cell(cfg, style, None).reference)) if cfg.get("reference") else None
         if reference is not None and not reference.exists():  # a .ckpt, a light file or a pretrained folder
             raise StylenetError(f"reference={reference} (painting {style}) not found: train it, or set reference= to the "
                                 "checkpoint whose loss scores the candidates")
+        scoring = {"loss": loss} if loss is not None else {}
+        if reference is None:  # the painting's file scores, at style_scale times the photo's size
+            painting = user_path(str(_cell(cfg, style, None).painting))
+            if not painting.is_file():
+                raise StylenetError(f"painting={painting} (painting {style}) not found: set painting= to the paintings' files, "
+                                    "e.g. painting=paintings/${style}.jpg")
+            scoring["style_image"] = str(painting)
         for size, limit in zip(sizes, limits):
             candidates = OmegaConf.to_container(_cell(cfg, style, size).candidates, resolve=True)
             for name, spec in candidates.items():
@@ -98,6 +109,7 @@ def plan(cfg) -> list[tuple[str, int, str, Any]]:
                 ecfg = evaluate_config(
                     base, **keys, photos=photos, size=size, limit=limit, loss_from=str(reference) if reference else None,
                     loss_style=style,  # a multi-style reference scores each painting with that style's loss
+                    **scoring,
                     out=str(out / style / str(size) / name), **{k: cfg[k] for k in SHARED_KEYS},
                 )
                 cells.append((style, size, name, ecfg))

@@ -15,6 +15,9 @@ has per-decoder gradients equal to each level's own). Each level's forward and b
 the other (manual optimisation), so its time per step can be measured alone (``time/level{k}``,
 CPU timings are synchronous) and only one level's graph is alive at a time.
 
+With ``style`` (decoders.style.paintings), the relu4_1 decoder is trained instead as AdaIN's, with Huang &
+Belongie's content and style loss on painting crops (stylenet/training/decoder_style.py): the decoder that paints.
+
 Checkpoints hold the decoders only (``decoders.relu{k}_1.*``) and the metadata of
 :class:`~stylenet.universal.checkpoint.UniversalMeta`; like :class:`~stylenet.training.module.StyleTransferModule`,
 no VGG weights, and a diverged decoder is never saved.
@@ -35,10 +38,20 @@ from torch import nn
 
 from stylenet.networks.checkpoint import META_KEY, CheckpointError
 from stylenet.perceptual.vgg import VGGEncoder
+from stylenet.training.decoder_style import (
+    CONTENT_LAYER,
+    STYLE_LAYERS,
+    StyleTraining,
+    crop_generator,
+    load_paintings,
+    painting_crops,
+    style_terms,
+)
 from stylenet.training.module import MAX_ABS_WEIGHT, ExplodedWeightsError, NonFiniteLossError, batch_images
 from stylenet.universal.checkpoint import PREFIX, UniversalMeta
 from stylenet.universal.decoder import LEVELS, Decoder, level_layer
 from stylenet.universal.lsq_init import least_squares_init
+from stylenet.universal.transforms import adain_batch
 
 ENCODER_PREFIX = "encoder."
 log = logging.getLogger(__name__)
@@ -53,7 +66,9 @@ def psnr(mse: torch.Tensor) -> torch.Tensor:
 
 
 class DecoderModule(L.LightningModule):
-    """``levels``: which decoders to train (1..5). ``encoder``: {network, weights} of the frozen VGG."""
+    """``levels``: which decoders to train (1..5). ``encoder``: {network, weights} of the frozen VGG. ``style``:
+    train the relu4_1 decoder (``levels`` must be [4]) with AdaIN's style loss on these paintings; ``seed``
+    draws the painting crops."""
 
     def __init__(
         self,
@@ -66,16 +81,24 @@ class DecoderModule(L.LightningModule):
         image_size: int | None = None,
         init_images: int = 0,
         init_ridge: float = 1e-4,
+        style: StyleTraining | None = None,
+        seed: int = 0,
     ):
         super().__init__()
         self.automatic_optimization = False  # per-level backward, for per-level timing (module docstring)
         levels = sorted({int(k) for k in levels})
         if not levels or any(k not in LEVELS for k in levels):
             raise ValueError(f"decoders.levels={list(levels)} must be a non-empty list of levels from {list(LEVELS)}")
+        if style is not None and levels != [4]:
+            raise ValueError(f"the style loss trains AdaIN's relu4_1 decoder alone; got decoders.levels={levels}, set decoders.levels=[4]")
         self.levels = levels
+        self.style, self.seed = style, int(seed)
+        self.style_record: dict | None = None  # the paintings by content, hashed at the first checkpoint (stylenet_meta)
+        self._paintings: list[torch.Tensor] | None = None
         self.encoder_cfg = {"network": str(encoder.get("network", "vgg19")), "weights": str(encoder.get("weights", "embedded"))}
         self.decoders = nn.ModuleDict({level_layer(k): Decoder(k, self.encoder_cfg["network"]) for k in levels})
-        self.encoder = VGGEncoder([level_layer(k) for k in levels], weights=self.encoder_cfg["weights"], network=self.encoder_cfg["network"])
+        layers = [level_layer(k) for k in levels] + (list(STYLE_LAYERS) if style is not None else [])
+        self.encoder = VGGEncoder(layers, weights=self.encoder_cfg["weights"], network=self.encoder_cfg["network"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.feature_weight = float(feature_weight)
@@ -95,13 +118,38 @@ class DecoderModule(L.LightningModule):
         return {"pixel": pixel, "feature": feature, "total": pixel + self.feature_weight * feature,
                 "psnr": psnr(F.mse_loss(y.detach().clamp(0, 1), x))}
 
+    def paintings(self) -> list[torch.Tensor]:
+        """The style run's paintings at ``style.size`` (loaded once, kept on the CPU where they are cropped)."""
+        if self._paintings is None:
+            self._paintings = load_paintings(self.style.paintings, self.style.size, self.image_size or 128)
+        return self._paintings
+
+    def style_level_terms(self, target: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The AdaIN decoder's terms (decoder_style.py) for photos whose relu4_1 features are ``target``, each
+        with a painting crop drawn from ``generator``."""
+        crop = self.image_size or 128
+        s = painting_crops(self.paintings(), len(target), crop, generator).to(target.device)
+        with torch.no_grad():
+            painting = self.encoder(s, layers=STYLE_LAYERS)
+            t = adain_batch(target, painting[CONTENT_LAYER])
+        y = self.decoders[CONTENT_LAYER](t, clamp=False)  # unclamped, as in level_terms
+        terms = style_terms(self.encoder(y, layers=STYLE_LAYERS), painting, t)
+        terms["total"] = terms["content"] + self.style.weight * terms["style"]
+        return terms
+
+    def terms(self, k: int, x: torch.Tensor, targets: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Level ``k``'s loss terms: AdaIN's with a style run, else Li et al.'s reconstruction."""
+        if self.style is not None:
+            return self.style_level_terms(targets[level_layer(k)], generator)
+        return self.level_terms(k, x, targets[level_layer(k)])
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = batch_images(batch)
         opt = self.optimizers()
         opt.zero_grad(set_to_none=True)
         t0 = time.perf_counter()
         with torch.no_grad():
-            targets = self.encoder(x)  # one pass gives every level's target
+            targets = self.encoder(x, layers=[level_layer(k) for k in self.levels])  # one pass gives every level's target
         logs = {"time/encoder": time.perf_counter() - t0}
         if self.global_step == 0 and batch_idx == 0 and not self.init_images:  # input scale once (decoder.py); resumed runs load it
             for k in self.levels:
@@ -109,12 +157,12 @@ class DecoderModule(L.LightningModule):
         total = 0.0
         for k in self.levels:
             t0 = time.perf_counter()
-            terms = self.level_terms(k, x, targets[level_layer(k)])
+            terms = self.terms(k, x, targets, crop_generator(self.seed, self.global_step))
             if not torch.isfinite(terms["total"]):
+                shown = ", ".join(f"{n}={v.item():.4g}" for n, v in terms.items() if n not in ("total", "psnr"))
                 raise NonFiniteLossError(
-                    f"level {k}'s loss became non-finite at step {self.global_step} (pixel={terms['pixel'].item():.4g}, "
-                    f"feature={terms['feature'].item():.4g}); training stopped, the last checkpoint is intact: lower "
-                    "module.optimizer.lr, then resume with ckpt_path=last"
+                    f"level {k}'s loss became non-finite at step {self.global_step} ({shown}); training stopped, the last "
+                    "checkpoint is intact: lower module.optimizer.lr, then resume with ckpt_path=last"
                 )
             self.manual_backward(terms["total"])
             logs[f"time/level{k}"] = time.perf_counter() - t0
@@ -157,18 +205,26 @@ class DecoderModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x = batch_images(batch)
-        targets = self.encoder(x)
+        targets = self.encoder(x, layers=[level_layer(k) for k in self.levels])
         logs = {}
         for k in self.levels:
-            terms = self.level_terms(k, x, targets[level_layer(k)])
+            terms = self.terms(k, x, targets, crop_generator(0, batch_idx))  # the same crops at every validation
             logs |= {f"val/level{k}/{name}": v for name, v in terms.items()}
         self.log_dict(logs, batch_size=x.shape[0], sync_dist=True)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        """Every level's reconstruction of ``x`` (clamped), for sample grids."""
-        targets = self.encoder(x)
-        return {k: self.decoders[level_layer(k)](targets[level_layer(k)]) for k in self.levels}
+    def reconstruct(self, x: torch.Tensor) -> dict[int | str, torch.Tensor]:
+        """Every level's reconstruction of ``x`` (clamped), for sample grids; a style run's decoder instead
+        stylises ``x`` with each of its first four paintings (whole, at ``style.size``)."""
+        targets = self.encoder(x, layers=[level_layer(k) for k in self.levels])
+        if self.style is None:
+            return {k: self.decoders[level_layer(k)](targets[level_layer(k)]) for k in self.levels}
+        out = {}
+        for path, painting in list(zip(self.style.paintings, self.paintings()))[:4]:
+            s = self.encoder(painting.to(x.device), layers=[CONTENT_LAYER])[CONTENT_LAYER]
+            t = adain_batch(targets[CONTENT_LAYER], s.expand(len(x), -1, -1, -1))
+            out[path] = self.decoders[CONTENT_LAYER](t)
+        return out
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.decoders.parameters())
@@ -178,10 +234,13 @@ class DecoderModule(L.LightningModule):
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def stylenet_meta(self) -> dict[str, Any]:
+        if self.style is not None and self.style_record is None:
+            self.style_record = self.style.describe()
         return UniversalMeta(
             encoder=dict(self.encoder_cfg), levels=tuple(self.levels),
             train={"image_size": self.image_size, "global_step": int(self.global_step), "feature_weight": self.feature_weight,
-                   "normalize_features": self.normalize_features, "init_images": self.init_images},
+                   "normalize_features": self.normalize_features, "init_images": self.init_images}
+            | ({"style": self.style_record} if self.style_record else {}),
         ).to_dict()
 
     def check_weights(self) -> None:

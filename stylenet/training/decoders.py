@@ -12,10 +12,13 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from stylenet.config import ConfigError, instantiate
+from stylenet.config import ConfigError, instantiate, user_path
+from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import META_KEY, load_file
+from stylenet.networks.meta import MAX_PAINTING_SIDE
 from stylenet.training.checks import check_restored_weights, check_trainer, finite, whole
 from stylenet.training.decoder_module import DecoderModule
+from stylenet.training.decoder_style import MAX_PAINTINGS, StyleTraining
 from stylenet.training.fit import fit
 from stylenet.universal.checkpoint import UniversalMeta, train_command
 from stylenet.universal.decoder import LEVELS
@@ -32,6 +35,27 @@ def levels_of(cfg: DictConfig) -> list[int]:
     return sorted(set(levels))
 
 
+def style_of(cfg: DictConfig) -> StyleTraining | None:
+    """decoders.style as a :class:`StyleTraining`, or None (no paintings: Li et al.'s reconstruction training).
+    Every painting is opened here, so a missing or unreadable one is one line before any work."""
+    style = cfg.decoders.get("style")
+    paintings = OmegaConf.to_container(style.paintings, resolve=True) if style is not None and style.get("paintings") else []
+    if not paintings:
+        return None
+    if not isinstance(paintings, list) or not all(isinstance(p, str) for p in paintings) or len(paintings) > MAX_PAINTINGS:
+        raise ConfigError(f"decoders.style.paintings must be a list of at most {MAX_PAINTINGS} image files, e.g. "
+                          "decoders.style.paintings=[assets/styles/wave.jpg,assets/styles/udnie.jpg]")
+    if levels_of(cfg) != [4]:
+        raise ConfigError(f"decoders.style trains AdaIN's relu4_1 decoder alone, not levels {levels_of(cfg)}; set "
+                          "decoders.levels=[4] (recipe=cpu_adain_style does), or decoders.style.paintings=[] for WCT's decoders")
+    finite(cfg, "decoders.style.weight", 0, example=1.0, say="must be a finite number >= 0 (the style term's weight)")
+    whole(cfg, "decoders.style.size", int(cfg.data.image_size), MAX_PAINTING_SIDE, example=256)  # a crop must fit in it
+    paths = [str(user_path(p)) for p in paintings]
+    for p in paths:
+        open_image(p)  # missing, unreadable or not an image: ImageError naming the file
+    return StyleTraining(tuple(paths), float(cfg.decoders.style.weight), int(cfg.decoders.style.size))
+
+
 def check_decoder_config(cfg: DictConfig) -> None:
     """Fail fast, with one line, on what would otherwise fail minutes into the run."""
     levels_of(cfg)
@@ -44,6 +68,7 @@ def check_decoder_config(cfg: DictConfig) -> None:
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val is not supported by the decoder training (manual optimisation); set it to null")
     check_trainer(cfg)
+    style_of(cfg)
 
 
 def check_resume_levels(cfg: DictConfig, path: Path) -> None:
@@ -55,6 +80,12 @@ def check_resume_levels(cfg: DictConfig, path: Path) -> None:
         raise ConfigError(f"{path} holds levels {list(meta.levels)} but this run trains {levels_of(cfg)}; resume with "
                           f"decoders.levels=[{','.join(map(str, meta.levels))}], or train the others in their own folder: "
                           f"{train_command(levels_of(cfg))} run_name=NEW_NAME")
+    style = style_of(cfg)
+    held, wanted = (meta.train.get("style") or {}).get("paintings"), style.describe()["paintings"] if style else None
+    if held != wanted:
+        raise ConfigError(f"{path} was trained {'with paintings ' + ', '.join(held) if held else 'without a style loss'} but this run "
+                          f"{'has paintings ' + ', '.join(wanted) if wanted else 'has none'}; resume with the same "
+                          "decoders.style.paintings, or train in a new folder (run_name=NEW_NAME)")
 
 
 def build_module(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule]:
@@ -67,6 +98,8 @@ def build_module(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule]
         image_size=int(cfg.data.image_size),
         init_images=int(cfg.decoders.init.images or 0),
         init_ridge=float(cfg.decoders.init.ridge),
+        style=style_of(cfg),
+        seed=int(cfg.get("seed") or 0),
     )
     return datamodule, module
 

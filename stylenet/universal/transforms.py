@@ -77,11 +77,23 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = EPS) -> torch
     """Adaptive instance normalisation: each channel of ``content`` given ``style``'s mean and standard
     deviation (Huang & Belongie 2017). Standard deviations are sqrt(var + eps): a flat channel is scaled
     by a finite number, its (zero) deviations stay zero."""
-    fc, fs = _flat(content), _flat(style)
-    mc, ms = fc.mean(1, keepdim=True), fs.mean(1, keepdim=True)
-    sc = (fc.var(1, unbiased=False, keepdim=True) + eps).sqrt()
-    ss = (fs.var(1, unbiased=False, keepdim=True) + eps).sqrt()
-    return ((fc - mc) / sc * ss + ms).reshape(content.shape).to(content.dtype)
+    return _adain_flat(_flat(content), _flat(style), eps).reshape(content.shape).to(content.dtype)
+
+
+def adain_batch(content: torch.Tensor, style: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """:func:`adain` of each photo's features (B×C×H×W) towards its own painting's (B×C×H'×W'), in the features'
+    dtype: the AdaIN decoder's training (stylenet/training/decoder_style.py)."""
+    if content.shape[:2] != style.shape[:2]:
+        raise ValueError(f"one painting per photo: content {tuple(content.shape)}, style {tuple(style.shape)}")
+    return _adain_flat(content.flatten(2), style.flatten(2), eps).reshape(content.shape)
+
+
+def _adain_flat(fc: torch.Tensor, fs: torch.Tensor, eps: float) -> torch.Tensor:
+    """AdaIN on …×C×N features: each channel given the style's mean and sqrt(var + eps)."""
+    mc, ms = fc.mean(-1, keepdim=True), fs.mean(-1, keepdim=True)
+    sc = (fc.var(-1, unbiased=False, keepdim=True) + eps).sqrt()
+    ss = (fs.var(-1, unbiased=False, keepdim=True) + eps).sqrt()
+    return (fc - mc) / sc * ss + ms
 
 
 TRANSFORMS = {"wct": wct, "adain": adain}

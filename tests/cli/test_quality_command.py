@@ -69,3 +69,23 @@ def test_a_missing_candidate_or_reference_stops_before_any_teacher_runs(setup, m
     with pytest.raises(StylenetError, match=r"sizes=\[0\]"):
         quality_in_process(setup, "photos=photos", "sizes=[0]", "out=q", *CANDIDATES)
     assert not (setup / "logs" / "teacher_cache").exists()
+
+
+def test_without_a_reference_network_a_loss_group_and_the_painting_s_file_score_every_candidate(setup, monkeypatch):
+    # reference=null: a universal decoder or a peer on any painting, with no network trained for it (docs/universal.md)
+    monkeypatch.chdir(setup)
+    free = ("photos=photos", "sizes=[40]", "limits=[1]", "styles=[style]", "reference=null", "painting=${style}.png",
+            "~candidates", "+candidates={photo:{outputs:photos}}", "iterations=3")
+    with pytest.raises(StylenetError, match=r"reference=null .* loss=vgg19 style_scale=2"):
+        quality_in_process(setup, *free, "out=q")  # no loss group
+    with pytest.raises(StylenetError, match=r"reference=null .* loss=vgg19 style_scale=2"):
+        quality_in_process(setup, *free, "out=q", "loss=vgg19")  # style_scale=train needs a training run
+    with pytest.raises(StylenetError, match=r"painting=.*nowhere.png \(painting style\) not found"):
+        quality_in_process(setup, *free[:-4], "painting=nowhere.png", *free[-3:], "out=q", "loss=vgg19", "style_scale=2")
+    assert not (setup / "logs" / "teacher_cache").exists()
+    assert quality_in_process(setup, *free, "out=q", "loss=vgg19", "loss.weights=random", "style_scale=1.5") == 0
+    with (setup / "q" / "style" / "40" / "photo" / "scores.csv").open() as f:
+        a = next(r for r in csv.DictReader(f) if r["photo"] == "a.png")
+    assert float(a["style_vs_photo"]) == pytest.approx(1.0, abs=1e-4)  # a.png is 40 px: the output is the photo itself
+    summary = (setup / "q" / "style" / "40" / "photo" / "summary.md").read_text()
+    assert "the painting at 60 px (1.5 x the photo's long side)" in summary and "the loss given on the command line" in summary
