@@ -39,7 +39,8 @@ def style_of(cfg: DictConfig) -> StyleTraining | None:
     """decoders.style as a :class:`StyleTraining`, or None (no paintings: Li et al.'s reconstruction training).
     Every painting is opened here, so a missing or unreadable one is one line before any work."""
     style = cfg.decoders.get("style")
-    paintings = OmegaConf.to_container(style.paintings, resolve=True) if style is not None and style.get("paintings") else []
+    paintings = style.get("paintings") if style is not None else None
+    paintings = OmegaConf.to_container(paintings, resolve=True) if OmegaConf.is_config(paintings) else (paintings or [])
     if not paintings:
         return None
     if not isinstance(paintings, list) or not all(isinstance(p, str) for p in paintings) or len(paintings) > MAX_PAINTINGS:

@@ -152,6 +152,8 @@ def test_a_style_run_refuses_in_one_line_before_any_work(tmp_path):
     (tmp_path / "notes.jpg").write_text("not an image")
     with pytest.raises(ImageError, match="notes.jpg"):
         train_decoders(cfg(tmp_path, styles=[tmp_path / "notes.jpg"]))
+    with pytest.raises(ConfigError, match="decoders.style.paintings must be a list"):  # one file, not a list
+        train_decoders(compose("decoders", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"decoders.style.paintings={good[0]}"]))
     for bad in ("nan", "-1"):
         with pytest.raises(ConfigError, match="decoders.style.weight"):
             train_decoders(cfg(tmp_path, f"decoders.style.weight={bad}", styles=good))
