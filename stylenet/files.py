@@ -69,6 +69,16 @@ _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]  # a folder 
 _TEMPORARY = re.compile(r"\..*\.(?:(\d+)@([0-9a-f]{8})-)?[a-z0-9_]{8}((?:\.[^.]*)?)\.tmp\3")
 
 
+def file_digest(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks: a file by its content, whatever its name
+    (the teacher's cache keys, the paintings a decoder trained on)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def is_temporary(path: str | os.PathLike) -> bool:
     """A leftover of :func:`atomic_path` (a writer killed before its rename)."""
     return _TEMPORARY.fullmatch(Path(path).name) is not None

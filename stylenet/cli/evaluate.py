@@ -28,14 +28,14 @@ from stylenet.config import user_path
 from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, atomic_save_image, load_image, resize_tensor, side_by_side
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
-from stylenet.files import atomic_write_text, check_writable_dir
+from stylenet.files import atomic_write_text, check_writable_dir, file_digest
 from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.inference.stroke_scale import check_stroke_scale
 from stylenet.inference.stylizer import Stylizer
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
-from stylenet.teacher.cache import TeacherCache, clock_parts, file_digest, module_digest
+from stylenet.teacher.cache import TeacherCache, clock_parts, module_digest
 from stylenet.teacher.evaluate import MAX_SCORING_SIDE, painting_scale, score_photo_starts, training_loss, warm_up
 from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import scores_csv, summary_markdown

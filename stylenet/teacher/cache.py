@@ -28,14 +28,6 @@ from stylenet.teacher.gatys import curve_spike
 from stylenet.teacher.scores import curve_csv, read_curve_csv
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def clock_parts(device: torch.device) -> dict[str, Any]:
     """What the teacher's wall-clock times depend on, for the key: the device (its name on a GPU) and the
     CPU threads (torch's intra-op pool)."""

@@ -20,7 +20,6 @@ and docs/universal.md scores a painting it never saw to say how far that carries
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from stylenet.data.images import load_image, long_side_hw, resize_tensor
+from stylenet.files import file_digest
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")  # Huang & Belongie's style layers
 CONTENT_LAYER = "relu4_1"  # AdaIN's layer: the decoder this loss trains
@@ -46,16 +46,7 @@ class StyleTraining:
 
     def describe(self) -> dict:
         """What the checkpoint records: each painting by name and content hash, the weight and size."""
-        return {"paintings": [f"{Path(p).stem}:{file_digest(p)}" for p in self.paintings], "weight": self.weight, "size": self.size}
-
-
-def file_digest(path: str | Path) -> str:
-    """The first 16 hex digits of the file's SHA-256: the painting by content, whatever its name."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+        return {"paintings": [f"{Path(p).stem}:{file_digest(p)[:16]}" for p in self.paintings], "weight": self.weight, "size": self.size}
 
 
 def load_paintings(paths: Sequence[str], size: int, crop: int) -> list[torch.Tensor]:
