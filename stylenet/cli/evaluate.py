@@ -41,7 +41,8 @@ from stylenet.teacher.gatys import OPTIMIZERS, TeacherDiverged
 from stylenet.teacher.report import scores_csv, summary_markdown
 from stylenet.teacher.scores import START_NAMES, PhotoScore, curve_csv, format_equiv
 from stylenet.universal.checkpoint import UniversalMeta
-from stylenet.universal.stylizer import UniversalStylizer, default_transform
+from stylenet.universal.stylizer import UniversalStylizer, check_palette, default_transform
+from stylenet.universal.transforms import TRANSFORMS
 
 
 def _loss_overrides(cfg) -> dict[str, Any]:
@@ -82,12 +83,12 @@ class Candidate:
 class _UniversalNet(torch.nn.Module):
     """A universal stylizer with its painting, as a network evaluation can time and run."""
 
-    def __init__(self, stylizer, styles, alpha: float, transform: str):
+    def __init__(self, stylizer, styles, alpha: float, transform: str, palette: str | None = None):
         super().__init__()
-        self.stylizer, self.styles, self.alpha, self.transform = stylizer, styles, alpha, transform
+        self.stylizer, self.styles, self.alpha, self.transform, self.palette = stylizer, styles, alpha, transform, palette
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform)
+        return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform, palette=self.palette)
 
 
 class _StylizerNet(torch.nn.Module):
@@ -144,14 +145,17 @@ def candidate(cfg) -> Candidate:
         raise StylenetError("stroke_scale= applies to trained networks; universal decoders take the painting's size instead")
     levels = UniversalMeta.from_dict(ckpt_dict[META_KEY], str(ckpt)).levels
     transform, alpha = str(cfg.transform) if cfg.get("transform") else default_transform(levels), float(cfg.alpha)
-    if transform not in ("wct", "adain") or not 0.0 <= alpha <= 1.0:
-        raise StylenetError(f"transform={transform} alpha={alpha:g}: transform is wct or adain, alpha between 0 and 1")
+    if transform not in TRANSFORMS or not 0.0 <= alpha <= 1.0:
+        raise StylenetError(f"transform={transform} alpha={alpha:g}: transform is one of {', '.join(TRANSFORMS)}, alpha between 0 and 1")
+    palette = check_palette(cfg.get("palette"))
 
     def build(style: torch.Tensor, device: torch.device) -> torch.nn.Module:
         stylizer = UniversalStylizer.from_checkpoint(ckpt, device=device)
-        return _UniversalNet(stylizer, stylizer.prepare_styles(style), alpha, transform)
+        return _UniversalNet(stylizer, stylizer.prepare_styles(style), alpha, transform, palette)
 
-    return Candidate(label=f"{ckpt.parent.name}_{ckpt.stem}_{transform}", describe=f"{ckpt} ({transform}, alpha {alpha:g})",
+    tag = f"_palette_{palette}" if palette else ""
+    return Candidate(label=f"{ckpt.parent.name}_{ckpt.stem}_{transform}{tag}",
+                     describe=f"{ckpt} ({transform}, alpha {alpha:g}" + (f", palette {palette})" if palette else ")"),
                      caption=transform, loss_meta=loss_meta or {}, build=build)
 
 

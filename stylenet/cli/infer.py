@@ -48,7 +48,9 @@ from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import VIDEO_EXTENSIONS
 from stylenet.networks.checkpoint import file_kind, load_file, load_network
 from stylenet.networks.meta import MAX_PAINTING_SIDE, MAX_SIDE
+from stylenet.perceptual.color import DEFAULT_PALETTE, PALETTES
 from stylenet.runtime import resolve_device
+from stylenet.universal.transforms import TRANSFORMS  # torch only: not the decoders' code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,9 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="universal checkpoints: a painting to stylise with, PATH or PATH:WEIGHT (repeat to blend several); "
                         "multi-style networks: the style's NAME")
     p.add_argument("--alpha", type=float, default=None, help="universal checkpoints: style strength in feature space, 0..1 (default 1)")
-    p.add_argument("--transform", choices=["wct", "adain"], default=None,
-                   help="universal checkpoints: adain (Huang & Belongie 2017, relu4_1; the default where the file has it) "
-                        "or wct (Li et al. 2017, every level)")
+    p.add_argument("--transform", choices=list(TRANSFORMS), default=None,
+                   help="universal checkpoints: adain (Huang & Belongie 2017, relu4_1; the default where the file has it), "
+                        "efdm (Zhang et al. 2022, exact distribution matching at relu4_1) or wct (Li et al. 2017, every level)")
+    p.add_argument("--palette", default=None, choices=list(PALETTES),
+                   help="universal checkpoints: recolour to the painting's colours (RGB mean and covariance) before the "
+                        f"decoder, after it, or both ({DEFAULT_PALETTE} is what docs/universal.md measured best), so its "
+                        "palette replaces the photo's (default: off)")
     p.add_argument("--style-size", type=int, default=None,
                    help="universal checkpoints: long side of the paintings in px (default: their own size, at most 1024)")
     p.add_argument("--mix", default=None, metavar="A:W,B:W",
@@ -173,8 +179,8 @@ def _main(argv: list[str]) -> int:
         from stylenet.cli.infer_universal import run_universal  # here: a network's run never loads the decoders' code
 
         return run_universal(args, ckpt, device)
-    if args.alpha is not None or args.transform is not None:
-        raise UsageError("--alpha and --transform need a universal checkpoint; a trained network's strength is --strength")
+    if args.alpha is not None or args.transform is not None or args.palette is not None:
+        raise UsageError("--alpha, --transform and --palette need a universal checkpoint; a trained network's strength is --strength")
     net, meta = load_network(ckpt)
     if (meta.get("style") or {}).get("note"):  # a converted pytorch/examples network: what is not known about it
         if not args.quiet:

@@ -39,8 +39,8 @@ def check_adapt(args) -> None:
     if args.export or args.contact_sheet or args.list_styles:
         raise UsageError("--adapt stylises the inputs with the painting it learns; it does not go with --export, "
                          "--contact-sheet or --list-styles")
-    if args.alpha is not None or args.transform is not None or args.style_size is not None:
-        raise UsageError("--alpha, --transform and --style-size are the AdaIN decoder's; --adapt trains a network's style "
+    if args.alpha is not None or args.transform is not None or args.style_size is not None or args.palette is not None:
+        raise UsageError("--alpha, --transform, --palette and --style-size are the AdaIN decoder's; --adapt trains a network's style "
                          "(its strength is --strength)")
     painting = args.style[0]
     if not Path(painting).is_file():

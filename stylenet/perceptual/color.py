@@ -97,3 +97,60 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     Float pixels, rounded once when the result is saved: the universal path blended 8-bit PIL images
     before 2026-12-05, so its outputs at a strength under 1 may differ from then by one level."""
     return stylized if strength >= 1.0 else torch.lerp(photo, stylized, strength)
+
+
+# ---- the painting's palette on the photo --------------------------------------------------------------------------
+# Linear colour transfer (Hertzmann et al. 2001, "Image Analogies", §3.4; Gatys et al. 2017, "Controlling Perceptual
+# Factors in Neural Style Transfer", §5.1 "colour histogram matching"): x' = A (x - μ_c) + μ_s with
+# A = Σ_s^½ Σ_c^-½ (symmetric roots), so the recoloured pixels have the target's RGB mean and covariance. Gatys et
+# al. recolour the painting to the photo to keep the photo's colours; the universal path runs it the other way, so
+# that the decoder starts from a photo already in the painting's palette.
+PALETTES = ("before", "after", "both")  # when the universal path recolours: before the decoder, after it, or both
+DEFAULT_PALETTE = "both"
+_COLOR_EPS = 1e-4  # added to each covariance's eigenvalues: a flat photo (one colour) has a singular one
+# A photo's covariance is whitened with its eigenvalues floored at this fraction of its largest: a nearly grey photo
+# has almost no chroma variance, and matching the painting's exactly would multiply its sensor noise into saturated
+# blotches (seen on a grey seabird photo with udnie, 2026-12-07). So no direction is stretched as if its spread were
+# under a quarter of the photo's main one; such a photo takes less of the painting's colour variety, not noise.
+_PHOTO_FLOOR = 1 / 16
+
+
+def color_stats(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RGB mean (3) and covariance (3×3) over every pixel of ``rgb`` (3×H×W or B×3×H×W), float64 on the CPU.
+    The sums run in float32 where the image is (MPS has no float64); the 3×3 algebra then runs in float64."""
+    x = rgb.detach().float().movedim(-3, 0).reshape(3, -1)
+    mean = x.mean(1)
+    d = x - mean[:, None]
+    return mean.cpu().double(), (d @ d.T / d.shape[1]).cpu().double()
+
+
+def mix_color_stats(stats, weights) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and covariance of the mixture of several images' pixels, image i drawn with ``weights[i]``."""
+    w = torch.tensor([float(v) for v in weights], dtype=torch.float64)
+    w = w / w.sum()
+    mean = sum(wi * m for wi, (m, _) in zip(w, stats))
+    second = sum(wi * (c + torch.outer(m, m)) for wi, (m, c) in zip(w, stats))
+    return mean, second - torch.outer(mean, mean)
+
+
+def _sym_pow(cov: torch.Tensor, p: float, floor: float = 0.0) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(cov)
+    vals = vals.clamp_min(floor * float(vals.max().clamp_min(0)))
+    return vecs @ torch.diag((vals.clamp_min(0) + _COLOR_EPS) ** p) @ vecs.T
+
+
+def match_colors(photo: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """``photo`` (3×H×W or B×3×H×W, each image alone) recoloured to RGB ``mean`` and ``cov`` (exactly, unless the
+    photo is nearly grey: ``_PHOTO_FLOOR``), clamped to [0, 1]."""
+    batch = photo if photo.dim() == 4 else photo.unsqueeze(0)
+    target = _sym_pow(cov.cpu().double(), 0.5)
+    out = []
+    for img in batch:
+        m, c = color_stats(img)
+        a = target @ _sym_pow(c, -0.5, _PHOTO_FLOOR)
+        b = mean.cpu().double() - a @ m
+        x = img.float().reshape(3, -1)
+        y = a.to(x) @ x + b.to(x)[:, None]
+        out.append(y.reshape(img.shape).to(photo.dtype))
+    y = torch.stack(out).clamp(0, 1)
+    return y if photo.dim() == 4 else y[0]

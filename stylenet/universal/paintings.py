@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from stylenet.universal.stylizer import UniversalError, UniversalStylizer, default_transform
+from stylenet.universal.stylizer import UniversalError, UniversalStylizer, check_palette, default_transform
 
 _NO_TILES = ("auto", 0, "0", None)  # what a trained network's options mean when nothing is tiled
 
@@ -36,16 +36,19 @@ class PaintingStylizer:
     """``stylizer`` (decoders and their VGG) with ``styles`` (paths, PIL images or tensors) blended by
     ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct or adain; default
     adain where the decoders have relu4_1's, :func:`~stylenet.universal.stylizer.default_transform`) and
-    ``style_size`` (the paintings' long side; default their own size, at most 1024 px)."""
+    ``style_size`` (the paintings' long side; default their own size, at most 1024 px) and ``palette`` (recolour to the
+    paintings' colours: :data:`~stylenet.universal.stylizer.PALETTES`; default off)."""
 
     backend = "torch"
     dtype = torch.float32
     tiled_images = 0  # never tiles
 
     def __init__(self, stylizer: UniversalStylizer, styles, weights: Sequence[float] | None = None, *, alpha: float = 1.0,
-                 transform: str | None = None, style_size: int | None = None, label: str | None = None):
+                 transform: str | None = None, style_size: int | None = None, palette: str | bool | None = None,
+                 label: str | None = None):
         if not 0.0 <= float(alpha) <= 1.0:
             raise UniversalError(f"alpha must be between 0 and 1 (0 = the photo's features, 1 = all style), got {alpha:g}")
+        self.palette = check_palette(palette)
         self.stylizer, self.device = stylizer, stylizer.device
         self.styles = stylizer.prepare_styles(styles, weights, style_size)
         self.alpha, self.transform = float(alpha), transform or default_transform(stylizer.levels)
@@ -60,7 +63,7 @@ class PaintingStylizer:
 
     def __repr__(self) -> str:
         return (f"PaintingStylizer(styles={self.styles.names!r}, weights={self.styles.weights!r}, alpha={self.alpha:g}, "
-                f"transform={self.transform!r}, levels={list(self.stylizer.levels)}, device={self.device})")
+                f"transform={self.transform!r}, palette={self.palette!r}, levels={list(self.stylizer.levels)}, device={self.device})")
 
     def working_size(self, hw: tuple[int, int], stroke_scale=1) -> tuple[int, int]:
         """The photo's own size: the decoders paint every photo as it is."""
@@ -73,7 +76,7 @@ class PaintingStylizer:
         ``overlap`` and ``stats_size`` are accepted for a trained network's callers and mean nothing here."""
         _check_options(stroke_scale, tile)
         return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform,
-                                            preserve_color=preserve_color, strength=strength)
+                                            preserve_color=preserve_color, strength=strength, palette=self.palette)
 
     def stylize(self, image: Image.Image | tuple, *, size: int | None = None, strength: float = 1.0,
                 preserve_color: bool = False, **options) -> Image.Image:
@@ -86,7 +89,7 @@ class PaintingStylizer:
         _check_options(stroke_scale, tile)
         return [self.stylizer.stylize(item, self.styles,
                                       alpha=self.alpha, transform=self.transform, preserve_color=preserve_color,
-                                      size=size, strength=strength)
+                                      size=size, strength=strength, palette=self.palette)
                 for item in images]
 
     def __call__(self, image, **options):

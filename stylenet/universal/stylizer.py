@@ -7,7 +7,8 @@
 ``transform="wct"``: multi-level coarse-to-fine WCT (Li et al. §3.3, Fig. 3): for each level the
 checkpoint holds, from relu5_1 down to relu1_1, encode the current image, transform its features towards
 the paintings', decode; the next level starts from that image. ``transform="adain"``: one AdaIN at relu4_1
-decoded by the level-4 decoder (Huang & Belongie 2017).
+decoded by the level-4 decoder (Huang & Belongie 2017); ``transform="efdm"``: exact distribution matching
+there instead (Zhang et al. 2022), through the same decoder.
 
 Sizes: the photo is padded (reflection, :func:`~stylenet.networks.transformer.pad_to_multiple`) to a
 multiple of what the deepest level needs and cropped back, so any size comes out at its own size. A
@@ -23,7 +24,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -31,13 +32,13 @@ from PIL import Image
 from stylenet.data.images import load_image, pil_to_tensor, resize_long_side, resize_tensor_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import pad_to_multiple
-from stylenet.perceptual.color import blend, check_strength
+from stylenet.perceptual.color import DEFAULT_PALETTE, PALETTES, blend, check_strength, color_stats, match_colors, mix_color_stats
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.perceptual.vgg import ImageTooSmallError, VGGEncoder
 from stylenet.runtime import resolve_device
 from stylenet.universal.checkpoint import UniversalMeta, read_universal, require_levels
 from stylenet.universal.decoder import Decoder, level_layer, min_side, size_multiple
-from stylenet.universal.transforms import TRANSFORMS, check_weights, transform_features
+from stylenet.universal.transforms import SINGLE_LEVEL, TRANSFORMS, check_weights, transform_features
 
 ADAIN_LEVEL = 4  # Huang & Belongie 2017: relu4_1
 
@@ -64,6 +65,13 @@ class StyleSet:
     names: list[str]
     features: list[dict[str, torch.Tensor]]
     weights: list[float]
+    colors: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # each painting's RGB mean, covariance
+
+    def palette(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The paintings' RGB mean and covariance, mixed by their weights (what ``palette=True`` recolours to)."""
+        if len(self.colors) != len(self.features):
+            raise UniversalError("this style set has no colour statistics: build it with UniversalStylizer.prepare_styles")
+        return mix_color_stats(self.colors, self.weights)
 
 
 class UniversalStylizer:
@@ -120,7 +128,7 @@ class UniversalStylizer:
             w = check_weights(len(styles), weights)
         except ValueError as e:
             raise UniversalError(str(e)) from None
-        names, feats = [], []
+        names, feats, colors = [], [], []
         need = min_side(max(self.levels))
         for s in styles:
             name, x = self._style_tensor(s, style_size)
@@ -129,15 +137,16 @@ class UniversalStylizer:
                 x = x.repeat(1, 1, math.ceil(need / h), math.ceil(need / w_))
             names.append(name)
             feats.append({k: v.cpu() for k, v in self.encoder(x.to(self.device).float()).items()})
-        return StyleSet(names, feats, w)
+            colors.append(color_stats(x))
+        return StyleSet(names, feats, w, colors)
 
     # ---- photos ---------------------------------------------------------------------------------
     def usable_levels(self, h: int, w: int, transform: str) -> list[int]:
         """Levels used for an H×W photo, deepest first (see the module docstring)."""
-        if transform == "adain":
-            require_levels(self.meta, [ADAIN_LEVEL], self.source, "transform=adain")
+        if transform in SINGLE_LEVEL:
+            require_levels(self.meta, [ADAIN_LEVEL], self.source, f"transform={transform}")
             if min(h, w) < min_side(ADAIN_LEVEL):
-                raise ImageTooSmallError(f"a {w}x{h} photo is too small for AdaIN at relu4_1: it needs at least "
+                raise ImageTooSmallError(f"a {w}x{h} photo is too small for {transform.upper() if transform == 'efdm' else 'AdaIN'} at relu4_1: it needs at least "
                                          f"{min_side(ADAIN_LEVEL)} px on each side; use a larger photo or --size, or transform=wct")
             return [ADAIN_LEVEL]
         levels = [k for k in sorted(self.levels, reverse=True) if min(h, w) >= min_side(k)]
@@ -171,11 +180,15 @@ class UniversalStylizer:
 
     @torch.no_grad()
     def stylize_tensor(self, x: torch.Tensor, styles, *, weights=None, alpha: float = 1.0, transform: str = "wct",
-                       preserve_color: bool = False, style_size: int | None = None, strength: float = 1.0) -> torch.Tensor:
+                       preserve_color: bool = False, style_size: int | None = None, strength: float = 1.0,
+                       palette: str | bool | None = None) -> torch.Tensor:
         """Stylise 3×H×W or B×3×H×W in [0, 1] (uint8 accepted); the same shape, float32, on ``x``'s device.
         ``styles``: a :class:`StyleSet` or what :meth:`prepare_styles` takes. ``x`` is not modified.
-        ``strength`` blends the result with the photo in pixels (``alpha`` mixes in feature space)."""
+        ``strength`` blends the result with the photo in pixels (``alpha`` mixes in feature space).
+        ``palette`` recolours to the paintings' RGB mean and covariance (:func:`~stylenet.perceptual.color.match_colors`),
+        so that their palette replaces the photo's: ``before`` the photo, ``after`` the decoded image, or ``both``."""
         strength = check_strength(strength, UniversalError)
+        palette = check_palette(palette, preserve_color)
         if transform not in TRANSFORMS:
             raise UniversalError(f"transform={transform!r} is not one of {', '.join(TRANSFORMS)}")
         alpha = float(alpha)
@@ -188,16 +201,20 @@ class UniversalStylizer:
         h, w = batch.shape[-2:]
         levels = self.usable_levels(h, w, transform)
         deepest = max(levels)
+        colors = style_set.palette() if palette else None
         outs = []
         for i in range(batch.shape[0]):
             photo = batch[i:i + 1].to(self.device, torch.float32)
-            y = pad_to_multiple(photo, size_multiple(deepest), min_side(deepest))
+            start = match_colors(photo, *colors) if palette in ("before", "both") else photo
+            y = pad_to_multiple(start, size_multiple(deepest), min_side(deepest))
             for k in levels:
                 layer = level_layer(k)
                 fc = self.encoder(y, layers=[layer])[layer]
                 f = transform_features(fc, [s[layer].to(self.device) for s in style_set.features], style_set.weights, alpha, transform)
                 y = self.decoders[k](f)  # clamped to [0, 1]
             y = y[..., :h, :w]
+            if palette in ("after", "both"):
+                y = match_colors(y, *colors)
             if preserve_color:
                 y = _preserve_color(photo, y)
             outs.append(blend(y, photo, strength).to(x.device))
@@ -205,12 +222,13 @@ class UniversalStylizer:
         return out if x.dim() == 4 else out[0]
 
     def stylize(self, photo, styles, weights: Sequence[float] | None = None, alpha: float = 1.0, transform: str = "wct",
-                preserve_color: bool = False, size: int | None = None, style_size: int | None = None, strength: float = 1.0):
+                preserve_color: bool = False, size: int | None = None, style_size: int | None = None, strength: float = 1.0,
+                palette: str | bool | None = None):
         """PIL in → PIL out (alpha plane carried through); tensor in → tensor out. ``size``: the photo's long side."""
         if isinstance(photo, torch.Tensor):
             x = photo if size is None else resize_tensor_long_side(_as_batch(photo, "photo").float(), size)
             y = self.stylize_tensor(x, styles, weights=weights, alpha=alpha, transform=transform,
-                                    preserve_color=preserve_color, style_size=style_size, strength=strength)
+                                    preserve_color=preserve_color, style_size=style_size, strength=strength, palette=palette)
             return y[0] if photo.dim() == 3 and y.dim() == 4 else y
         if not isinstance(photo, (Image.Image, tuple)):
             raise UniversalError(f"a photo is a PIL image or a tensor, got {type(photo).__name__}")
@@ -220,13 +238,26 @@ class UniversalStylizer:
             if alpha_plane is not None:
                 alpha_plane = alpha_plane.resize(rgb.size, Image.Resampling.LANCZOS)
         y = self.stylize_tensor(pil_to_tensor(rgb), styles, weights=weights, alpha=alpha, transform=transform,
-                                preserve_color=preserve_color, style_size=style_size, strength=strength)
+                                preserve_color=preserve_color, style_size=style_size, strength=strength, palette=palette)
         out = tensor_to_pil(y)
         if alpha_plane is not None:
             out.putalpha(alpha_plane)
         return out
 
     __call__ = stylize
+
+
+def check_palette(palette, preserve_color: bool = False) -> str | None:
+    """``palette`` as None (off) or one of :data:`PALETTES` (True = :data:`DEFAULT_PALETTE`); one line for anything
+    else, and for ``preserve_color`` beside it (they ask for opposite colours)."""
+    if palette in (None, False, "none", "off"):
+        return None
+    mode = DEFAULT_PALETTE if palette is True else palette
+    if mode not in PALETTES:
+        raise UniversalError(f"palette={palette!r} is not one of {', '.join(PALETTES)} (or none)")
+    if preserve_color:
+        raise UniversalError("palette (the painting's colours) and preserve_color (the photo's colours) exclude each other: choose one")
+    return mode
 
 
 def _as_batch(x: torch.Tensor, what: str) -> torch.Tensor:

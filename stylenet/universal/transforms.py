@@ -6,6 +6,10 @@
   covariance and keeps the photo's spatial structure.
 * AdaIN (Huang & Belongie 2017, eq. 8): the same with the mean and standard deviation of each channel
   only — a diagonal covariance; cheaper, weaker.
+* EFDM (Zhang et al. 2022, "Exact Feature Distribution Matching for Arbitrary Style Transfer and Domain
+  Generalization", eq. 7): each channel's values replaced by the painting's, rank for rank (sort matching), so
+  every channel has the painting's whole distribution, not only its first two moments. Like AdaIN it runs at
+  relu4_1 through AdaIN's decoder.
 
 Both blend with the photo's features by ``alpha`` (Li et al. eq. 4: alpha·f̂ + (1-alpha)·f_c) and take
 several paintings with weights, blending their transformed features (Li et al. §4, "interpolation").
@@ -96,7 +100,34 @@ def _adain_flat(fc: torch.Tensor, fs: torch.Tensor, eps: float) -> torch.Tensor:
     return (fc - mc) / sc * ss + ms
 
 
-TRANSFORMS = {"wct": wct, "adain": adain}
+def efdm(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Exact feature distribution matching: in each channel, the photo's k-th smallest of N values becomes the mean of
+    the painting's sorted values over the same fraction of ranks, [k/N, (k+1)/N] (with as many values as the photo,
+    exactly the painting's k-th smallest; any other count keeps the painting's mean exactly). After a ReLU many values
+    tie at 0; a run of tied values takes the mean over its ranks together, so the result does not depend on the
+    order a sort leaves ties in (which would paint a raster-order ramp)."""
+    fc, fs = _flat(content).float(), _flat(style).float()  # float32 but the sums: sorting needs no more
+    n, m = fc.shape[1], fs.shape[1]
+    xs, order = fc.sort(1)
+    ys = fs.sort(1).values.double()
+    # the integral of the painting's quantile function up to k/N, for k = 0..N, from its running sums
+    sums = torch.cat([torch.zeros_like(ys[:, :1]), ys.cumsum(1)], 1)
+    pos = torch.arange(n + 1, dtype=torch.float64, device=ys.device) * (m / n)
+    j = pos.floor().long().clamp(max=m - 1)
+    frac = (pos - j)[None].expand(ys.shape[0], -1)
+    j = j[None].expand(ys.shape[0], -1)
+    integral = (sums.gather(1, j) + frac * ys.gather(1, j)) / m
+    per_rank = n * (integral[:, 1:] - integral[:, :-1])
+    run = torch.cat([torch.zeros_like(xs[:, :1], dtype=torch.long), (xs[:, 1:] != xs[:, :-1]).long()], 1).cumsum(1)
+    run_sum = torch.zeros_like(per_rank).scatter_add_(1, run, per_rank)
+    run_len = torch.zeros_like(per_rank).scatter_add_(1, run, torch.ones_like(per_rank))
+    values = (run_sum.gather(1, run) / run_len.gather(1, run)).float()
+    out = torch.empty_like(fc).scatter_(1, order, values)
+    return out.reshape(content.shape).to(content.dtype)
+
+
+TRANSFORMS = {"wct": wct, "adain": adain, "efdm": efdm}
+SINGLE_LEVEL = ("adain", "efdm")  # transforms at relu4_1 only, through AdaIN's decoder
 
 
 def check_weights(n: int, weights: Sequence[float] | None) -> list[float]:

@@ -150,7 +150,7 @@ def test_universal_and_outputs_are_scored_with_loss_from_and_share_the_teachers_
     calls = []
     real = teacher_evaluate.stylize
     monkeypatch.setattr(teacher_evaluate, "stylize", lambda *a, **k: calls.append(k.get("iterations")) or real(*a, **k))
-    assert evaluate_in_process(setup, "ckpt=u.ckpt", "transform=adain", "alpha=0.7", "out=ev_u", *common) == 0
+    assert evaluate_in_process(setup, "ckpt=u.ckpt", "transform=adain", "alpha=0.7", "palette=after", "out=ev_u", *common) == 0
     (setup / "peer").mkdir()
     for stem, ext in (("a", "png"), ("b", "webp")):  # named like each photo, any extension, any size
         Image.new("RGB", (20, 15), (200, 30, 30)).save(setup / "peer" / f"{stem}.{ext}")

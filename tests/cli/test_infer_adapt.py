@@ -91,6 +91,7 @@ def test_a_bad_adapt_value_is_one_line_and_exit_2(root, tmp_path, capsys, value,
     (["--export", "onnx"], "does not go with --export"),
     (["--contact-sheet"], "does not go with --export, --contact-sheet"),
     (["--alpha", "0.5"], "are the AdaIN decoder's"),
+    (["--palette", "after"], "are the AdaIN decoder's"),
 ])
 def test_what_does_not_go_with_adapt_is_one_line(root, tmp_path, capsys, extra, message):
     code, _, err = run(capsys, root / "a.jpg", "--style", STARRY, "--adapt", "5", *extra, "-o", tmp_path / "out")

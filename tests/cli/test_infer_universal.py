@@ -76,6 +76,7 @@ def test_a_photo_too_small_for_adain_fails_alone_and_the_others_are_written(file
         (["--style", "{root}/wave.png", "--export", "onnx"], "no single network to export"),
         (["--style", "{root}/wave.png", "--tile", "256"], "--tile does not apply"),
         (["--style", "{root}/wave.png", "--stroke-scale", "2"], "--stroke-scale applies to trained networks"),
+        (["--style", "{root}/wave.png", "--palette", "both", "--preserve-color"], "exclude each other"),
     ],
 )
 def test_setup_problems_are_one_line_before_any_work(files, tmp_path, capsys, extra, message):
@@ -91,6 +92,27 @@ def test_style_options_on_a_trained_network_are_refused(tmp_path, capsys):
     photo((20, 20)).save(tmp_path / "p.jpg")
     code, _, err = run(capsys, "--ckpt", tmp_path / "wave.pt", "--style", "x.jpg", tmp_path / "p.jpg")
     assert code == 2 and "universal checkpoint" in err and "Traceback" not in err
+    code, _, err = run(capsys, "--ckpt", tmp_path / "wave.pt", "--palette", "both", tmp_path / "p.jpg")
+    assert code == 2 and "--palette need a universal checkpoint" in err and "Traceback" not in err
+
+
+def test_palette_writes_the_paintings_colours(files, tmp_path, capsys):
+    outs = {}
+    for name, extra in (("off", []), ("both", ["--palette", "both"]), ("after", ["--palette", "after"])):
+        code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "adain", *extra,
+                           files / "photos" / "a.jpg", "-o", tmp_path / f"{name}.png")
+        assert code == 0, err
+        with Image.open(tmp_path / f"{name}.png") as im:
+            outs[name] = im.tobytes()
+    assert outs["after"] != outs["off"]
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "efdm", "--palette", "before",
+                       files / "photos" / "a.jpg", "-o", tmp_path / "efdm.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "efdm.png") as im:
+        assert im.size == (40, 30)
+    code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--palette", "always",
+                       files / "photos" / "a.jpg", "-o", tmp_path / "x.png")
+    assert code == 2 and "invalid choice" in err and not (tmp_path / "x.png").exists()
 
 
 def test_style_weights_parse_and_paths_with_colons_survive(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylenet.universal.transforms import adain, transform_features, wct
+from stylenet.universal.transforms import adain, efdm, transform_features, wct
 
 
 def _features(seed: int, c: int = 8, hw=(12, 10)) -> torch.Tensor:
@@ -38,7 +38,7 @@ def test_adain_matches_each_channels_mean_and_std():
     torch.testing.assert_close(out.std((2, 3), unbiased=False), style.std((2, 3), unbiased=False), rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("transform", ["wct", "adain"])
+@pytest.mark.parametrize("transform", ["wct", "adain", "efdm"])
 def test_alpha_zero_is_the_content_and_alpha_blends_linearly(transform):
     content, style = _features(4), _features(5)
     assert torch.equal(transform_features(content, [style], alpha=0.0, transform=transform), content)
@@ -68,3 +68,29 @@ def test_flat_photo_or_painting_never_gives_nan(transform):
         torch.testing.assert_close(out.mean((2, 3)), style.mean((2, 3)), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(transform_features(rich, [flat_s], transform=transform), flat_s.mean((2, 3), keepdim=True).expand_as(rich),
                                rtol=0, atol=2e-2)  # a flat painting paints its colour (AdaIN: up to sqrt(eps) of texture)
+
+
+def test_efdm_gives_each_channel_the_paintings_values_in_the_photos_order():
+    content, style = _features(10), _features(11)
+    out = efdm(content, style)  # the same number of positions: exactly the painting's values, rearranged
+    assert out.shape == content.shape and out.dtype == content.dtype
+    torch.testing.assert_close(out.flatten(2).sort(-1).values, style.flatten(2).sort(-1).values)
+    assert torch.equal(out.flatten(2).argsort(-1), content.flatten(2).argsort(-1))
+    bigger = _features(12, hw=(9, 7))  # another count: the painting's quantiles, resampled
+    q = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    torch.testing.assert_close(torch.quantile(efdm(content, bigger).flatten(2).double(), q, dim=-1),
+                               torch.quantile(bigger.flatten(2).double(), q, dim=-1), atol=0.15, rtol=0)
+
+
+def test_efdm_gives_tied_values_one_value_whatever_their_place():
+    """After a ReLU many positions tie at 0; they take one value (the mean of the painting's over their ranks), not a
+    ramp in the order the sort left them."""
+    content = torch.relu(_features(13, hw=(8, 8)) - 0.5)
+    style = torch.relu(_features(14, hw=(8, 8)) + 0.5)  # fewer zeros: the tied zeros must take positive values
+    out = efdm(content, style)
+    for c in range(content.shape[1]):
+        zeros = content[0, c] == 0
+        assert zeros.sum() > 2 and out[0, c][zeros].unique().numel() == 1
+    flat = efdm(torch.full((1, 8, 6, 6), 2.0), style)  # one big tie: each channel the painting's mean
+    torch.testing.assert_close(flat.mean((2, 3)), style.mean((2, 3)), atol=1e-4, rtol=0)
+    assert torch.isfinite(efdm(content[..., :1, :1], style)).all() and torch.isfinite(efdm(content, style[..., :1, :1])).all()

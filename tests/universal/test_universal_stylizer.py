@@ -108,3 +108,31 @@ def test_an_unreadable_style_image_is_one_line(stylizer, tmp_path):
         stylizer.stylize(torch.rand(3, 32, 32), tmp_path / "s.jpg")
     with pytest.raises(UniversalError, match="alpha must be between 0 and 1"):
         stylizer.stylize(torch.rand(3, 32, 32), torch.rand(3, 20, 20), alpha=1.5)
+
+
+def test_palette_recolours_to_the_painting_where_asked_and_refuses_what_contradicts_it(stylizer, painting):
+    from stylenet.perceptual.color import color_stats
+    from stylenet.universal.stylizer import check_palette
+
+    x = photo((40, 32))
+    styles = stylizer.prepare_styles(painting)
+    mean, _ = styles.palette()
+    seen = []  # what the encoder is given: with palette=before, the photo already in the painting's colours
+    hook = stylizer.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    try:
+        plain = stylizer.stylize(x, styles, transform="adain")
+        after = stylizer.stylize(x, styles, transform="adain", palette="after")
+        stylizer.stylize(x, styles, transform="adain", palette="before")
+    finally:
+        hook.remove()
+    t = [torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1) for im in (plain, after)]
+    gap = [(color_stats(y)[0] - mean).abs().max().item() for y in t]
+    assert gap[1] < 0.01 < gap[0]  # after the decoder: the painting's mean colour, up to 8-bit rounding and clamping
+    enc = [(color_stats(y)[0] - mean).abs().max().item() for y in seen]
+    assert enc[0] > 0.03 and enc[1] > 0.03 and enc[2] < 0.01  # before: a recoloured photo (then padded)
+    assert stylizer.stylize(x, styles, transform="adain", palette=True) == stylizer.stylize(x, styles, transform="adain", palette="both")
+    assert stylizer.stylize(x, styles, transform="adain", palette=None) == plain
+    with pytest.raises(UniversalError, match="exclude each other"):
+        stylizer.stylize(x, styles, transform="adain", palette="after", preserve_color=True)
+    with pytest.raises(UniversalError, match="before, after, both"):
+        check_palette("always")
