@@ -103,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform", choices=list(TRANSFORMS), default=None,
                    help="universal checkpoints: adain (Huang & Belongie 2017, relu4_1; the default where the file has it), "
                         "efdm (Zhang et al. 2022, exact distribution matching at relu4_1) or wct (Li et al. 2017, every level)")
-    p.add_argument("--palette", default=None, choices=list(PALETTES),
+    p.add_argument("--palette", default=None, choices=["auto", "none", *PALETTES],
                    help="universal checkpoints: recolour to the painting's colours (RGB mean and covariance) before the "
-                        f"decoder, after it, or both ({DEFAULT_PALETTE} is what docs/universal.md measured best), so its "
-                        "palette replaces the photo's (default: off)")
+                        "decoder, after it, or both, so that its palette replaces the photo's; none: the decoder's own "
+                        f"colours (default auto: {DEFAULT_PALETTE}, or none with --preserve-color)")
     p.add_argument("--style-size", type=int, default=None,
                    help="universal checkpoints: long side of the paintings in px (default: their own size, at most 1024)")
     p.add_argument("--mix", default=None, metavar="A:W,B:W",

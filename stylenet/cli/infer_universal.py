@@ -57,7 +57,7 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
                          "(there --style-size sets the painting's scale)")
     if args.tile not in ("auto", 0):
         raise UsageError("--tile does not apply to a universal checkpoint: WCT needs the whole image's statistics")
-    if args.palette is not None and args.preserve_color:
+    if args.palette not in (None, "auto", "none") and args.preserve_color:
         raise UsageError("--palette (the painting's colours) and --preserve-color (the photo's colours) exclude each other: choose one")
     if args.half or args.backend.startswith("onnxruntime"):
         raise UsageError(f"a universal checkpoint runs in float32 on PyTorch: drop --half / --backend {args.backend}")
@@ -78,5 +78,5 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         torch.set_num_threads(args.threads)
     decoders = UniversalStylizer.from_checkpoint(ckpt, device=device)
     stylizer = PaintingStylizer(decoders, paths, weights, alpha=alpha, transform=args.transform,
-                                style_size=args.style_size, palette=args.palette, label=label)  # a bad painting: one line, before any photo
+                                style_size=args.style_size, palette=args.palette or "auto", label=label)  # a bad painting: one line, before any photo
     return run_stylize(args, stylizer, jobs, failures, str(out))

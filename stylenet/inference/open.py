@@ -34,7 +34,7 @@ def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torc
 
     ``style``: for universal decoders (required), a painting (path, PIL image or tensor), a list of them
     (equal weights) or ``{path: weight}``; ``options`` are :class:`PaintingStylizer`'s (``alpha``,
-    ``transform``, ``style_size``, ``encoder_weights``). For a multi-style network, one of its style names or
+    ``transform``, ``style_size``, ``palette``, ``encoder_weights``). For a multi-style network, one of its style names or
     ``{name: weight}``; for a one-style network, None; ``options`` are :class:`Stylizer`'s (``half``,
     ``backend``, ``threads``). Every problem is one line (a StylenetError).
     """

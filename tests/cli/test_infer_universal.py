@@ -96,15 +96,16 @@ def test_style_options_on_a_trained_network_are_refused(tmp_path, capsys):
     assert code == 2 and "--palette need a universal checkpoint" in err and "Traceback" not in err
 
 
-def test_palette_writes_the_paintings_colours(files, tmp_path, capsys):
+def test_palette_is_after_by_default_none_on_request_and_gives_way_to_preserve_color(files, tmp_path, capsys):
     outs = {}
-    for name, extra in (("off", []), ("both", ["--palette", "both"]), ("after", ["--palette", "after"])):
+    for name, extra in (("default", []), ("none", ["--palette", "none"]), ("after", ["--palette", "after"]),
+                        ("keep", ["--preserve-color"]), ("keep_none", ["--preserve-color", "--palette", "none"])):
         code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "adain", *extra,
                            files / "photos" / "a.jpg", "-o", tmp_path / f"{name}.png")
         assert code == 0, err
         with Image.open(tmp_path / f"{name}.png") as im:
             outs[name] = im.tobytes()
-    assert outs["after"] != outs["off"]
+    assert outs["default"] == outs["after"] != outs["none"] and outs["keep"] == outs["keep_none"]
     code, _, err = run(capsys, "--ckpt", files / "u.ckpt", "--style", files / "wave.png", "--transform", "efdm", "--palette", "before",
                        files / "photos" / "a.jpg", "-o", tmp_path / "efdm.png")
     assert code == 0, err

@@ -130,9 +130,13 @@ def test_palette_recolours_to_the_painting_where_asked_and_refuses_what_contradi
     assert gap[1] < 0.01 < gap[0]  # after the decoder: the painting's mean colour, up to 8-bit rounding and clamping
     enc = [(color_stats(y)[0] - mean).abs().max().item() for y in seen]
     assert enc[0] > 0.03 and enc[1] > 0.03 and enc[2] < 0.01  # before: a recoloured photo (then padded)
-    assert stylizer.stylize(x, styles, transform="adain", palette=True) == stylizer.stylize(x, styles, transform="adain", palette="both")
+    assert stylizer.stylize(x, styles, transform="adain", palette=True) == after == stylizer.stylize(x, styles, transform="adain", palette="auto")
+    # auto gives way to preserve_color (the photo's colours); an explicit palette beside it is refused
+    assert check_palette("auto", preserve_color=True) is None and check_palette("auto") == "after"
     assert stylizer.stylize(x, styles, transform="adain", palette=None) == plain
     with pytest.raises(UniversalError, match="exclude each other"):
         stylizer.stylize(x, styles, transform="adain", palette="after", preserve_color=True)
     with pytest.raises(UniversalError, match="before, after, both"):
         check_palette("always")
+    with pytest.raises(UniversalError, match="exclude each other"):
+        check_palette("before", preserve_color=True)
