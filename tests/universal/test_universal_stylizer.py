@@ -140,3 +140,17 @@ def test_palette_recolours_to_the_painting_where_asked_and_refuses_what_contradi
         check_palette("always")
     with pytest.raises(UniversalError, match="exclude each other"):
         check_palette("before", preserve_color=True)
+
+
+@pytest.mark.parametrize("painting_image", [Image.new("RGB", (1, 1), (200, 30, 30)), Image.new("RGB", (20, 20), (0, 0, 0)),
+                                            photo((30, 30)).convert("L"), photo((30, 24), "RGBA")],
+                         ids=["one-pixel", "black", "grey", "alpha"])
+def test_palette_with_hostile_paintings_is_finite_and_takes_their_mean_colour(stylizer, tmp_path, painting_image):
+    from stylenet.perceptual.color import color_stats
+
+    path = tmp_path / "painting.png"
+    painting_image.save(path)
+    styles = stylizer.prepare_styles(path)
+    y = stylizer.stylize(torch.rand(3, 40, 40), styles, transform="adain", palette="after")
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(color_stats(y)[0], styles.palette()[0], atol=0.02, rtol=0)
