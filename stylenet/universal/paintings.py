@@ -34,7 +34,7 @@ def style_label(paths: Sequence[str | os.PathLike]) -> str:
 
 class PaintingStylizer:
     """``stylizer`` (decoders and their VGG) with ``styles`` (paths, PIL images or tensors) blended by
-    ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct or adain; default
+    ``weights`` (default equal), ``alpha`` (feature-space style strength), ``transform`` (wct, adain or efdm; default
     adain where the decoders have relu4_1's, :func:`~stylenet.universal.stylizer.default_transform`) and
     ``style_size`` (the paintings' long side; default their own size, at most 1024 px) and ``palette`` (recolour to the
     paintings' colours, :func:`~stylenet.universal.stylizer.check_palette`: default ``"auto"``, after the decoder
