@@ -21,7 +21,7 @@ from stylenet.cli.infer_jobs import plan_jobs
 from stylenet.cli.infer_run import run_stylize
 from stylenet.inference.mix import MixError, check_style_weight
 from stylenet.universal.paintings import PaintingStylizer, style_label
-from stylenet.universal.stylizer import UniversalStylizer
+from stylenet.universal.stylizer import UniversalError, UniversalStylizer, check_palette
 
 
 def parse_style(arg: str) -> tuple[str, float]:
@@ -57,8 +57,10 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
                          "(there --style-size sets the painting's scale)")
     if args.tile not in ("auto", 0):
         raise UsageError("--tile does not apply to a universal checkpoint: WCT needs the whole image's statistics")
-    if args.palette not in (None, "auto", "none") and args.preserve_color:
-        raise UsageError("--palette (the painting's colours) and --preserve-color (the photo's colours) exclude each other: choose one")
+    try:
+        check_palette(args.palette or "auto", args.preserve_color)  # one rule for the CLI and the library
+    except UniversalError as e:
+        raise UsageError(str(e)) from None
     if args.half or args.backend.startswith("onnxruntime"):
         raise UsageError(f"a universal checkpoint runs in float32 on PyTorch: drop --half / --backend {args.backend}")
     styles = [parse_style(s) for s in args.style]

@@ -137,8 +137,8 @@ def mix_color_stats(stats, weights) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _sym_pow(cov: torch.Tensor, p: float, floor: float = 0.0) -> torch.Tensor:
     vals, vecs = torch.linalg.eigh(cov)
-    vals = vals.clamp_min(floor * float(vals.max().clamp_min(0)))
-    return vecs @ torch.diag((vals.clamp_min(0) + _COLOR_EPS) ** p) @ vecs.T
+    vals = vals.clamp_min(max(floor * float(vals.max()), 0.0))
+    return vecs @ torch.diag((vals + _COLOR_EPS) ** p) @ vecs.T
 
 
 def match_colors(photo: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:

@@ -78,8 +78,7 @@ class PaintingStylizer:
         ``overlap`` and ``stats_size`` are accepted for a trained network's callers and mean nothing here."""
         _check_options(stroke_scale, tile)
         return self.stylizer.stylize_tensor(x, self.styles, alpha=self.alpha, transform=self.transform,
-                                            preserve_color=preserve_color, strength=strength,
-                                            palette=check_palette(self.palette, preserve_color))
+                                            preserve_color=preserve_color, strength=strength, palette=self.palette)
 
     def stylize(self, image: Image.Image | tuple, *, size: int | None = None, strength: float = 1.0,
                 preserve_color: bool = False, **options) -> Image.Image:
@@ -92,7 +91,7 @@ class PaintingStylizer:
         _check_options(stroke_scale, tile)
         return [self.stylizer.stylize(item, self.styles,
                                       alpha=self.alpha, transform=self.transform, preserve_color=preserve_color,
-                                      size=size, strength=strength, palette=check_palette(self.palette, preserve_color))
+                                      size=size, strength=strength, palette=self.palette)
                 for item in images]
 
     def __call__(self, image, **options):

@@ -24,7 +24,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
@@ -65,12 +65,10 @@ class StyleSet:
     names: list[str]
     features: list[dict[str, torch.Tensor]]
     weights: list[float]
-    colors: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # each painting's RGB mean, covariance
+    colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
 
     def palette(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The paintings' RGB mean and covariance, mixed by their weights (what ``palette=True`` recolours to)."""
-        if len(self.colors) != len(self.features):
-            raise UniversalError("this style set has no colour statistics: build it with UniversalStylizer.prepare_styles")
         return mix_color_stats(self.colors, self.weights)
 
 
@@ -146,7 +144,8 @@ class UniversalStylizer:
         if transform in SINGLE_LEVEL:
             require_levels(self.meta, [ADAIN_LEVEL], self.source, f"transform={transform}")
             if min(h, w) < min_side(ADAIN_LEVEL):
-                raise ImageTooSmallError(f"a {w}x{h} photo is too small for {transform.upper() if transform == 'efdm' else 'AdaIN'} at relu4_1: it needs at least "
+                name = "AdaIN" if transform == "adain" else transform.upper()
+                raise ImageTooSmallError(f"a {w}x{h} photo is too small for {name} at relu4_1: it needs at least "
                                          f"{min_side(ADAIN_LEVEL)} px on each side; use a larger photo or --size, or transform=wct")
             return [ADAIN_LEVEL]
         levels = [k for k in sorted(self.levels, reverse=True) if min(h, w) >= min_side(k)]
