@@ -8,6 +8,7 @@
     python -m stylenet flicker ckpts=[checkpoints/wave/last.ckpt] video=clip.mp4
     python -m stylenet bench model=johnson_half
     python -m stylenet decoders decoders.levels=[1,2,3,4,5]
+    python -m stylenet strokes checkpoints/wave/last.ckpt --out wave-pretrained
     python -m stylenet zoo list
     python -m stylenet demo                      # a web page on http://127.0.0.1:7860
 """
@@ -26,6 +27,7 @@ COMMANDS = {
     "flicker": "measure how much networks flicker on a video (Hydra: conf/flicker.yaml)",
     "bench": "measure training and inference speed (Hydra: conf/bench.yaml)",
     "decoders": "train the universal decoders for any-painting style transfer (Hydra: conf/decoders.yaml)",
+    "strokes": "measure the working size each style paints best at, for --stroke-scale auto (flags: --help)",
     "zoo": "the shipped models: list them, or build one with its recipe (flags: --help)",
     "demo": "a web page to stylise photos and clips (needs the demo extra; flags: --help)",
 }

@@ -198,7 +198,7 @@ def _stylizer_backend(backend: str) -> Callable[..., Callable[[torch.Tensor], An
         # A multi-style network paints its first style, as infer.py --style NAME would (every style costs the same).
         meta, style = ({"styles": spec.styles}, spec.style_names[0]) if spec.styles else (None, None)
         stylizer = Stylizer(net, meta, device=device if backend == "torch" else "cpu", backend=backend, style=style)
-        return lambda x: stylizer.stylize_tensor(x, tile=None)
+        return lambda x: stylizer.stylize_tensor(x, tile=None, stroke_scale=1)  # the network at the photo's size
 
     return make
 

@@ -91,7 +91,7 @@ def run(cfg) -> int:
         outputs = []
         for i in range(0, len(frames), int(cfg.batch_size)):
             x = torch.from_numpy(np.stack(frames[i:i + int(cfg.batch_size)])).permute(0, 3, 1, 2)
-            y = stylizer.stylize_tensor(x)
+            y = stylizer.stylize_tensor(x, stroke_scale=1)  # the network's own flicker, at the clip's size
             outputs += list(to_uint8_frames(y))
         err, _ = warping_error(outputs, pairs)
         rows.append({"network": f"{path} ({style_name})" if multi else str(path), "warping_error": err, **_losses(loss_meta, frames, outputs, device)})

@@ -33,16 +33,10 @@ from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
 from stylenet.cli.infer_adapt import check_adapt, run_adapt
 from stylenet.cli.infer_jobs import DEFAULT_OUT, OUTPUT_FORMATS, network_label, plan_jobs
-from stylenet.cli.infer_run import run_contact_sheet, run_export, run_stylize, run_videos, stroke_scale_of
+from stylenet.cli.infer_run import run_contact_sheet, run_export, run_stylize, run_videos
 from stylenet.inference.adapt import MAX_SECONDS
 from stylenet.inference.mix import StyleChoice, describe, mix_vector, parse_mix
-from stylenet.inference.stroke_scale import (
-    DEFAULT_STROKE_SCALE,
-    MIN_STROKE_SCALE,
-    MIN_WORKING_SIDE,
-    check_stroke_scale,
-    training_side,
-)
+from stylenet.inference.stroke_scale import AUTO_MIN_SIDE, MIN_STROKE_SCALE, MIN_WORKING_SIDE, check_stroke_scale, training_side
 from stylenet.inference.stylizer import Stylizer, check_strength
 from stylenet.inference.tiling import check_tiling
 from stylenet.inference.video import VIDEO_EXTENSIONS
@@ -78,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stroke-scale", default=None, metavar="S|auto",
                    help=f"strokes S times larger than the network paints at full size: it paints the photo resized by 1/S "
                         f"(long side at least {MIN_WORKING_SIDE} px) and the result is brought back to the photo's size by guided "
-                        f"upsampling, which keeps the photo's edges sharp. auto: the scale it was trained at (photo short "
-                        f"side / training crop side, at least 1). S from {MIN_STROKE_SCALE:g} (under 1 enlarges the photo "
-                        f"first); default {DEFAULT_STROKE_SCALE:g}: the photo as it is. Applied after --size, before "
+                        f"upsampling, which keeps the photo's edges sharp. auto (default): the working size the style was "
+                        f"measured to paint best at (the shipped network's records it per style), else the scale it was trained at "
+                        f"(working image at least {AUTO_MIN_SIDE} px), never enlarging; 1: the photo as it is. S from "
+                        f"{MIN_STROKE_SCALE:g} (under 1 enlarges the photo first). Applied after --size, before "
                         f"--preserve-color and --strength; tiles split the working image. Trained networks only; "
                         f"refused with --export (not part of an exported graph)")
     p.add_argument("--device", default="auto", help="auto (default: CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
@@ -190,7 +185,7 @@ def _main(argv: list[str]) -> int:
     if args.stroke_scale is not None and (args.export or args.contact_sheet):
         raise UsageError("--stroke-scale is applied around the network when stylising: it is not part of an --export "
                          "and does not apply to --contact-sheet; drop it")
-    if stroke_scale_of(args) == "auto" and training_side(meta) is None:
+    if args.stroke_scale == "auto" and training_side(meta) is None:  # asked for; the default falls back to 1
         raise UsageError(f"--stroke-scale auto needs the training image size, which {ckpt} does not record; give a number")
     if args.export:  # a multi-style graph takes the style weights as an input: no choice to make
         return run_export(args, net, meta, ckpt)

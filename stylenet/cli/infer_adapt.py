@@ -18,7 +18,7 @@ import torch
 from stylenet import zoo
 from stylenet.cli.entry import UsageError
 from stylenet.cli.infer_jobs import plan_jobs
-from stylenet.cli.infer_run import run_stylize, run_videos, stroke_scale_of
+from stylenet.cli.infer_run import run_stylize, run_videos
 from stylenet.inference.adapt import AdaptError, adapt_style, check_seconds, new_style_name, read_painting, shipped_photos
 from stylenet.inference.adapt_cache import RowCache
 from stylenet.inference.stroke_scale import training_side
@@ -59,7 +59,7 @@ def run_adapt(args, device: torch.device) -> int:
     if not names:
         raise UsageError(f"--adapt adds a style to a multi-style network (trained with styles=[a,b,...]); {ckpt} holds one "
                          "style. Drop --ckpt to use the shipped five-paintings network")
-    if stroke_scale_of(args) == "auto" and training_side(meta) is None:
+    if args.stroke_scale == "auto" and training_side(meta) is None:  # asked for; the default falls back to 1
         raise UsageError(f"--stroke-scale auto needs the training image size, which {ckpt} does not record; give a number")
     painting = args.style[0]
     read_painting(painting)  # a painting that cannot be used: one line before anything is printed

@@ -6,6 +6,9 @@
                                                                   # float16 weights; photos the recipe needs, as overrides
     python -m stylenet zoo build adain --from-ckpt checkpoints/adain/last.ckpt   # convert a trained checkpoint, no training
 
+A network's build then measures each style's stroke side on the shipped photos (assets/sample; stylenet.teacher.strokes)
+and records it, for ``--stroke-scale auto``; ``--no-strokes`` skips that.
+
 The recipes are declared once, in :data:`stylenet.zoo.MODELS`; ``build`` composes them (conf/train.yaml or
 conf/decoders.yaml), trains through :func:`stylenet.training.build.train` / :func:`~stylenet.training.decoders.train_decoders`
 and writes the folder with :func:`stylenet.inference.save_pretrained.save_pretrained` and a model card.
@@ -24,6 +27,7 @@ from typing import Sequence
 from stylenet import zoo
 from stylenet.cli.entry import UsageError, run_argv
 from stylenet.config import compose, compose_error
+from stylenet.files import ROOT
 from stylenet.inference.save_pretrained import CARD_KEYS, save_pretrained
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file
 
@@ -43,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.epilog = "KEY=VALUE: added to the recipe, as Hydra overrides (photos that are not shipped: data.path=...)"
     b.add_argument("--from-ckpt", default=None, metavar="PATH", help="convert this checkpoint (or pretrained folder) instead of training")
     b.add_argument("--half", action="store_true", help="store float16 weights (half the size; loaded as float32)")
+    b.add_argument("--no-strokes", action="store_true",
+                   help="skip measuring each style's stroke side on the shipped photos (a network's build measures it: "
+                        "what --stroke-scale auto reads; about 15 min on 2 CPU cores)")
     b.add_argument("--card", action="append", default=[], metavar="KEY=VALUE",
                    help=f"a model-card field measured elsewhere (VALUE or @FILE); keys: {', '.join(CARD_KEYS)}")
     return p
@@ -101,7 +108,8 @@ def card_fields(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | None = None, overrides: Sequence[str] = ()) -> int:
+def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | None = None, overrides: Sequence[str] = (),
+          strokes: bool = True) -> int:
     model = zoo.model(name)
     if from_ckpt and overrides:
         raise UsageError(f"{' '.join(overrides)}: overrides change the recipe's training; --from-ckpt converts a trained checkpoint")
@@ -111,6 +119,12 @@ def build(name: str, from_ckpt: str | None, half: bool, extra: dict[str, str] | 
         src, seconds = train_recipe(model, overrides)
     ckpt = load_file(src)
     check_fits(model, ckpt, str(src))
+    if model.kind == "network" and strokes:  # what --stroke-scale auto reads (stylenet/teacher/strokes.py)
+        from stylenet.teacher.strokes import calibrate, format_table, with_stroke_sides
+
+        sides, scores = calibrate(src, ROOT / "assets" / "sample", say=lambda msg: print(f"stroke side of {msg}", flush=True))
+        print(format_table(scores))
+        ckpt = {**ckpt, META_KEY: with_stroke_sides(ckpt[META_KEY], sides)}
     from stylenet.training.fit import hardware  # training's: only here, `zoo list` stays light
 
     card = {"title": f"stylenet {name}", "summary": model.summary[0].upper() + model.summary[1:] + ".", "load_as": name, "command": model.command_line,
@@ -133,7 +147,7 @@ def _main(argv: list[str]) -> int:
     args.overrides = rest
     if args.action == "list":
         return list_models()
-    return build(args.name, args.from_ckpt, args.half, card_fields(args.card), args.overrides)
+    return build(args.name, args.from_ckpt, args.half, card_fields(args.card), args.overrides, strokes=not args.no_strokes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from stylenet.data.images import MAX_PIXELS, ImageError, atomic_save_image, open
 from stylenet.demo.catalogue import Catalogue, Choice, DemoError
 from stylenet.errors import first_line
 from stylenet.inference.contact_sheet import contact_sheet
+from stylenet.inference.stroke_scale import AUTO, StrokeScaleError, check_stroke_scale
 from stylenet.inference.video import VideoError, is_video_path, stylize_video
 
 MAX_UPLOAD_MB = 50  # any upload (Gradio refuses a bigger file at the upload itself)
@@ -36,6 +37,8 @@ MAX_VIDEO_SIDE = 1280  # a frame's long side: 720p; bigger clips are refused bef
 PREVIEW_SIDE = 1024  # the before/after slider's images (the download is full size)
 SIZES = ("photo's size", "512", "1024", "2048", "4096")
 SAVE_AS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}  # else PNG
+# The page's stroke scales: auto first (the default, as infer.py's), then numbers (any other number works through the API).
+STROKE_SCALES = (AUTO, "1", "1.5", "2", "3", "4", "6", "8")
 
 
 def limits_text() -> str:
@@ -109,21 +112,26 @@ def output_side(size: str | int | None, photo: Image.Image, cap: int) -> int | N
 
 
 def stylise_photo(catalogue: Catalogue, photo: str | Path | None, label: str, painting: str | Path | None = None, *,
-                  strength: float = 1.0, keep_colours: bool = False, stroke_scale: float = 1.0,
+                  strength: float = 1.0, keep_colours: bool = False, stroke_scale: float | str = AUTO,
                   size: str | int | None = None) -> PhotoResult:
-    """One photo in the chosen style; the result is saved in the photo's format at the size asked for."""
+    """One photo in the chosen style; the result is saved in the photo's format at the size asked for.
+    ``stroke_scale``: auto (each style at its measured working size, as infer.py) or a number."""
     choice = catalogue.choice(label)
     rgb, alpha, fmt = read_photo(photo)
     options: dict[str, Any] = {"strength": float(strength), "preserve_color": bool(keep_colours)}
+    try:
+        stroke_scale = check_stroke_scale(stroke_scale, "stroke scale")
+    except StrokeScaleError as e:
+        raise DemoError(str(e)) from None
     t0 = time.perf_counter()
     if choice.kind == "decoders":
-        if float(stroke_scale) != 1:
-            raise DemoError("stroke scale is for trained networks; set it to 1 with your own painting")
+        if stroke_scale not in (AUTO, 1.0):
+            raise DemoError("stroke scale is for trained networks; set it to auto or 1 with your own painting")
         stylizer = catalogue.paintings(choice, read_photo(painting, "painting")[0])
         side = output_side(size, rgb, MAX_PAINTING_SIDE)
     else:
         stylizer = catalogue.network(choice)
-        options["stroke_scale"] = float(stroke_scale)
+        options["stroke_scale"] = stroke_scale
         side = output_side(size, rgb, MAX_SIDE)
     out = stylizer.stylize_many([(rgb, alpha)], size=side, **options)[0]
     seconds = time.perf_counter() - t0

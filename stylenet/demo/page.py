@@ -81,7 +81,9 @@ def build_page(catalogue: Catalogue) -> gr.Blocks:
                                    elem_id="painting")
                 strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = the photo)")
                 keep = gr.Checkbox(label="Keep the photo's colours")
-                stroke = gr.Slider(0.25, 8, value=1, step=0.25, label="Stroke scale (trained networks; 2 = strokes twice as big)", elem_id="stroke")
+                stroke = gr.Dropdown(list(jobs.STROKE_SCALES), value=jobs.STROKE_SCALES[0], elem_id="stroke", allow_custom_value=True,
+                                     label="Stroke scale (trained networks; auto = each style at the size it paints best, "
+                                           "1 = the photo's size, 2 = strokes twice as big)")
                 size = gr.Dropdown(list(jobs.SIZES), value=jobs.SIZES[0], label="Output size (long side, px)")
             with gr.Column(scale=2):
                 with gr.Tab("Photo"):
@@ -101,7 +103,7 @@ def build_page(catalogue: Catalogue) -> gr.Blocks:
                     video_out = gr.Video(label="Stylised, with its sound", elem_id="video-out")
                     video_took = gr.Markdown(elem_id="video-took")
         # Stroke scale exists for trained networks only: hidden while "your painting" is picked.
-        style.change(lambda label: gr.Slider(visible=catalogue.choices[label].kind == "network" if label in catalogue.choices else True),
+        style.change(lambda label: gr.Dropdown(visible=catalogue.choices[label].kind == "network" if label in catalogue.choices else True),
                      style, stroke, api_name=False)
         go.click(shown(photo_job), [photo, webcam, style, painting, strength, keep, stroke, size], [result, download, took],
                  api_name="stylise")

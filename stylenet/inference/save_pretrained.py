@@ -138,6 +138,13 @@ def model_card(meta: dict, card: Mapping[str, Any] | None = None) -> str:
              ("Loss network", None if universal else (meta.get("loss") or {}).get("network")),
              ("Time", card.get("time")), ("Hardware", card.get("hardware"))]
     lines += [f"- {k}: {v}" for k, v in facts if v is not None] + [""]
+    sided = [s for s in (meta.get("styles") or [meta.get("style") or {}]) if s.get("stroke_side")]
+    if not universal and sided:
+        lines += ["## Stroke sides", "",
+                  "The working long side each style paints best at (the lowest training loss, the painting at the training "
+                  "run's scale relative to the photo; `python -m stylenet strokes`). `--stroke-scale auto`, the default, "
+                  "paints a larger photo at that size and brings it back along the photo's edges:", "",
+                  *[f"- {s['name']}: {s['stroke_side']} px" for s in sided], ""]
     if card.get("quality"):
         lines += ["## Quality", "", str(card["quality"]), ""]
     default_limits = ("Any painting, but AdaIN and WCT paint its colours and textures, not its strokes: a network trained "

@@ -10,24 +10,32 @@ S times more of the photo, and brings the result back to the photo's size with g
   (and never more than the photo's for S >= 1). ``S = 1``, or any S that leaves the size unchanged, does
   nothing at all: no resize, no filter. ``S < 1`` (down to :data:`MIN_STROKE_SCALE`) enlarges the photo
   before the network, within the pixel limit of :data:`stylenet.data.images.MAX_PIXELS`.
-* ``"auto"``: the scale the network was trained at, relative to the photo, ``S = photo short side / training short
-  side`` (the checkpoint's ``train.image_size``), bounded so that the working image keeps a long side of at least
-  :data:`AUTO_MIN_SIDE`, and never below 1 (auto never enlarges).
+* ``"auto"`` (the default): the working long side the style was measured to paint best at, ``stroke_side`` in the
+  checkpoint's style entry (:mod:`stylenet.teacher.strokes` measures it with the training loss, the painting at the
+  training run's scale relative to the photo), so ``S = long side / stroke_side``; for a style without it, the
+  scale the network was trained at, ``S = photo short side / training short side`` (the checkpoint's
+  ``train.image_size``), bounded so that the working image keeps a long side of at least :data:`AUTO_MIN_SIDE`;
+  for a checkpoint that records neither, 1. Never below 1: auto never enlarges.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from stylenet.data import images
 from stylenet.data.images import long_side_hw
 from stylenet.errors import StylenetError
+from stylenet.inference.mix import StyleChoice, mix_vector
 from stylenet.inference.tiling import MIN_TILE
 
 StrokeScale = float | str  # a number, or "auto"
 
-DEFAULT_STROKE_SCALE: StrokeScale = 1.0  # today's behaviour; the default is to be chosen from measurements
 AUTO = "auto"
+# At 1024 px, S = 1 left the shipped network's wave at the photo's own style loss (1.03 of it) and its Udnie at 3x;
+# each style's measured side closed most of the gap at less content loss (docs/inference.md, 2026-12-07).
+DEFAULT_STROKE_SCALE: StrokeScale = AUTO
 MIN_STROKE_SCALE = 0.25  # S < 1 enlarges the photo before the network: at most 4× per side
 # A working image under 64 px is all border for the network (it sees 54 px around each pixel): the same
 # reason, and the same number, as the smallest tile.
@@ -67,21 +75,47 @@ def training_side(meta: dict | None) -> int | None:
     return int(side) if side else None
 
 
-def resolve(scale: StrokeScale, hw: tuple[int, int], train_side: int | None) -> float:
-    """The number behind ``scale`` for a photo of ``hw``: ``"auto"`` → short side / ``train_side``, at most
-    long side / :data:`AUTO_MIN_SIDE`, at least 1."""
+def stroke_side(meta: Mapping[str, Any] | None, style: StyleChoice = None) -> float | None:
+    """The working long side the painted style was measured to paint best at (``stroke_side``), or None when the
+    checkpoint does not record it. A blend of styles (``{name: weight}``) takes the weighted geometric mean of its
+    styles' sides (None if one of them has none); a multi-style network with no style chosen, None."""
+    meta = meta or {}
+    styles = meta.get("styles") or []
+    if not styles:
+        side = (meta.get("style") or {}).get("stroke_side")
+        return float(side) if side else None
+    if style is None:
+        return None
+    weights = mix_vector(style, [s["name"] for s in styles])
+    if weights is None:
+        return None
+    log_side = 0.0
+    for entry, w in zip(styles, weights.tolist()):
+        if w > 0:
+            if not entry.get("stroke_side"):
+                return None
+            log_side += w * math.log(entry["stroke_side"])
+    return math.exp(log_side)
+
+
+def resolve(scale: StrokeScale, hw: tuple[int, int], train_side: int | None, side: float | None = None) -> float:
+    """The number behind ``scale`` for a photo of ``hw``: ``"auto"`` → long side / ``side`` (the style's
+    measured stroke side) when known, else short side / ``train_side`` at most long side / :data:`AUTO_MIN_SIDE`,
+    else 1; never under 1."""
     scale = check_stroke_scale(scale)
     if scale != AUTO:
         return scale
+    if side:
+        return max(1.0, max(hw) / side)
     if not train_side:
-        raise StrokeScaleError("stroke scale auto needs the training image size (train.image_size), which this "
-                               "checkpoint does not record; give a number instead")
+        return 1.0  # nothing recorded (a converted pytorch/examples network): as the network paints
     return max(1.0, min(min(hw) / train_side, max(hw) / AUTO_MIN_SIDE))
 
 
-def working_size(hw: tuple[int, int], scale: StrokeScale, train_side: int | None = None) -> tuple[int, int]:
+def working_size(hw: tuple[int, int], scale: StrokeScale, train_side: int | None = None,
+                 side: float | None = None) -> tuple[int, int]:
     """(H, W) of the image the network paints for a photo of ``hw``; ``hw`` itself means "as it is"."""
-    s = resolve(scale, hw, train_side)
+    s = resolve(scale, hw, train_side, side)
     if s == 1:
         return tuple(hw)
     long = max(hw)

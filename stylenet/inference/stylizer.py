@@ -35,7 +35,14 @@ from stylenet.errors import StylenetError
 from stylenet.inference.backends import BACKENDS, OnnxBackend, TorchBackend, has_onnxruntime
 from stylenet.inference.guided import guided_upsample
 from stylenet.inference.mix import StyleChoice, describe, mix_vector
-from stylenet.inference.stroke_scale import DEFAULT_STROKE_SCALE, StrokeScale, check_stroke_scale, training_side, working_size
+from stylenet.inference.stroke_scale import (
+    DEFAULT_STROKE_SCALE,
+    StrokeScale,
+    check_stroke_scale,
+    stroke_side,
+    training_side,
+    working_size,
+)
 from stylenet.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling, stylize_tiled
 from stylenet.networks.checkpoint import load_network
 from stylenet.networks.transformer import TransformerNet
@@ -143,7 +150,7 @@ class Stylizer:
     def working_size(self, hw: tuple[int, int], stroke_scale: StrokeScale = DEFAULT_STROKE_SCALE) -> tuple[int, int]:
         """(H, W) the network paints a photo of ``hw`` at with ``stroke_scale`` (``hw`` itself: as it is);
         ``"auto"`` reads the training size from the checkpoint. One :class:`StrokeScaleError` line if unusable."""
-        return working_size(hw, stroke_scale, training_side(self.meta))
+        return working_size(hw, stroke_scale, training_side(self.meta), stroke_side(self.meta, self.style))
 
     def __repr__(self) -> str:
         c = self.config

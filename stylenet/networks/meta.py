@@ -28,6 +28,9 @@ MAX_SIDE = 16384  # train.image_size, infer.py --size: evaluation loads images a
 # and a crafted 16384 (within MAX_SIDE) allocated a 16384 px painting in evaluate. The config, the checkpoint
 # reader and the command line all take it from here.
 MAX_PAINTING_SIDE = 4096
+# The working long side a style paints best at (style.stroke_side, styles[i].stroke_side: measured by
+# stylenet.teacher.strokes, read by --stroke-scale auto). Under 64 px a network sees mostly border.
+MIN_STROKE_SIDE = 64
 MAX_STYLES = 1024  # styles in one network (Magenta's largest held 32; each adds 2 × 12 norm rows)
 ARCH_NAME = "TransformerNet"
 UNIVERSAL_KIND = "universal"  # meta["kind"] of the universal decoders' file (stylenet.universal)
@@ -56,8 +59,9 @@ class CheckpointMeta:
         format_version: 2
         arch:  {"name": "TransformerNet", "base_channels": 32, "num_residual_blocks": 5}   # + "output": "clamp"
                for a network converted from pytorch/examples (TransformerNet's output layer; default tanh)
-        style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None
-        styles: [{"name": ..., "image": ..., "size": ..., "style_weight": ...}, ...]  # several styles only:
+        style: {"name": "wave", "image": "assets/styles/wave.jpg", "size": 512}     # size may be None; optional
+               "stroke_side": 768, the working long side the style paints best at (stylenet.teacher.strokes)
+        styles: [{"name": ..., "image": ..., "size": ..., "style_weight": ..., "stroke_side": ...}, ...]  # several styles only:
                arch["num_styles"] rows, in the network's order (Dumoulin et al. 2017); "style" then
                names them all ({"name": "wave+udnie"})
         loss:  the perceptual loss's settings (stylenet.perceptual.loss.build_perceptual_loss's
@@ -124,6 +128,8 @@ class CheckpointMeta:
         style = dict(_dict(meta.get("style", {}), "style", source))
         if style.get("size") is not None:
             _int(style["size"], "style.size", 1, MAX_PAINTING_SIDE, source)
+        if style.get("stroke_side") is not None:
+            _int(style["stroke_side"], "style.stroke_side", MIN_STROKE_SIDE, MAX_SIDE, source)
         train = dict(_dict(meta.get("train", {}), "train", source))
         if train.get("image_size") is not None:
             _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
@@ -147,6 +153,8 @@ def _styles(styles: Any, num_styles: int, source: str) -> list[dict]:
             raise CheckpointError(f"{source}: styles[{i}] has no name; the file is damaged")
         if st.get("size") is not None:
             _int(st["size"], f"styles[{i}].size", 1, MAX_PAINTING_SIDE, source)
+        if st.get("stroke_side") is not None:
+            _int(st["stroke_side"], f"styles[{i}].stroke_side", MIN_STROKE_SIDE, MAX_SIDE, source)
         out.append(st)
     names = [st["name"] for st in out]
     if len(set(names)) != len(names):

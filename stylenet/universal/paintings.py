@@ -102,7 +102,8 @@ class PaintingStylizer:
 
 
 def _check_options(stroke_scale, tile) -> None:
-    if stroke_scale not in (1, 1.0, "1"):
+    # auto (every caller's default) means "as it is" here: the decoders' texture has VGG's scale, not a stroke size.
+    if stroke_scale not in (1, 1.0, "1", "auto"):
         raise UniversalError("a stroke scale applies to trained networks; with universal decoders style_size sets the painting's scale")
     if tile not in _NO_TILES:
         raise UniversalError("tiles do not apply to universal decoders: WCT needs the whole image's statistics")

@@ -30,7 +30,13 @@ def test_list_names_kinds_styles_and_what_is_installed(root, capsys):
     assert "adain           decoders  any painting" in out and "not installed: python -m stylenet zoo build adain" in out
 
 
-def test_build_from_a_checkpoint_writes_the_folder_with_its_card(root, tmp_path, capsys):
+def test_build_from_a_checkpoint_writes_the_folder_with_its_card(root, tmp_path, capsys, monkeypatch):
+    import functools
+
+    from stylenet.teacher import strokes
+
+    # The build measures each style's stroke side on the shipped photos; here on one of them, at 64 px, one side.
+    monkeypatch.setattr(strokes, "calibrate", functools.partial(strokes.calibrate, size=64, sides=(64,), limit=1, device="cpu"))
     net = make_multi_checkpoint(tmp_path / "five.ckpt", styles=zoo.MODELS["five-paintings"].styles)
     (tmp_path / "q.md").write_text("| painting | iters |\n|---|---|\n| wave | 31 |\n")
     assert main(["build", "five-paintings", "--from-ckpt", str(net), "--half", "--card", "time=31 min",
@@ -41,6 +47,8 @@ def test_build_from_a_checkpoint_writes_the_folder_with_its_card(root, tmp_path,
     card = (folder / "README.md").read_text()
     assert zoo.MODELS["five-paintings"].command_line in card and "public domain and CC0" in card
     assert "31 min" in card and "## Quality\n\n| painting | iters |\n|---|---|\n| wave | 31 |" in card
+    assert "## Stroke sides" in card and "- udnie: 64 px" in card
+    assert [s["stroke_side"] for s in json.loads((folder / "config.json").read_text())["styles"]] == [64] * 5
     assert "five-paintings: " in capsys.readouterr().out and zoo.is_installed("five-paintings")
     assert main(["build", "adain", "--from-ckpt", str(write_universal(tmp_path / "u.ckpt", levels=(4,)))]) == 0
     assert load_file(root / "adain")["stylenet"]["levels"] == [4]

@@ -75,6 +75,16 @@ def test_png_keeps_its_alpha_and_the_output_size_is_the_long_side(catalogue, tmp
         assert out.getchannel("A").getextrema() == (128, 128)
 
 
+def test_the_stroke_scale_is_auto_first_and_a_bad_one_is_one_line(catalogue, tmp_path):
+    assert jobs.STROKE_SCALES[0] == "auto"
+    src = _save(photo((120, 80)), tmp_path / "p.png")
+    for bad in ("0", "big", float("nan")):
+        with pytest.raises(DemoError, match="stroke scale must be auto or a number|stroke scale takes a number") as e:
+            jobs.stylise_photo(catalogue, src, "wave (five-paintings)", stroke_scale=bad)
+        assert "\n" not in str(e.value)
+    assert jobs.stylise_photo(catalogue, src, "wave (five-paintings)", stroke_scale="1.5").size == (120, 80)
+
+
 def test_your_painting_needs_a_painting_and_paints_with_it(catalogue, tmp_path):
     src = _save(photo((96, 80)), tmp_path / "p.webp")
     with pytest.raises(DemoError, match="no painting: drop or upload one first"):

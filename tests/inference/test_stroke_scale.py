@@ -13,7 +13,14 @@ from helpers import make_multi_checkpoint, photo, tiny_net
 from PIL import Image
 
 from stylenet.data import images
-from stylenet.inference.stroke_scale import AUTO_MIN_SIDE, DEFAULT_STROKE_SCALE, MIN_WORKING_SIDE, StrokeScaleError, working_size
+from stylenet.inference.stroke_scale import (
+    AUTO_MIN_SIDE,
+    DEFAULT_STROKE_SCALE,
+    MIN_WORKING_SIDE,
+    StrokeScaleError,
+    stroke_side,
+    working_size,
+)
 from stylenet.inference.stylizer import Stylizer
 from stylenet.perceptual.color import rgb_to_yuv
 
@@ -38,9 +45,47 @@ def seen(stylizer, monkeypatch) -> list[tuple[int, int]]:
     return sizes
 
 
-def test_the_default_is_one_constant_and_one_changes_nothing():
-    assert DEFAULT_STROKE_SCALE == 1.0
+def test_the_default_is_auto_and_one_changes_nothing():
+    assert DEFAULT_STROKE_SCALE == "auto"
     assert working_size((157, 301), 1) == (157, 301)
+    assert working_size((1000, 1500), 1, TRAIN_SIDE, 300) == (1000, 1500)
+
+
+def test_auto_paints_at_the_styles_measured_side():
+    assert working_size((1000, 1500), "auto", TRAIN_SIDE, 500) == (333, 500)  # S = 3, whatever the training side
+    assert working_size((1000, 1500), "auto", None, 500) == (333, 500)
+    assert working_size((300, 400), "auto", TRAIN_SIDE, 500) == (300, 400)  # never enlarges
+    assert working_size((1000, 1500), "auto", None, None) == (1000, 1500)  # nothing recorded: as the network paints
+
+
+def test_a_styles_side_comes_from_its_entry_and_a_blend_takes_the_geometric_mean():
+    one = {"style": {"name": "wave", "stroke_side": 512}}
+    assert stroke_side(one) == 512 and stroke_side({"style": {"name": "wave"}}) is None and stroke_side(None) is None
+    multi = {"styles": [{"name": "wave", "stroke_side": 768}, {"name": "udnie", "stroke_side": 192}, {"name": "new"}]}
+    assert stroke_side(multi, "udnie") == pytest.approx(192)
+    assert stroke_side(multi, {"wave": 1, "udnie": 1}) == pytest.approx(384)  # sqrt(768 * 192)
+    assert stroke_side(multi, {"wave": 1, "udnie": 0}) == pytest.approx(768)  # a zero weight does not count
+    assert stroke_side(multi, "new") is None and stroke_side(multi, {"wave": 1, "new": 1}) is None
+    assert stroke_side(multi, None) is None
+
+
+def test_a_stylizer_paints_each_style_at_its_recorded_side(tmp_path, monkeypatch):
+    from stylenet.networks.checkpoint import load_network
+    from stylenet.teacher.strokes import with_stroke_sides
+
+    net, meta = load_network(make_multi_checkpoint(tmp_path / "multi.ckpt"))
+    multi = Stylizer(net, with_stroke_sides(meta, {"wave": 128, "udnie": 64, "the_scream": 256}), device="cpu",
+                     backend="torch", style="wave")
+    sizes = []
+    run = multi.runner.run
+    monkeypatch.setattr(multi.runner, "run", lambda x: sizes.append(tuple(x.shape[-2:])) or run(x))
+    x = torch.rand(1, 3, 200, 256)
+    assert multi(x).shape == x.shape
+    multi.set_style("udnie")
+    multi(x)
+    multi(x, stroke_scale=1)
+    assert sizes == [(100, 128), (50, 64), (200, 256)]
+    assert multi.working_size((200, 256)) == (50, 64)
 
 
 @pytest.mark.parametrize("size", [(301, 157), (157, 300), (97, 211), (65, 3)])
@@ -157,12 +202,13 @@ def test_bad_stroke_scales_are_one_line_before_any_work(stylizer, seen, value):
     assert seen == []
 
 
-def test_an_enlargement_over_the_pixel_limit_and_auto_without_a_training_size_are_refused(stylizer, seen, monkeypatch):
+def test_an_enlargement_over_the_pixel_limit_is_refused_and_auto_without_a_training_size_paints_as_it_is(stylizer, seen, monkeypatch):
     monkeypatch.setattr(images, "MAX_PIXELS", 20_000)  # the image limit, scaled down to small photos
     assert stylizer(photo((60, 40)), stroke_scale=0.5).size == (60, 40)  # painted at 120x80 = 9,600 px
     assert seen == [(80, 120)]
     with pytest.raises(StrokeScaleError, match="a 240x160 = 38,400-pixel working image, over the 20,000-pixel limit"):
         stylizer(photo((60, 40)), stroke_scale=0.25)
-    bare = Stylizer(tiny_net(), device="cpu", backend="torch")  # no metadata: no training size
-    with pytest.raises(StrokeScaleError, match="auto needs the training image size"):
-        bare(photo((120, 80)), stroke_scale="auto")
+    bare = Stylizer(tiny_net(), device="cpu", backend="torch")  # no metadata: no training size, no stroke side
+    x = torch.rand(1, 3, 900, 1000)
+    assert bare.working_size((900, 1000)) == (900, 1000)
+    assert torch.equal(bare(x), bare(x, stroke_scale=1))

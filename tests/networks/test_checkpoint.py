@@ -66,6 +66,8 @@ def _crafted(tmp_path, name, edit):
     ("style_size", lambda c: c["stylenet"]["style"].update(size=10**7), r"style.size=10000000"),
     ("style_size_in_old_bounds", lambda c: c["stylenet"]["style"].update(size=16384), r"style.size=16384 is not a whole number in \[1, 4096\]"),
     ("image_size", lambda c: c["stylenet"]["train"].update(image_size=-1), r"train.image_size=-1"),
+    ("stroke_side_small", lambda c: c["stylenet"]["style"].update(stroke_side=8), r"style.stroke_side=8 is not a whole number in \[64, 16384\]"),
+    ("stroke_side_text", lambda c: c["stylenet"]["style"].update(stroke_side="big"), r"style.stroke_side='big'"),
     ("sd_list", lambda c: c.update(state_dict=[1, 2]), r"'state_dict' is list, not a mapping"),
     ("sd_values", lambda c: c["state_dict"].update({"x": 3}), r"entries that are not named tensors"),
 ])
