@@ -3,7 +3,7 @@
     python infer.py --ckpt checkpoints/wave/last.ckpt photo.jpg                 # → stylized/photo_wave.jpg
     python infer.py --ckpt wave.pt holidays/ -o out/ --ext webp --size 1024     # a folder, recursively
     python infer.py --ckpt wave.pt "scans/*.tif" --tile 1024 --preserve-color   # big images, in tiles
-    python infer.py --ckpt wave.pt photo.jpg --stroke-scale auto                 # strokes at the training scale
+    python infer.py --ckpt wave.pt photo.jpg --stroke-scale 2                    # strokes twice as big (default auto)
     python infer.py --ckpt wave.pt --export onnx --export torchscript -o export/
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 photos/  # any painting
     python infer.py photo.jpg --style starry_night                              # the shipped network (stylenet.zoo), no training

@@ -3,7 +3,7 @@
     from stylenet import Stylizer
     stylizer = Stylizer.from_checkpoint("checkpoints/wave/last.ckpt")          # device="auto"
     out = stylizer(Image.open("photo.jpg"), strength=0.8, preserve_color=True)  # PIL in, PIL out
-    big = stylizer(Image.open("photo.jpg"), stroke_scale="auto")                # strokes at the training scale
+    big = stylizer(Image.open("photo.jpg"), stroke_scale=2)                     # strokes twice as big (default: auto)
     y = stylizer(x)                                                             # B×3×H×W in [0, 1] in and out
     multi = Stylizer.from_checkpoint("checkpoints/five/last.ckpt", style="udnie")  # a multi-style network
     multi.set_style({"wave": 0.7, "udnie": 0.3})                                 # a blend of its styles
