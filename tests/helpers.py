@@ -87,6 +87,14 @@ def photo(size=(61, 45), mode="RGB") -> Image.Image:
     return Image.open(PHOTO).convert("RGB").resize(size).convert(mode)
 
 
+def photo_folder(folder: Path, count: int = 2) -> Path:
+    """``count`` small photos of different sizes (p0.png, p1.png, ...) in a new ``folder``."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        photo((90 + 10 * i, 70)).save(folder / f"p{i}.png")
+    return folder
+
+
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
 

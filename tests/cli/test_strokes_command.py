@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import make_multi_checkpoint, photo, write_universal
+from helpers import make_multi_checkpoint, photo_folder, write_universal
 
 from stylenet.cli.strokes import main
 from stylenet.inference.stylizer import Stylizer
@@ -14,11 +14,7 @@ from stylenet.inference.stylizer import Stylizer
 
 @pytest.fixture
 def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(2):
-        photo((90 + 10 * i, 70)).save(folder / f"p{i}.png")
-    return folder
+    return photo_folder(tmp_path / "photos")
 
 
 def test_the_table_and_a_folder_whose_styles_paint_at_their_sides(tmp_path, photos, capsys):

@@ -4,7 +4,7 @@ the lowest chosen, recorded in the metadata that --stroke-scale auto reads. Tiny
 from __future__ import annotations
 
 import pytest
-from helpers import make_multi_checkpoint, noise, photo
+from helpers import make_multi_checkpoint, noise, photo_folder
 
 from stylenet.errors import StylenetError
 from stylenet.inference.stylizer import Stylizer
@@ -14,10 +14,7 @@ from stylenet.teacher.strokes import SideScore, best_side, calibrate, format_tab
 
 @pytest.fixture
 def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(3):
-        photo((90 + 10 * i, 70)).save(folder / f"p{i}.png")
+    folder = photo_folder(tmp_path / "photos", count=3)
     noise(folder / "n.png", seed=1, size=(80, 60))
     return folder
 
