@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from stylenet.config import user_path
 from stylenet.data.images import ImageError, load_image
 from stylenet.data.listing import list_images
 from stylenet.errors import StylenetError, first_line
@@ -89,6 +90,11 @@ def measure_stroke_sides(stylizer: Stylizer, photos: Sequence[torch.Tensor], sid
     ratio = painting_scale({**meta, "style": entries[0]}, "train") or DEFAULT_PAINTING_SCALE
     before = stylizer.style
     out: dict[str, list[SideScore]] = {}
+    for entry in entries:  # every painting checked before minutes of work
+        image = entry.get("image")
+        if not image or not user_path(image).is_file():
+            raise StylenetError(f"style {entry.get('name')}: its painting ({image or 'not recorded'}) is not here, and the stroke "
+                                "side is measured against it; run from the folder the checkpoint's painting paths start from")
     try:
         for entry in entries:
             if meta.get("styles"):

@@ -59,3 +59,15 @@ def test_unreadable_photos_are_skipped_and_said_and_none_at_all_is_one_line(tmp_
     (empty / "x.jpg").write_bytes(b"nope")
     with pytest.raises(StylenetError, match="no readable photos under"):
         load_photos(empty, 64)
+
+
+def test_a_network_whose_painting_is_not_here_is_one_line_before_any_work(tmp_path, photos):
+    from stylenet.teacher.strokes import measure_stroke_sides
+
+    _, meta = load_network(make_multi_checkpoint(tmp_path / "m.ckpt"))
+    meta["styles"][1]["image"] = str(tmp_path / "gone.jpg")
+    net, _ = load_network(tmp_path / "m.ckpt")
+    stylizer = Stylizer(net, meta, device="cpu", backend="torch")
+    with pytest.raises(StylenetError, match="style udnie: its painting .*gone.jpg.* is not here") as e:
+        measure_stroke_sides(stylizer, load_photos(photos, 64), sides=(64,))
+    assert "\n" not in str(e.value)
