@@ -15,10 +15,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_commands_are_listed_and_an_unknown_one_is_one_line():
     listed = _run("-m", "stylenet")
-    assert listed.returncode == 0 and all(c in listed.stdout for c in ("train", "infer", "gatys", "evaluate", "quality", "flicker", "bench", "decoders", "zoo", "demo"))
+    assert listed.returncode == 0 and all(c in listed.stdout for c in ("train", "infer", "gatys", "evaluate", "quality", "flicker", "bench", "decoders", "strokes", "zoo", "demo"))
     unknown = _run("-m", "stylenet", "paint")
     assert unknown.returncode == 2
-    assert unknown.stderr.strip().splitlines() == ["error: unknown command 'paint'; choose one of train, infer, gatys, evaluate, quality, flicker, bench, decoders, zoo, demo"]
+    assert unknown.stderr.strip().splitlines() == ["error: unknown command 'paint'; choose one of train, infer, gatys, evaluate, quality, flicker, bench, decoders, strokes, zoo, demo"]
 
 
 @pytest.mark.parametrize("old, new", [("gatys", "gatys"), ("evaluate", "evaluate"), ("bench", "bench")])
