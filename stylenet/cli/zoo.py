@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--half", action="store_true", help="store float16 weights (half the size; loaded as float32)")
     b.add_argument("--no-strokes", action="store_true",
                    help="skip measuring each style's stroke side on the shipped photos (a network's build measures it: "
-                        "what --stroke-scale auto reads; about 15 min on 2 CPU cores)")
+                        "what --stroke-scale auto reads; 20-30 min on 2 CPU cores for five styles)")
     b.add_argument("--card", action="append", default=[], metavar="KEY=VALUE",
                    help=f"a model-card field measured elsewhere (VALUE or @FILE); keys: {', '.join(CARD_KEYS)}")
     return p
