@@ -77,9 +77,11 @@ def best_side(scores: Sequence[SideScore]) -> int:
 
 
 def measure_stroke_sides(stylizer: Stylizer, photos: Sequence[torch.Tensor], sides: Sequence[int] = SIDES,
-                         say: Callable[[str], None] = lambda msg: None) -> dict[str, list[SideScore]]:
-    """Every style of ``stylizer``'s network scored at ``sides``: ``{style name: scores}``. Its painting files
-    must be readable (the checkpoint names them, relative to the repository for the shipped ones)."""
+                         say: Callable[[str], None] = lambda msg: None,
+                         styles: Sequence[str] | None = None) -> dict[str, list[SideScore]]:
+    """Every style of ``stylizer``'s network (or those named in ``styles``) scored at ``sides``: ``{style name:
+    scores}``. Their painting files must be readable (the checkpoint names them, relative to the repository for the
+    shipped ones)."""
     if not photos:
         raise StylenetError("measuring stroke sides needs photos; give a folder of them")
     bad = [s for s in sides if not MIN_STROKE_SIDE <= int(s)]
@@ -88,6 +90,8 @@ def measure_stroke_sides(stylizer: Stylizer, photos: Sequence[torch.Tensor], sid
     meta = stylizer.meta
     entries = meta.get("styles") or [meta.get("style") or {}]
     ratio = painting_scale({**meta, "style": entries[0]}, "train") or DEFAULT_PAINTING_SCALE
+    if styles:
+        entries = [e for e in entries if e.get("name") in styles]
     before = stylizer.style
     out: dict[str, list[SideScore]] = {}
     for entry in entries:  # every painting checked before minutes of work
