@@ -218,14 +218,27 @@ def load_average() -> str:
         return "n/a"
 
 
+# CPU features that change which kernels int8 and 16-bit work get (the same "AMD EPYC" name has come with and
+# without them: model=fast in int8 ran 1.09–1.32× its fp32 speed on one and 1.30–1.51× on the other, docs/performance.md).
+CPU_FEATURES = ("avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+
+
+def cpu_features(cpuinfo: str) -> str:
+    """torch's vector ISA for this CPU and which of :data:`CPU_FEATURES` the ``/proc/cpuinfo`` text lists."""
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    return " ".join([torch.backends.cpu.get_cpu_capability(), *(f for f in CPU_FEATURES if f in flags)])
+
+
 def device_name(device: torch.device) -> str:
-    """The machine in words, for reports and model cards: the GPU and its CUDA, or the CPU model, its cores and torch's threads."""
+    """The machine in words, for reports and model cards: the GPU and its CUDA, or the CPU model, its vector
+    features, its cores and torch's threads."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    model = platform.processor() or platform.machine()
+    model, cpuinfo = platform.processor() or platform.machine(), ""
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+            cpuinfo = f.read()
     except OSError:
         pass
-    return f"CPU {model}, {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads"
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), model)
+    return f"CPU {model} ({cpu_features(cpuinfo)}), {os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads"

@@ -280,3 +280,13 @@ def test_the_video_section_needs_a_clip(capsys):
     assert main(["bench.sections=[video]"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: the video section times a real clip: give one with bench.video_clip=PATH (e.g. a 720p MP4)")
+
+
+def test_the_report_names_the_cpus_vector_features_that_decide_int8_and_half_speed():
+    from stylenet.runtime import cpu_features, device_name
+
+    isa = torch.backends.cpu.get_cpu_capability()
+    vnni = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 avx512f avx512_vnni avx512_bf16 x\n"
+    assert cpu_features(vnni) == f"{isa} avx512_vnni avx512_bf16"
+    assert cpu_features("flags\t\t: fpu sse avx2 fma\n") == isa and cpu_features("") == isa  # none listed, or no cpuinfo
+    assert device_name(torch.device("cpu")).startswith("CPU ") and f"({isa}" in device_name(torch.device("cpu"))
