@@ -1,7 +1,7 @@
 """int8 against fp32 on real photos: how far onnxruntime's statically quantised network
 (stylenet/inference/quantize.py) paints from the float one (docs/performance.md, "int8").
 
-    python docs/bench/int8_parity.py [--ckpt checkpoints/wave/last.ckpt | --zoo five-paintings] [--calib assets/sample] [--photos DIR] [--size 512] [--out DIR]
+    python docs/bench/int8_parity.py [--ckpt checkpoints/wave/last.ckpt | --zoo five-paintings] [--calib assets/sample] [--photos DIR] [--size 512] [--reduce-range] [--out DIR]
 
 Calibrates on the first half of the photos (``--calib``, default the shipped sample photos) and scores on
 ``--photos`` (default: the same folder, the photos not used for calibration), each resized to ``--size`` px
@@ -50,6 +50,8 @@ def main(argv: list[str]) -> None:
     a.add_argument("--calib-size", type=int, default=256)
     a.add_argument("--calib-limit", type=int, default=16, help="calibrate on the first N photos of --calib (by name)")
     a.add_argument("--limit", type=int, default=None, help="score the first N photos (by name)")
+    a.add_argument("--reduce-range", action="store_true",
+                   help="7-bit weights (onnxruntime's advice for CPUs without VNNI; off in --backend onnxruntime-int8)")
     a.add_argument("--out", type=Path, default=None, help="write the int8 outputs here, named like the photos (PNG)")
     args = a.parse_args(argv)
     from stylenet import zoo
@@ -67,7 +69,8 @@ def main(argv: list[str]) -> None:
         calib, photos = calib[:half], photos[half:]
     graph = onnx_bytes(net)
     fp32 = onnx_session(graph, threads=torch.get_num_threads())
-    int8 = onnx_session(quantize_onnx(graph, [x for _, _, x in calib], inputs=extra), threads=torch.get_num_threads())
+    int8 = onnx_session(quantize_onnx(graph, [x for _, _, x in calib], inputs=extra, reduce_range=args.reduce_range),
+                        threads=torch.get_num_threads())
     diffs = []
     for name, (h, w), x in photos:
         a_ = np.clip(fp32.run(None, {"image": x, **extra})[0][..., :h, :w], 0, 1) * 255

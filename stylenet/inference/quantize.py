@@ -38,13 +38,16 @@ def calibration_photos() -> list[np.ndarray]:
             for p in sorted(CALIBRATION.glob("*.jpg"))]
 
 
-def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[str, np.ndarray] | Sequence[dict[str, np.ndarray]] | None = None) -> bytes:
+def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[str, np.ndarray] | Sequence[dict[str, np.ndarray]] | None = None,
+                  reduce_range: bool = False) -> bytes:
     """``model`` (an ONNX graph with a float32 ``image`` input, N×3×H×W in [0, 1]) with int8 convolutions.
 
     ``photos``: the calibration set, each a float32 1×3×H×W array (real photos: ranges calibrated on noise
     clip the activations of real ones). ``inputs``: the graph's other inputs, fed with every photo (a
     multi-style graph's ``style`` weights); a list of them feeds every photo once with each (every style's
-    ranges)."""
+    ranges). ``reduce_range``: 7-bit weights, which onnxruntime's guide suggests "for better accuracy on
+    non-VNNI CPUs" (AVX2's VPMADDUBSW clips uint8×int8 pair sums to int16); measured on an AVX-512 VNNI CPU
+    it costs 0.1 dB (docs/performance.md), on an AVX2 one it has not been measured, so it is off unless asked."""
     if not photos:
         raise QuantizeError("int8 quantisation needs at least one calibration photo")
     extras = [inputs or {}] if inputs is None or isinstance(inputs, dict) else list(inputs)
@@ -73,7 +76,7 @@ def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[st
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             quantize_static(str(pre), str(out), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=bool(reduce_range))
         finally:
             root.setLevel(level)
         return out.read_bytes()
