@@ -6,8 +6,8 @@ quantisation: the ranges are fixed before inference, so no per-image range pass 
 every instance norm, the tanh and the pixel shuffles in float, which onnxruntime has no int8 kernels for,
 and quantises the convolutions around them. The calibration set ships with stylenet (:func:`calibration_photos`:
 the five sample photos at 256 px), so the backend needs nothing from the user. docs/performance.md measures
-what it buys (1.1-1.4× on the networks, 2 AVX2 cores) and what it costs (26-28 dB from float; the same teacher
-score on the wave).
+what it buys (1.1-1.3× on 2 AVX2 cores, 1.3-1.5× on 2 AVX-512 VNNI cores) and what it costs (23-37 dB from
+float by network and machine; the same teacher score on the wave).
 """
 
 from __future__ import annotations
