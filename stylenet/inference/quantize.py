@@ -76,7 +76,7 @@ def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[st
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             quantize_static(str(pre), str(out), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=bool(reduce_range))
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range)
         finally:
             root.setLevel(level)
         return out.read_bytes()

@@ -91,6 +91,9 @@ def measure_stroke_sides(stylizer: Stylizer, photos: Sequence[torch.Tensor], sid
     entries = meta.get("styles") or [meta.get("style") or {}]
     ratio = painting_scale({**meta, "style": entries[0]}, "train") or DEFAULT_PAINTING_SCALE
     if styles:
+        unknown = sorted(set(styles) - {e.get("name") for e in entries})
+        if unknown:
+            raise StylenetError(f"styles {unknown} are not in this network; it holds {', '.join(str(e.get('name')) for e in entries)}")
         entries = [e for e in entries if e.get("name") in styles]
     before = stylizer.style
     out: dict[str, list[SideScore]] = {}

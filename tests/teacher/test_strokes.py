@@ -48,6 +48,8 @@ def test_ties_take_the_larger_side_and_the_stylizers_style_is_restored(tmp_path,
     measure_stroke_sides(stylizer, load_photos(photos, 64), sides=(64,))
     assert stylizer.style == "udnie"
     assert list(measure_stroke_sides(stylizer, load_photos(photos, 64, limit=1), sides=(64,), styles=["the_scream"])) == ["the_scream"]
+    with pytest.raises(StylenetError, match=r"styles \['mona_lisa'\] are not in this network; it holds wave, udnie"):
+        measure_stroke_sides(stylizer, load_photos(photos, 64, limit=1), sides=(64,), styles=["mona_lisa"])
 
 
 def test_unreadable_photos_are_skipped_and_said_and_none_at_all_is_one_line(tmp_path, photos):
