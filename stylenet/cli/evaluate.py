@@ -29,9 +29,11 @@ from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, atomic_save_image
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_text, check_writable_dir, file_digest
+from stylenet.inference.backends import BACKENDS
 from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.inference.stroke_scale import check_stroke_scale
 from stylenet.inference.stylizer import Stylizer
+from stylenet.inference.universal_onnx import use_backend
 from stylenet.networks.checkpoint import META_KEY, file_kind, load_file, load_network, read_checkpoint
 from stylenet.networks.transformer import set_mix
 from stylenet.runtime import resolve_device
@@ -116,6 +118,9 @@ def candidate(cfg) -> Candidate:
                          loss_meta=loss_meta or {}, outputs=folder)
     ckpt = user_path(cfg.ckpt)
     stroke_scale = check_stroke_scale(cfg.get("stroke_scale", 1.0), "stroke_scale")
+    backend = str(cfg.get("backend") or "torch")
+    if backend not in BACKENDS or backend == "auto":
+        raise StylenetError(f"backend={backend} is not one of torch, onnxruntime, onnxruntime-int8 (a score names what ran it)")
     ckpt_dict = load_file(ckpt)
     if file_kind(ckpt_dict) != "universal":
         net, full_meta = load_network(ckpt)
@@ -131,14 +136,16 @@ def candidate(cfg) -> Candidate:
         describe = str(ckpt) + (f" (style {cfg.style_name})" if names else "")
 
         def build(style: torch.Tensor, device: torch.device) -> torch.nn.Module:
-            if stroke_scale == 1.0:
+            if stroke_scale == 1.0 and backend == "torch":
                 return net.to(device)
-            # What infer.py --stroke-scale gives: the network on the working image, guided back to full size.
-            stylizer = Stylizer(net, full_meta, device=device, backend="torch", style=str(cfg.style_name) if names else None)
+            # What infer.py --stroke-scale/--backend gives: the network on the working image, guided back to full size.
+            stylizer = Stylizer(net, full_meta, device=device, backend=backend, style=str(cfg.style_name) if names else None)
             return _StylizerNet(stylizer, stroke_scale)
 
         if stroke_scale != 1.0:
             label, describe = f"{label}_stroke{stroke_scale}", f"{describe}, stroke scale {stroke_scale}"
+        if backend != "torch":
+            label, describe = f"{label}_{backend}", f"{describe}, {backend}"
         return Candidate(label=label, describe=describe, caption="network", loss_meta=loss_meta or meta,
                          global_step=(meta.get("train") or {}).get("global_step"), build=build)
     if stroke_scale != 1.0:
@@ -150,12 +157,13 @@ def candidate(cfg) -> Candidate:
     palette = check_palette(cfg.get("palette"))
 
     def build(style: torch.Tensor, device: torch.device) -> torch.nn.Module:
-        stylizer = UniversalStylizer.from_checkpoint(ckpt, device=device)
+        stylizer = use_backend(UniversalStylizer.from_checkpoint(ckpt, device=device), backend)
         return _UniversalNet(stylizer, stylizer.prepare_styles(style), alpha, transform, palette)
 
-    tag = f"_palette_{palette}" if palette else ""
+    tag = (f"_palette_{palette}" if palette else "") + (f"_{backend}" if backend != "torch" else "")
     return Candidate(label=f"{ckpt.parent.name}_{ckpt.stem}_{transform}{tag}",
-                     describe=f"{ckpt} ({transform}, alpha {alpha:g}" + (f", palette {palette})" if palette else ")"),
+                     describe=f"{ckpt} ({transform}, alpha {alpha:g}" + (f", palette {palette}" if palette else "")
+                              + (f", {backend})" if backend != "torch" else ")"),
                      caption=transform, loss_meta=loss_meta or {}, build=build)
 
 

@@ -3,6 +3,7 @@
     python infer.py --ckpt checkpoints/universal/last.ckpt --style wave.jpg photos/
     python infer.py --ckpt checkpoints/universal/last.ckpt --style a.jpg:0.7 --style b.jpg:0.3 --alpha 0.8 photo.jpg
     python infer.py --ckpt checkpoints/universal/last.ckpt --style wave.jpg --transform adain photo.jpg
+    python infer.py --ckpt adain --style wave.jpg --backend onnxruntime-int8 photo.jpg   # int8 on a CPU
 
 The options a universal checkpoint takes, checked here; the stylizer is
 :class:`stylenet.universal.paintings.PaintingStylizer`, run by :func:`stylenet.cli.infer_run.run_stylize` as
@@ -20,6 +21,7 @@ from stylenet.cli.entry import UsageError
 from stylenet.cli.infer_jobs import plan_jobs
 from stylenet.cli.infer_run import run_stylize
 from stylenet.inference.mix import MixError, check_style_weight
+from stylenet.inference.universal_onnx import use_backend
 from stylenet.universal.paintings import PaintingStylizer, style_label
 from stylenet.universal.stylizer import UniversalError, UniversalStylizer, check_palette
 
@@ -61,8 +63,8 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
         check_palette(args.palette or "auto", args.preserve_color)  # one rule for the CLI and the library
     except UniversalError as e:
         raise UsageError(str(e)) from None
-    if args.half or args.backend.startswith("onnxruntime"):
-        raise UsageError(f"a universal checkpoint runs in float32 on PyTorch: drop --half / --backend {args.backend}")
+    if args.half:
+        raise UsageError("a universal checkpoint runs in float32 (int8 on a CPU: --backend onnxruntime-int8): drop --half")
     styles = [parse_style(s) for s in args.style]
     paths, weights = [p for p, _ in styles], [w for _, w in styles]
     if sum(weights) <= 0:
@@ -78,7 +80,7 @@ def run_universal(args, ckpt: Path, device: torch.device) -> int:
                          "stylise its frames, or use a trained network")
     if args.threads:
         torch.set_num_threads(args.threads)
-    decoders = UniversalStylizer.from_checkpoint(ckpt, device=device)
+    decoders = use_backend(UniversalStylizer.from_checkpoint(ckpt, device=device), args.backend, args.threads)
     stylizer = PaintingStylizer(decoders, paths, weights, alpha=alpha, transform=args.transform,
                                 style_size=args.style_size, palette=args.palette or "auto", label=label)  # a bad painting: one line, before any photo
     return run_stylize(args, stylizer, jobs, failures, str(out))

@@ -30,7 +30,7 @@ from stylenet.files import atomic_write_text, check_writable_dir
 from stylenet.teacher.evaluate import MAX_SCORING_SIDE
 from stylenet.teacher.quality import Cell, frontier_figure, table_csv, table_markdown
 
-CANDIDATE_KEYS = ("ckpt", "style_name", "stroke_scale", "outputs", "transform", "alpha", "palette")
+CANDIDATE_KEYS = ("ckpt", "style_name", "stroke_scale", "outputs", "transform", "alpha", "palette", "backend")
 SHARED_KEYS = ("iterations", "full_curve", "init", "style_scale", "seed", "repeats", "teacher_cache", "device")
 
 

@@ -80,7 +80,7 @@ class OnnxBackend(TorchBackend):
         if min(x.shape[-2:]) < ORT_MIN_SIDE:
             return self.run_eager(x)
         # The exported graph pads exactly as run_any_size does for sides >= 16 and clamps (as the Stylizer does).
-        return torch.from_numpy(_session_run(self.session, self._feeds(x), x.shape))
+        return torch.from_numpy(run_session(self.session, self._feeds(x), x.shape))
 
     def _feeds(self, x: torch.Tensor) -> dict:
         feeds = {"image": x.detach().float().cpu().numpy()}
@@ -98,10 +98,10 @@ class OnnxBackend(TorchBackend):
         feeds = {"image": x.detach().float().cpu().numpy()}
         for i, (scale, shift) in enumerate(frozen_affines(self.net, stats)):
             feeds[f"scale{i}"], feeds[f"shift{i}"] = scale.cpu().numpy(), shift.cpu().numpy()
-        return torch.from_numpy(_session_run(self.tile_session, feeds, x.shape))
+        return torch.from_numpy(run_session(self.tile_session, feeds, x.shape))
 
 
-def _session_run(session, feeds: dict, shape) -> np.ndarray:
+def run_session(session, feeds: dict, shape) -> np.ndarray:
     """``session.run``, with onnxruntime's errors as the built-in ones torch's path raises. Its exceptions derive
     from Exception only, so an out-of-memory escaped every handler as a traceback; as MemoryError (or
     RuntimeError) infer.py retries the batch one image at a time and reports the image that does not fit."""

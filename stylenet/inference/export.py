@@ -112,6 +112,14 @@ def onnx_bytes(net: nn.Module, frozen_stats: bool = False) -> bytes:
         for i, m in enumerate(graph._norms):
             args += (torch.ones(1, m.num_features, 1, 1), torch.zeros(1, m.num_features, 1, 1))
             names += [f"scale{i}", f"shift{i}"]
+    return trace_onnx(graph, args, names, ["stylized"], {"image": {0: "batch", 2: "height", 3: "width"},
+                                                          "stylized": {0: "batch", 2: "height", 3: "width"}})
+
+
+def trace_onnx(module: nn.Module, args: tuple[torch.Tensor, ...], input_names: list[str], output_names: list[str],
+               dynamic_axes: dict[str, dict[int, str]]) -> bytes:
+    """``module`` traced to ONNX (opset :data:`ONNX_OPSET`, constants folded) as bytes: the one exporter call every
+    graph stylenet runs in onnxruntime goes through (the networks here, the universal encoder and decoders)."""
     f = io.BytesIO()
     threads = torch.get_num_threads()
     # Tracing runs the network on a tiny input: one thread avoids per-op thread synchronisation, which
@@ -122,17 +130,8 @@ def onnx_bytes(net: nn.Module, frozen_stats: bool = False) -> bytes:
             # The TorchScript-based exporter is deprecated in favour of dynamo (which needs onnxscript);
             # its other warnings are about instance_norm's training flag and constant folding, both harmless.
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                graph,
-                args,
-                f,
-                dynamo=False,
-                input_names=names,
-                output_names=["stylized"],
-                dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}},
-                opset_version=ONNX_OPSET,
-                do_constant_folding=True,
-            )
+            torch.onnx.export(module, args, f, dynamo=False, input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=ONNX_OPSET, do_constant_folding=True)
     finally:
         torch.set_num_threads(threads)
     return f.getvalue()

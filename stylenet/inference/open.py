@@ -22,6 +22,7 @@ import torch
 from stylenet.inference.mix import StyleChoice
 from stylenet.inference.protocol import StylizerProtocol
 from stylenet.inference.stylizer import InferenceError, Stylizer
+from stylenet.inference.universal_onnx import use_backend
 from stylenet.networks.checkpoint import file_kind, load_file
 from stylenet.universal.paintings import PaintingStylizer
 from stylenet.universal.stylizer import UniversalStylizer
@@ -34,7 +35,8 @@ def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torc
 
     ``style``: for universal decoders (required), a painting (path, PIL image or tensor), a list of them
     (equal weights) or ``{path: weight}``; ``options`` are :class:`PaintingStylizer`'s (``alpha``,
-    ``transform``, ``style_size``, ``palette``, ``encoder_weights``). For a multi-style network, one of its style names or
+    ``transform``, ``style_size``, ``palette``, ``encoder_weights``) and ``backend``, ``threads``
+    (:func:`~stylenet.inference.universal_onnx.use_backend`: onnxruntime on a CPU by default). For a multi-style network, one of its style names or
     ``{name: weight}``; for a one-style network, None; ``options`` are :class:`Stylizer`'s (``half``,
     ``backend``, ``threads``). Every problem is one line (a StylenetError).
     """
@@ -47,6 +49,7 @@ def open_stylizer(path: str | os.PathLike, style: Any = None, device: str | torc
         styles, weights = (list(style), list(style.values())) if isinstance(style, Mapping) else (style, None)
         encoder_weights = options.pop("encoder_weights", None)
         decoders = UniversalStylizer.from_checkpoint(path, device=device, encoder_weights=encoder_weights)
+        use_backend(decoders, options.pop("backend", "auto"), options.pop("threads", None))
         return PaintingStylizer(decoders, styles, weights, **options)
     choice: StyleChoice = dict(style) if isinstance(style, Mapping) else style
     return Stylizer.from_checkpoint(path, device=device, style=choice, **options)

@@ -51,15 +51,25 @@ def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[st
     if not photos:
         raise QuantizeError("int8 quantisation needs at least one calibration photo")
     extras = [inputs or {}] if inputs is None or isinstance(inputs, dict) else list(inputs)
+    return quantize_feeds(model, [{"image": np.ascontiguousarray(p, dtype=np.float32), **extra} for p in photos for extra in extras],
+                          reduce_range=reduce_range)
+
+
+def quantize_feeds(model: bytes, feeds: Sequence[dict[str, np.ndarray]], *, reduce_range: bool = False) -> bytes:
+    """``model`` with int8 convolutions, its activation ranges calibrated on ``feeds`` (each one run of the graph:
+    input name → array). :func:`quantize_onnx` is this for a stylising graph and photos; the universal decoders
+    calibrate on the features a painting gives (stylenet/inference/universal_onnx.py)."""
+    if not feeds:
+        raise QuantizeError("int8 quantisation needs at least one calibration input")
     try:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError:
         raise QuantizeError("int8 needs onnxruntime's quantiser (pip install onnxruntime onnx)") from None
 
-    class Photos(CalibrationDataReader):
+    class Feeds(CalibrationDataReader):
         def __init__(self):
-            self.feeds = iter([{"image": np.ascontiguousarray(p, dtype=np.float32), **extra} for p in photos for extra in extras])
+            self.feeds = iter(feeds)
 
         def get_next(self):
             return next(self.feeds, None)
@@ -75,7 +85,7 @@ def quantize_onnx(model: bytes, photos: Sequence[np.ndarray], *, inputs: dict[st
         root.setLevel(logging.ERROR)
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            quantize_static(str(pre), str(out), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
+            quantize_static(str(pre), str(out), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range)
         finally:
             root.setLevel(level)

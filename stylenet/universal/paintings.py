@@ -8,8 +8,9 @@ The paintings are encoded once, when it is built (a bad painting is one line bef
 then stylised alone, since WCT's statistics are per image. It offers what
 :class:`stylenet.inference.protocol.StylizerProtocol` names, so infer.py, :func:`stylenet.inference.open.open_stylizer`
 and :func:`stylenet.inference.video.stylize_video` drive it as they drive a trained network. What a trained
-network has and this has not: a stroke scale, tiles (WCT needs the whole image's statistics), half precision,
-onnxruntime and export; asking for them is one :class:`~stylenet.universal.stylizer.UniversalError` line.
+network has and this has not: a stroke scale, tiles (WCT needs the whole image's statistics), half precision and
+export; asking for them is one :class:`~stylenet.universal.stylizer.UniversalError` line. onnxruntime (float32 or
+int8) is the stylizer's runner, :func:`stylenet.inference.universal_onnx.use_backend`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ class PaintingStylizer:
     paintings' colours, :func:`~stylenet.universal.stylizer.check_palette`: default ``"auto"``, after the decoder
     unless a call asks for ``preserve_color``; ``None`` for the decoder's own colours)."""
 
-    backend = "torch"
     dtype = torch.float32
     tiled_images = 0  # never tiles
 
@@ -63,9 +63,15 @@ class PaintingStylizer:
                         device: str | torch.device = "auto", encoder_weights: str | None = None, **options) -> PaintingStylizer:
         return cls(UniversalStylizer.from_checkpoint(path, device=device, encoder_weights=encoder_weights), styles, weights, **options)
 
+    @property
+    def backend(self) -> str:
+        """What runs the encoder and decoders (the stylizer's runner: torch, onnxruntime or onnxruntime-int8)."""
+        return self.stylizer.backend
+
     def __repr__(self) -> str:
         return (f"PaintingStylizer(styles={self.styles.names!r}, weights={self.styles.weights!r}, alpha={self.alpha:g}, "
-                f"transform={self.transform!r}, palette={self.palette!r}, levels={list(self.stylizer.levels)}, device={self.device})")
+                f"transform={self.transform!r}, palette={self.palette!r}, levels={list(self.stylizer.levels)}, device={self.device}, "
+                f"backend={self.backend})")
 
     def working_size(self, hw: tuple[int, int], stroke_scale=1) -> tuple[int, int]:
         """The photo's own size: the decoders paint every photo as it is."""

@@ -20,6 +20,8 @@ one too thin for a level is tiled (its statistics are what matters, not its layo
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import math
 import os
@@ -38,6 +40,7 @@ from stylenet.perceptual.vgg import ImageTooSmallError, VGGEncoder
 from stylenet.runtime import resolve_device
 from stylenet.universal.checkpoint import UniversalMeta, read_universal, require_levels
 from stylenet.universal.decoder import Decoder, level_layer, min_side, size_multiple
+from stylenet.universal.runner import Runner, TorchRunner
 from stylenet.universal.transforms import SINGLE_LEVEL, TRANSFORMS, check_weights, transform_features
 
 ADAIN_LEVEL = 4  # Huang & Belongie 2017: relu4_1
@@ -67,6 +70,16 @@ class StyleSet:
     weights: list[float]
     colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
 
+    @functools.cached_property
+    def key(self) -> str:
+        """SHA-256 of the features and weights: what an int8 runner keeps its calibration under. Computed when
+        first asked (a painting's relu1_1 at 1024 px is 200 MB): the PyTorch path never asks."""
+        digest = hashlib.sha256(repr(self.weights).encode())
+        for f in self.features:
+            for layer in sorted(f):
+                digest.update(layer.encode() + f[layer].numpy().tobytes())
+        return digest.hexdigest()
+
     def palette(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The paintings' RGB mean and covariance, mixed by their weights (what ``palette=True`` recolours to)."""
         return mix_color_stats(self.colors, self.weights)
@@ -90,6 +103,13 @@ class UniversalStylizer:
                                   network=meta.encoder["network"]).to(self.device)
         self.dtype = torch.float32
         self._warned: set[tuple] = set()
+        # PyTorch by default; stylenet.inference.universal_onnx.use_backend puts onnxruntime here
+        self.runner: Runner = TorchRunner(self)
+
+    @property
+    def backend(self) -> str:
+        """What runs the encoder and decoders: ``torch``, ``onnxruntime`` or ``onnxruntime-int8``."""
+        return self.runner.name
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> UniversalStylizer:
@@ -180,12 +200,13 @@ class UniversalStylizer:
     @torch.no_grad()
     def stylize_tensor(self, x: torch.Tensor, styles, *, weights=None, alpha: float = 1.0, transform: str = "wct",
                        preserve_color: bool = False, style_size: int | None = None, strength: float = 1.0,
-                       palette: str | bool | None = None) -> torch.Tensor:
+                       palette: str | bool | None = None, runner: Runner | None = None) -> torch.Tensor:
         """Stylise 3×H×W or B×3×H×W in [0, 1] (uint8 accepted); the same shape, float32, on ``x``'s device.
         ``styles``: a :class:`StyleSet` or what :meth:`prepare_styles` takes. ``x`` is not modified.
         ``strength`` blends the result with the photo in pixels (``alpha`` mixes in feature space).
         ``palette`` recolours to the paintings' RGB mean and covariance (:func:`~stylenet.perceptual.color.match_colors`),
-        so that their palette replaces the photo's: ``before`` the photo, ``after`` the decoded image, or ``both``."""
+        so that their palette replaces the photo's: ``before`` the photo, ``after`` the decoded image, or ``both``.
+        ``runner``: what runs the encoder and decoders for this call (default :attr:`runner`)."""
         strength = check_strength(strength, UniversalError)
         palette = check_palette(palette, preserve_color)
         if transform not in TRANSFORMS:
@@ -201,6 +222,7 @@ class UniversalStylizer:
         levels = self.usable_levels(h, w, transform)
         deepest = max(levels)
         colors = style_set.palette() if palette else None
+        encode, decode = (runner or self.runner).bind(style_set, alpha=alpha, transform=transform, palette=palette)
         outs = []
         for i in range(batch.shape[0]):
             photo = batch[i:i + 1].to(self.device, torch.float32)
@@ -208,9 +230,9 @@ class UniversalStylizer:
             y = pad_to_multiple(start, size_multiple(deepest), min_side(deepest))
             for k in levels:
                 layer = level_layer(k)
-                fc = self.encoder(y, layers=[layer])[layer]
+                fc = encode(y, layer)
                 f = transform_features(fc, [s[layer].to(self.device) for s in style_set.features], style_set.weights, alpha, transform)
-                y = self.decoders[k](f)  # clamped to [0, 1]
+                y = decode(k, f)  # clamped to [0, 1]
             y = y[..., :h, :w]
             if palette in ("after", "both"):
                 y = match_colors(y, *colors)

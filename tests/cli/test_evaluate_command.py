@@ -252,3 +252,17 @@ def test_the_painting_follows_the_photo_size_at_the_training_runs_scale(setup, m
     assert evaluate(compose("evaluate", [*args, "out=f80", "size=80", "style_scale=null"])).info["style_size"] == 48
     with pytest.raises(StylenetError, match="over the evaluation's 4096 px bound"):
         evaluate(compose("evaluate", [*args, "out=huge", "size=4000", "style_scale=2"]))
+
+
+def test_the_backend_key_runs_a_candidate_as_infer_py_backend_does_and_names_it(setup, monkeypatch):
+    from helpers import write_universal
+
+    write_universal(setup / "u.ckpt", levels=(4,))
+    common = ("photos=photos", "iterations=2", "repeats=1", "init=noise", f"loss_from={setup / 'tiny.ckpt'}")
+    monkeypatch.chdir(setup)
+    assert evaluate_in_process(setup, "ckpt=u.ckpt", "backend=onnxruntime", "out=ev_ort", *common) == 0
+    assert "adain, alpha 1, onnxruntime)" in (setup / "ev_ort" / "summary.md").read_text()
+    assert evaluate_in_process(setup, f"ckpt={setup / 'tiny.ckpt'}", "backend=onnxruntime-int8", "out=ev_int8", *common) == 0
+    assert "onnxruntime-int8" in (setup / "ev_int8" / "summary.md").read_text()
+    with pytest.raises(StylenetError, match="backend=auto is not one of torch, onnxruntime, onnxruntime-int8"):
+        evaluate_in_process(setup, "ckpt=u.ckpt", "backend=auto", "out=ev_auto", *common)

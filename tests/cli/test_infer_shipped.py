@@ -87,11 +87,15 @@ def test_a_zoo_model_not_installed_is_one_line(tmp_path, monkeypatch, capsys):
     assert code == 0 and "(adain is not installed: python -m stylenet zoo build adain)" in out
 
 
-def test_the_int8_backend_from_the_command_line_and_its_refusal_for_universal_decoders(root, tmp_path, capsys):
+def test_the_int8_backend_from_the_command_line_for_a_network_and_for_a_painting(root, tmp_path, capsys):
     code, _, err = run(capsys, root / "a.jpg", "--style", "starry_night", "-o", tmp_path / "out", "--backend", "onnxruntime-int8", "-q")
     assert code == 0, err
     assert Image.open(tmp_path / "out" / "a_starry_night.jpg").size == (40, 30)
-    code, _, err = run(capsys, root / "a.jpg", "--style", STARRY, "-o", tmp_path / "out2", "--backend", "onnxruntime-int8", "-q")
+    # a painting file: the AdaIN decoder's encoder and decoder in int8, calibrated on this painting
+    code, out, err = run(capsys, root / "a.jpg", "--style", STARRY, "-o", tmp_path / "out2", "--backend", "onnxruntime-int8")
+    assert code == 0, err
+    assert Image.open(tmp_path / "out2" / "a_starry_night.jpg").size == (40, 30) and "onnxruntime-int8]" in out
+    code, _, err = run(capsys, root / "a.jpg", "--style", STARRY, "-o", tmp_path / "out3", "--half", "-q")
     assert code != 0 and err.strip().splitlines()[-1].endswith(
-        "a universal checkpoint runs in float32 on PyTorch: drop --half / --backend onnxruntime-int8")
-    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
+        "a universal checkpoint runs in float32 (int8 on a CPU: --backend onnxruntime-int8): drop --half")
+    assert not (tmp_path / "out3").exists() or not any((tmp_path / "out3").iterdir())

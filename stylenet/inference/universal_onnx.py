@@ -1,0 +1,149 @@
+"""Universal style transfer in onnxruntime: ``infer.py --style painting.jpg --backend onnxruntime[-int8]``.
+
+Any painting goes through VGG19 up to relu4_1 and a decoder as large as the encoder: about 380 billion
+multiply-adds at 1024×768, against 33 for the half-width trained network. On a CPU that is all convolution time,
+so the runtime decides the speed (docs/universal.md, "Stylisation time", measured on 2 AVX-512 VNNI cores):
+
+* ``onnxruntime``: the encoder (one graph per level, image → relu{k}_1) and each decoder exported and run by
+  onnxruntime in float32; the same output as PyTorch (over 100 dB), 1.5× faster. What ``auto`` picks on a CPU.
+* ``onnxruntime-int8``: the same graphs quantised statically (:func:`~stylenet.inference.quantize.quantize_feeds`:
+  int8 weights per channel, uint8 activations). Activation ranges are calibrated on what these graphs see for
+  *this* painting: the shipped calibration photos (:func:`~stylenet.inference.quantize.calibration_photos`) are
+  stylised once in float with the call's painting, transform, alpha and palette, and every encoder and decoder
+  input is kept (:class:`~stylenet.universal.runner.Recorder`). A decoder's input is the painting's statistics
+  put on the photo, so its range is the painting's: calibrated on other paintings, a painting with stronger
+  features would be clipped. About 1 s per graph, once per painting (and kept for the next photo).
+
+The paintings themselves are encoded in PyTorch, once (:meth:`UniversalStylizer.prepare_styles`); the transforms
+(WCT, AdaIN, EFDM) and the palette run in PyTorch between the graphs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from stylenet.inference.backends import BACKENDS, has_onnxruntime, run_session
+from stylenet.inference.export import onnx_session, trace_onnx
+from stylenet.inference.quantize import calibration_photos, quantize_feeds
+from stylenet.universal.decoder import level_layer
+from stylenet.universal.runner import Decode, Encode, Recorder
+from stylenet.universal.stylizer import StyleSet, UniversalError, UniversalStylizer
+
+KEEP_CALIBRATIONS = 4  # int8 graphs kept for this many painting settings (each set is the size of the float graphs / 4)
+
+log = logging.getLogger(__name__)
+
+
+class _Encode(nn.Module):
+    def __init__(self, encoder: nn.Module, layer: str):
+        super().__init__()
+        self.encoder, self.layer = encoder, layer
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image, layers=[self.layer])[self.layer]
+
+
+class OnnxRunner:
+    """The stylizer's encoder and decoders as onnxruntime sessions (float32, or int8 calibrated per painting)."""
+
+    def __init__(self, stylizer: UniversalStylizer, threads: int | None = None, int8: bool = False):
+        if stylizer.device.type != "cpu":
+            raise UniversalError(f"the onnxruntime backends run on the CPU; use --device cpu or --backend torch (not {stylizer.device})")
+        if not has_onnxruntime():
+            raise UniversalError("onnxruntime is not installed (a stylenet dependency): pip install onnxruntime, or --backend torch")
+        self.stylizer, self.threads, self.int8 = stylizer, threads or torch.get_num_threads(), int8
+        self.name = "onnxruntime-int8" if int8 else "onnxruntime"
+        self._graphs: dict[str | int, bytes] = {}  # float32 ONNX per encoder layer and decoder level, exported on first use
+        self._float: dict[str | int, object] = {}  # their sessions
+        self._int8: OrderedDict[tuple, dict[str | int, object]] = OrderedDict()  # calibration key → sessions
+
+    # ---- graphs ---------------------------------------------------------------------------------
+    def _graph(self, part: str | int) -> bytes:
+        """Encoder layer ``relu{k}_1`` (a str) or decoder level ``k`` (an int) as float32 ONNX."""
+        if part not in self._graphs:
+            encoder = self.stylizer.encoder
+            if isinstance(part, str):
+                module, args, name = _Encode(encoder, part).eval(), (torch.rand(1, 3, 64, 64),), "image"
+            else:
+                module, name = self.stylizer.decoders[part].eval(), "features"
+                with torch.no_grad():
+                    args = (encoder(torch.rand(1, 3, 64, 64), layers=[level_layer(part)])[level_layer(part)],)
+            axes = {0: "batch", 2: "height", 3: "width"}
+            self._graphs[part] = trace_onnx(module, args, [name], ["out"], {name: axes, "out": axes})
+        return self._graphs[part]
+
+    def _session(self, model: bytes):
+        return onnx_session(model, threads=self.threads)
+
+    def _float_session(self, part: str | int):
+        if part not in self._float:
+            self._float[part] = self._session(self._graph(part))
+        return self._float[part]
+
+    def _int8_sessions(self, styles: StyleSet, alpha: float, transform: str, palette: str | None) -> dict:
+        key = (styles.key, alpha, transform, palette)
+        if key in self._int8:
+            self._int8.move_to_end(key)
+            return self._int8[key]
+        recorder = Recorder(self.stylizer)
+        quiet = logging.getLogger("stylenet.universal.stylizer")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # WCT's "few positions" warning is about the look of a 256 px photo, not its ranges
+        try:
+            with torch.no_grad():
+                for photo in calibration_photos():
+                    self.stylizer.stylize_tensor(torch.from_numpy(photo), styles, alpha=alpha, transform=transform,
+                                                 palette=palette, runner=recorder)
+        finally:
+            quiet.setLevel(level)
+        inputs = {**{layer: ("image", xs) for layer, xs in recorder.encoded.items()},
+                  **{k: ("features", fs) for k, fs in recorder.decoded.items()}}
+        sessions = {part: self._session(quantize_feeds(self._graph(part), [{name: x.numpy()} for x in xs]))
+                    for part, (name, xs) in inputs.items()}
+        self._int8[key] = sessions
+        if len(self._int8) > KEEP_CALIBRATIONS:
+            self._int8.popitem(last=False)
+        return sessions
+
+    # ---- the runner -----------------------------------------------------------------------------
+    def bind(self, styles: StyleSet, *, alpha: float, transform: str, palette: str | None) -> tuple[Encode, Decode]:
+        sessions = self._int8_sessions(styles, alpha, transform, palette) if self.int8 else None
+
+        def session(part: str | int):
+            return sessions[part] if sessions is not None else self._float_session(part)
+
+        def encode(x: torch.Tensor, layer: str) -> torch.Tensor:
+            return torch.from_numpy(run_session(session(layer), {"image": _array(x)}, x.shape))
+
+        def decode(level: int, f: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(run_session(session(level), {"features": _array(f)}, f.shape))
+
+        return encode, decode
+
+
+def _array(x: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(x.detach().float().cpu().numpy())
+
+
+def use_backend(stylizer: UniversalStylizer, backend: str = "auto", threads: int | None = None) -> UniversalStylizer:
+    """Run ``stylizer``'s encoder and decoders with ``backend`` (one of :data:`~stylenet.inference.backends.BACKENDS`;
+    ``auto``: onnxruntime on a CPU when installed, else PyTorch), as a trained network's ``backend=`` does.
+    Returns the stylizer. One :class:`UniversalError` line for a backend it cannot use."""
+    if backend not in BACKENDS:
+        raise UniversalError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if threads is not None and threads < 1:
+        raise UniversalError(f"threads must be at least 1, got {threads}")
+    if backend == "auto":
+        backend = "onnxruntime" if stylizer.device.type == "cpu" and has_onnxruntime() else "torch"
+    if backend.startswith("onnxruntime"):
+        stylizer.runner = OnnxRunner(stylizer, threads, int8=backend == "onnxruntime-int8")
+    elif stylizer.runner.name != "torch":
+        from stylenet.universal.runner import TorchRunner
+
+        stylizer.runner = TorchRunner(stylizer)
+    return stylizer
