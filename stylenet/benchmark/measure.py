@@ -25,7 +25,7 @@ from stylenet.training.build import build
 from stylenet.training.module import batch_images
 from stylenet.training.spec import RunSpec
 
-SECTIONS = ("train", "step", "infer", "data", "latency", "video")  # latency, video: stylenet.benchmark.latency, .video
+SECTIONS = ("train", "step", "infer", "data", "latency", "video", "universal")  # stylenet.benchmark.latency, .video, .universal
 PAPER_STEPS = 40_000  # Johnson et al. 2016: 40k iterations of batch 4 at 256 px (~4 h on a Titan X)
 PRECISIONS = {"32": None, "32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 

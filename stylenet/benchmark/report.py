@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from stylenet.benchmark.latency import render_latency
 from stylenet.benchmark.measure import INFER_BACKENDS, PAPER_STEPS
+from stylenet.benchmark.universal import render_universal
 from stylenet.benchmark.video import render_video
 from stylenet.runtime import Timing
 from stylenet.training.spec import RunSpec
@@ -83,6 +84,8 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
         lines += render_latency(results["latency"], results.get("latency_skipped", {}))
     if results.get("video"):
         lines += render_video(results["video"], meta.get("video_clip", ""))
+    if results.get("universal"):
+        lines += render_universal(results["universal"])
     d = results.get("data")
     if d:
         t = d["timing"]

@@ -28,6 +28,9 @@ What each section measures (docs/performance.md shows the tables):
   interleaved rounds: :mod:`stylenet.benchmark.latency`.
 * **video** — frames/s of ``stylize_video`` (decode, stylise, encode) on ``bench.video_clip`` for the same
   networks at ``bench.video_sizes``: :mod:`stylenet.benchmark.video`.
+* **universal** — seconds per photo of universal style transfer (``bench.universal_ckpt``, default the shipped
+  AdaIN decoder, any painting) for each transform and backend (torch, onnxruntime, onnxruntime-int8), in
+  interleaved rounds: :mod:`stylenet.benchmark.universal`.
 * **data** — images/s of ``train_dataloader()`` alone (decode, resize, crop, collate; worker processes
   and pinned memory as configured), against the images/s the fastest training variant consumes.
 
@@ -53,6 +56,7 @@ from omegaconf import DictConfig, OmegaConf
 from stylenet.benchmark.latency import bench_latency
 from stylenet.benchmark.measure import SECTIONS, BenchError, bench_data, bench_fit, bench_infer, bench_step, lightning_quiet
 from stylenet.benchmark.report import config_summary, render
+from stylenet.benchmark.universal import bench_universal
 from stylenet.benchmark.video import bench_video
 from stylenet.cli.entry import run_argv
 from stylenet.config import compose
@@ -119,6 +123,8 @@ def run(overrides: Sequence[str]) -> tuple[str, dict[str, Any]]:
         results["latency"], results["latency_skipped"] = bench_latency(cfg, models)
     if "video" in b.sections:
         results["video"] = bench_video(cfg, models)
+    if "universal" in b.sections:
+        results["universal"] = bench_universal(cfg)
     for section, fn in (("train", bench_fit), ("step", bench_step)):
         if section not in b.sections:
             continue

@@ -30,11 +30,16 @@ from torch import nn
 from stylenet.inference.backends import BACKENDS, has_onnxruntime, run_session
 from stylenet.inference.export import onnx_session, trace_onnx
 from stylenet.inference.quantize import calibration_photos, quantize_feeds
-from stylenet.universal.decoder import level_layer
+from stylenet.universal.decoder import level_layer, size_multiple
 from stylenet.universal.runner import Decode, Encode, Recorder
 from stylenet.universal.stylizer import StyleSet, UniversalError, UniversalStylizer
 
 KEEP_CALIBRATIONS = 4  # int8 graphs kept for this many painting settings (each set is the size of the float graphs / 4)
+# Above this many pixels a photo runs in sessions without onnxruntime's memory arena. The arena grows by powers of
+# two and keeps what it took: with VGG19 it held 3.3 GB at 1024×768, 10 GB at 2048×1536 and 19.7 GB at 3000×2000
+# (PyTorch: 1.5, 3.5 and 5.9 GB). Without it a run allocates its own buffers: 4.5-5.3 GB at 3000×2000, and slower
+# at 1024×768 (int8 2.8 s against 1.4 s), so small photos keep it (docs/universal.md, "Stylisation time").
+ARENA_MAX_PIXELS = 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +64,8 @@ class OnnxRunner:
         self.stylizer, self.threads, self.int8 = stylizer, threads or torch.get_num_threads(), int8
         self.name = "onnxruntime-int8" if int8 else "onnxruntime"
         self._graphs: dict[str | int, bytes] = {}  # float32 ONNX per encoder layer and decoder level, exported on first use
-        self._float: dict[str | int, object] = {}  # their sessions
-        self._int8: OrderedDict[tuple, dict[str | int, object]] = OrderedDict()  # calibration key → sessions
+        self._int8: OrderedDict[tuple, dict[str | int, bytes]] = OrderedDict()  # calibration key → quantised graphs
+        self._sessions: dict[tuple, object] = {}  # (calibration key or None, part, arena) → session
 
     # ---- graphs ---------------------------------------------------------------------------------
     def _graph(self, part: str | int) -> bytes:
@@ -77,19 +82,19 @@ class OnnxRunner:
             self._graphs[part] = trace_onnx(module, args, [name], ["out"], {name: axes, "out": axes})
         return self._graphs[part]
 
-    def _session(self, model: bytes):
-        return onnx_session(model, threads=self.threads)
+    def _session(self, key: tuple | None, part: str | int, pixels: int):
+        arena = pixels <= ARENA_MAX_PIXELS
+        if (key, part, arena) not in self._sessions:
+            model = self._int8[key][part] if key is not None else self._graph(part)
+            self._sessions[(key, part, arena)] = onnx_session(model, threads=self.threads, memory_arena=arena)
+        return self._sessions[(key, part, arena)]
 
-    def _float_session(self, part: str | int):
-        if part not in self._float:
-            self._float[part] = self._session(self._graph(part))
-        return self._float[part]
-
-    def _int8_sessions(self, styles: StyleSet, alpha: float, transform: str, palette: str | None) -> dict:
+    def _calibrate(self, styles: StyleSet, alpha: float, transform: str, palette: str | None) -> tuple:
+        """The int8 graphs for this painting and these settings (quantised on first use, kept for the next photo)."""
         key = (styles.key, alpha, transform, palette)
         if key in self._int8:
             self._int8.move_to_end(key)
-            return self._int8[key]
+            return key
         recorder = Recorder(self.stylizer)
         quiet = logging.getLogger("stylenet.universal.stylizer")
         level = quiet.level
@@ -103,25 +108,24 @@ class OnnxRunner:
             quiet.setLevel(level)
         inputs = {**{layer: ("image", xs) for layer, xs in recorder.encoded.items()},
                   **{k: ("features", fs) for k, fs in recorder.decoded.items()}}
-        sessions = {part: self._session(quantize_feeds(self._graph(part), [{name: x.numpy()} for x in xs]))
-                    for part, (name, xs) in inputs.items()}
-        self._int8[key] = sessions
+        self._int8[key] = {part: quantize_feeds(self._graph(part), [{name: x.numpy()} for x in xs])
+                           for part, (name, xs) in inputs.items()}
         if len(self._int8) > KEEP_CALIBRATIONS:
-            self._int8.popitem(last=False)
-        return sessions
+            old, _ = self._int8.popitem(last=False)
+            self._sessions = {k: v for k, v in self._sessions.items() if k[0] != old}
+        return key
 
     # ---- the runner -----------------------------------------------------------------------------
     def bind(self, styles: StyleSet, *, alpha: float, transform: str, palette: str | None) -> tuple[Encode, Decode]:
-        sessions = self._int8_sessions(styles, alpha, transform, palette) if self.int8 else None
-
-        def session(part: str | int):
-            return sessions[part] if sessions is not None else self._float_session(part)
+        key = self._calibrate(styles, alpha, transform, palette) if self.int8 else None
 
         def encode(x: torch.Tensor, layer: str) -> torch.Tensor:
-            return torch.from_numpy(run_session(session(layer), {"image": _array(x)}, x.shape))
+            session = self._session(key, layer, x.shape[-2] * x.shape[-1])
+            return torch.from_numpy(run_session(session, {"image": _array(x)}, x.shape))
 
         def decode(level: int, f: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(run_session(session(level), {"features": _array(f)}, f.shape))
+            session = self._session(key, level, f.shape[-2] * f.shape[-1] * size_multiple(level) ** 2)
+            return torch.from_numpy(run_session(session, {"features": _array(f)}, f.shape))
 
         return encode, decode
 

@@ -106,3 +106,17 @@ def test_backends_are_checked_in_one_line_and_torch_comes_back(tmp_path):
         use_backend(u, "onnxruntime", threads=0)
     assert use_backend(u, "auto").backend == "onnxruntime"  # on a CPU, as for a trained network
     assert isinstance(use_backend(u, "torch").runner, TorchRunner)
+
+
+def test_photos_over_the_arena_bound_run_without_onnxruntimes_memory_arena_and_paint_the_same(tmp_path, monkeypatch):
+    import stylenet.inference.universal_onnx as universal_onnx
+
+    u = use_backend(UniversalStylizer.from_checkpoint(write_universal(tmp_path / "u.ckpt", levels=(4,)), device="cpu"),
+                    "onnxruntime", threads=1)
+    styles = u.prepare_styles(torch.rand(3, 40, 40))
+    x = torch.rand(3, 32, 48)
+    small = u.stylize_tensor(x, styles, transform="adain")
+    monkeypatch.setattr(universal_onnx, "ARENA_MAX_PIXELS", 32 * 48 - 1)  # this photo is now "large"
+    large = u.stylize_tensor(x, styles, transform="adain")
+    assert torch.equal(small, large)
+    assert {arena for (_, _, arena) in u.runner._sessions} == {True, False}

@@ -1,0 +1,82 @@
+"""The bench's ``universal`` section: seconds per photo of universal style transfer (any painting), per backend.
+
+``bench.universal_ckpt`` (default the shipped ``adain``) stylises one 4:3 photo per ``bench.universal_sizes``
+long side with each ``bench.universal_transforms`` entry, on each ``bench.universal_backends`` runtime
+(:func:`stylenet.inference.universal_onnx.use_backend`), as ``infer.py --style`` runs it: the painting prepared
+once (``bench.universal_style``, at 1024 px; default a shipped calibration photo, since its content does not change the
+time), the photo padded, encoded, transformed and decoded, the palette matched after. Each contender runs once
+first (graph export, int8 calibration on that painting), then ``bench.universal_rounds`` interleaved rounds; the
+median is reported with the speed-up against PyTorch.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from stylenet import zoo
+from stylenet.benchmark.latency import LatencyError, check_sides, photo_shape
+from stylenet.config import user_path
+from stylenet.inference.backends import BACKENDS
+from stylenet.inference.quantize import CALIBRATION
+from stylenet.inference.universal_onnx import use_backend
+from stylenet.universal.stylizer import UniversalStylizer
+from stylenet.universal.transforms import TRANSFORMS
+
+
+def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
+    b = cfg.bench
+    sizes = [int(s) for s in b.universal_sizes]
+    check_sides("universal_sizes", sizes)
+    rounds = int(b.universal_rounds)
+    if rounds < 1:
+        raise LatencyError(f"bench.universal_rounds={rounds}: at least 1")
+    backends = [str(x) for x in b.universal_backends]
+    transforms = [str(t) for t in b.universal_transforms]
+    bad = [x for x in backends if x not in BACKENDS or x == "auto"] + [t for t in transforms if t not in TRANSFORMS]
+    if bad or not backends or not transforms:
+        raise LatencyError(f"bench.universal_backends {backends} / universal_transforms {transforms}: backends from "
+                           f"torch, onnxruntime, onnxruntime-int8 and transforms from {', '.join(TRANSFORMS)}, at least one each")
+    path = zoo.resolve(str(b.universal_ckpt))
+    painting = user_path(str(b.universal_style)) if b.get("universal_style") else sorted(CALIBRATION.glob("*.jpg"))[0]
+    threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
+    stylizers = {x: use_backend(UniversalStylizer.from_checkpoint(path, device="cpu"), x, threads) for x in backends}
+    styles = {x: u.prepare_styles(painting, style_size=1024) for x, u in stylizers.items()}
+    rows = []
+    for size in sizes:
+        h, w = photo_shape(size)
+        photo = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(int(cfg.seed)))
+        runs = {(t, x): (lambda t=t, x=x: stylizers[x].stylize_tensor(photo, styles[x], transform=t, palette="after"))
+                for t in transforms for x in backends}
+        for run in runs.values():
+            run()  # warm-up: export, int8 calibration, allocator
+        times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
+        for _ in range(rounds):
+            for k, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                times[k].append(time.perf_counter() - t0)
+        for (t, x), ts in times.items():
+            ref = times.get((t, "torch"))
+            rows.append({"size": size, "shape": (h, w), "transform": t, "backend": x, "median_s": statistics.median(ts),
+                         "min_s": min(ts), "max_s": max(ts), "rounds": rounds, "painting": str(b.get("universal_style") or painting), "ckpt": str(b.universal_ckpt),
+                         "vs_torch": statistics.median(ref) / statistics.median(ts) if ref else None})
+    return rows
+
+
+def render_universal(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    r0 = rows[0]
+    lines = [f"Universal style transfer, `{r0['ckpt']}`, the painting `{r0['painting']}` at 1024 px prepared once, "
+             f"palette after, {r0['rounds']} interleaved rounds after a warm-up run each:", "",
+             "| photo | transform | backend | s, median (min–max) | speed-up vs torch |", "|---|---|---|---|---|"]
+    for r in rows:
+        h, w = r["shape"]
+        vs = f"{r['vs_torch']:.2f}×" if r["vs_torch"] is not None else "—"
+        lines.append(f"| {w}×{h} | {r['transform']} | {r['backend']} | {r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f}) | {vs} |")
+    return lines + [""]
