@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--half", action=argparse.BooleanOptionalAction, default=None, help="float16 on the GPU (default: on for CUDA)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "onnxruntime-int8"],
                    help="auto (default): onnxruntime on the CPU when installed (faster there), torch otherwise; "
-                        "onnxruntime-int8: quantised, 1.1-1.4x faster again, a small visible change (docs/performance.md)")
+                        "onnxruntime-int8: quantised, 1.1-1.5x faster again for a network and about 2.8x for a painting "
+                        "file (AdaIN), a small visible change (docs/performance.md, docs/universal.md)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core)")
     p.add_argument("--batch-size", type=int, default=None, help="same-size images per forward pass (default: 4 on GPU, 1 on CPU)")
     p.add_argument("--tile", default="auto", help="tile size in px for big images, 0 to never tile (default auto: 1024 px tiles for images over 4 Mpx)")

@@ -32,7 +32,8 @@ from stylenet.inference.export import onnx_session, trace_onnx
 from stylenet.inference.quantize import calibration_photos, quantize_feeds
 from stylenet.universal.decoder import level_layer, size_multiple
 from stylenet.universal.runner import Decode, Encode, Recorder
-from stylenet.universal.stylizer import StyleSet, UniversalError, UniversalStylizer
+from stylenet.universal.style_set import StyleSet
+from stylenet.universal.stylizer import UniversalError, UniversalStylizer
 
 KEEP_CALIBRATIONS = 4  # int8 graphs kept for this many painting settings (each set is the size of the float graphs / 4)
 # Above this many pixels a photo runs in sessions without onnxruntime's memory arena. The arena grows by powers of

@@ -10,16 +10,23 @@ call's settings because an int8 runner calibrates its decoders on the features t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    from stylenet.universal.stylizer import StyleSet, UniversalStylizer
+from stylenet.universal.style_set import StyleSet
 
 Encode = Callable[[torch.Tensor, str], torch.Tensor]
 Decode = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+class Modules(Protocol):
+    """What a runner reads from its stylizer (:class:`~stylenet.universal.stylizer.UniversalStylizer`)."""
+
+    encoder: nn.Module
+    decoders: Mapping[int, nn.Module]
 
 
 class Runner(Protocol):
@@ -33,7 +40,7 @@ class TorchRunner:
 
     name = "torch"
 
-    def __init__(self, stylizer: UniversalStylizer):
+    def __init__(self, stylizer: Modules):
         self.stylizer = stylizer
 
     def bind(self, styles: StyleSet, *, alpha: float, transform: str, palette: str | None) -> tuple[Encode, Decode]:
@@ -46,7 +53,7 @@ class Recorder:
 
     name = "torch"
 
-    def __init__(self, stylizer: UniversalStylizer):
+    def __init__(self, stylizer: Modules):
         self.torch = TorchRunner(stylizer)
         self.encoded: dict[str, list[torch.Tensor]] = {}
         self.decoded: dict[int, list[torch.Tensor]] = {}

@@ -20,13 +20,10 @@ one too thin for a level is tiled (its statistics are what matters, not its layo
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from PIL import Image
@@ -34,13 +31,14 @@ from PIL import Image
 from stylenet.data.images import load_image, pil_to_tensor, resize_long_side, resize_tensor_long_side, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
 from stylenet.networks.transformer import pad_to_multiple
-from stylenet.perceptual.color import DEFAULT_PALETTE, PALETTES, blend, check_strength, color_stats, match_colors, mix_color_stats
+from stylenet.perceptual.color import DEFAULT_PALETTE, PALETTES, blend, check_strength, color_stats, match_colors
 from stylenet.perceptual.color import preserve_color as _preserve_color
 from stylenet.perceptual.vgg import ImageTooSmallError, VGGEncoder
 from stylenet.runtime import resolve_device
 from stylenet.universal.checkpoint import UniversalMeta, read_universal, require_levels
 from stylenet.universal.decoder import Decoder, level_layer, min_side, size_multiple
 from stylenet.universal.runner import Runner, TorchRunner
+from stylenet.universal.style_set import StyleSet
 from stylenet.universal.transforms import SINGLE_LEVEL, TRANSFORMS, check_weights, transform_features
 
 ADAIN_LEVEL = 4  # Huang & Belongie 2017: relu4_1
@@ -59,30 +57,6 @@ log = logging.getLogger(__name__)
 
 class UniversalError(StylenetError, ValueError):
     """A user-fixable problem with a universal stylisation request."""
-
-
-@dataclass
-class StyleSet:
-    """Paintings encoded once (features at every level), reused for every photo."""
-
-    names: list[str]
-    features: list[dict[str, torch.Tensor]]
-    weights: list[float]
-    colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
-
-    @functools.cached_property
-    def key(self) -> str:
-        """SHA-256 of the features and weights: what an int8 runner keeps its calibration under. Computed when
-        first asked (a painting's relu1_1 at 1024 px is 200 MB): the PyTorch path never asks."""
-        digest = hashlib.sha256(repr(self.weights).encode())
-        for f in self.features:
-            for layer in sorted(f):
-                digest.update(layer.encode() + f[layer].numpy().tobytes())
-        return digest.hexdigest()
-
-    def palette(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The paintings' RGB mean and covariance, mixed by their weights (what ``palette=True`` recolours to)."""
-        return mix_color_stats(self.colors, self.weights)
 
 
 class UniversalStylizer:

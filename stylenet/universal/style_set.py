@@ -1,0 +1,35 @@
+"""StyleSet: the paintings of a universal stylisation, encoded once and reused for every photo."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from stylenet.perceptual.color import mix_color_stats
+
+
+@dataclass
+class StyleSet:
+    """Paintings encoded once (features at every level), reused for every photo."""
+
+    names: list[str]
+    features: list[dict[str, torch.Tensor]]
+    weights: list[float]
+    colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
+
+    @functools.cached_property
+    def key(self) -> str:
+        """SHA-256 of the features and weights: what an int8 runner keeps its calibration under. Computed when
+        first asked (a painting's relu1_1 at 1024 px is 200 MB): the PyTorch path never asks."""
+        digest = hashlib.sha256(repr(self.weights).encode())
+        for f in self.features:
+            for layer in sorted(f):
+                digest.update(layer.encode() + f[layer].numpy().tobytes())
+        return digest.hexdigest()
+
+    def palette(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The paintings' RGB mean and covariance, mixed by their weights (what ``palette=True`` recolours to)."""
+        return mix_color_stats(self.colors, self.weights)
