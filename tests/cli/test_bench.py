@@ -118,6 +118,8 @@ def test_bench_times_exactly_the_requested_steps_after_warmup():
         (["no_such_key=1"], "error: "),
         (["bench.sections=[latency]", "bench.latency_peers=[nope]"], "error: unknown bench.latency_peers ['nope']"),
         (["bench.sections=[latency]", "bench.latency_sizes=[100000]"], "error: bench.latency_sizes [100000]: each long side must be from 16 to 4096 px"),
+        (["bench.sections=[universal]", "bench.universal_backends=[auto]"], "error: bench.universal_backends ['auto'] / universal_transforms"),
+        (["bench.sections=[universal]", "bench.universal_sizes=[8]"], "error: bench.universal_sizes [8]: each long side must be from 16"),
     ],
 )
 def test_bad_bench_option_fails_with_one_line_before_any_training(args, message, capsys):
@@ -274,6 +276,20 @@ def test_video_times_stylize_video_per_network_and_size(tmp_path):
     assert [(r[0], r[2]) for r in rows] == [("johnson_half", "48×36"), ("fast", "48×36"), ("johnson_half", "64×48"), ("fast", "64×48")]
     assert all(r["frames"] == 4 and r["fps_min"] <= r["fps"] <= r["fps_max"] for r in results["video"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pan.mp4"]  # the timed outputs went to a temporary folder
+
+
+def test_the_universal_section_times_each_transform_and_backend_against_torch(tmp_path):
+    from helpers import write_universal
+
+    ckpt = write_universal(tmp_path / "u.ckpt", levels=(3, 4))
+    report, results = run(["bench.sections=[universal]", f"bench.universal_ckpt={ckpt}", "bench.universal_sizes=[32,48]",
+                           "bench.universal_rounds=2", "bench.universal_transforms=[adain,wct]",
+                           "bench.universal_backends=[torch,onnxruntime]"])
+    rows = table_rows(report, "Universal style transfer, ")
+    assert [(r[0], r[1], r[2]) for r in rows] == [(f"{w}×{h}", t, b) for w, h in ((32, 24), (48, 36))
+                                                  for t in ("adain", "wct") for b in ("torch", "onnxruntime")]
+    assert all(r[4] == "1.00×" for r in rows if r[2] == "torch") and all(r[4].endswith("×") for r in rows)
+    assert all(r["rounds"] == 2 and r["min_s"] <= r["median_s"] <= r["max_s"] for r in results["universal"])
 
 
 def test_the_video_section_needs_a_clip(capsys):
