@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from stylenet.perceptual.color import mix_color_stats
+from stylenet.universal.transforms import WctStyle, wct_style
 
 
 @dataclass
@@ -19,6 +20,18 @@ class StyleSet:
     features: list[dict[str, torch.Tensor]]
     weights: list[float]
     colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
+    _wct: dict[tuple[str, str], list[WctStyle]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def for_transform(self, layer: str, transform: str, device: torch.device) -> list[torch.Tensor | WctStyle]:
+        """Each painting's ``layer`` features as ``transform`` takes them, on ``device``: for WCT their mean and
+        colouring matrix, computed on the first photo and kept (the painting's covariance at relu1_1 of a 1024 px
+        painting was about a second of every photo's time), else the features themselves."""
+        if transform != "wct":
+            return [f[layer].to(device) for f in self.features]
+        key = (layer, str(device))
+        if key not in self._wct:
+            self._wct[key] = [wct_style(f[layer].to(device)) for f in self.features]
+        return self._wct[key]
 
     @functools.cached_property
     def key(self) -> str:

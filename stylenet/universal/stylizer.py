@@ -205,7 +205,7 @@ class UniversalStylizer:
             for k in levels:
                 layer = level_layer(k)
                 fc = encode(y, layer)
-                f = transform_features(fc, [s[layer].to(self.device) for s in style_set.features], style_set.weights, alpha, transform)
+                f = transform_features(fc, style_set.for_transform(layer, transform, self.device), style_set.weights, alpha, transform)
                 y = decode(k, f)  # clamped to [0, 1]
             y = y[..., :h, :w]
             if palette in ("after", "both"):

@@ -25,6 +25,7 @@ its colour). Never a NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -66,14 +67,29 @@ def _centred_eigh(f: torch.Tensor, eps: float, threshold: float) -> tuple[torch.
     return mean, centred, values[keep], vectors[:, keep]
 
 
-def wct(content: torch.Tensor, style: torch.Tensor, eps: float = EPS, threshold: float = THRESHOLD) -> torch.Tensor:
+class WctStyle(NamedTuple):
+    """What WCT needs from a painting's features: their mean (C×1) and colouring matrix E_s D_s^½ E_s^T (C×C),
+    float64. :func:`wct_style` computes it; a :class:`~stylenet.universal.style_set.StyleSet` keeps it per layer,
+    so a folder of photos pays the painting's covariance once."""
+
+    mean: torch.Tensor
+    colour: torch.Tensor
+
+
+def wct_style(style: torch.Tensor, eps: float = EPS, threshold: float = THRESHOLD) -> WctStyle:
+    ms, _, ds, es = _centred_eigh(_flat(style), eps, threshold)
+    return WctStyle(ms, (es * ds.sqrt()) @ es.T)
+
+
+def wct(content: torch.Tensor, style: torch.Tensor | WctStyle, eps: float = EPS, threshold: float = THRESHOLD) -> torch.Tensor:
     """Whitening-colouring transform of one image's features (C×H×W or 1×C×H×W) towards ``style``'s
-    (C×H'×W', any size): same shape and dtype as ``content``, with ``style``'s mean and covariance."""
-    fc, fs = _flat(content), _flat(style)
-    _, centred, dc, ec = _centred_eigh(fc, eps, threshold)
-    ms, _, ds, es = _centred_eigh(fs, eps, threshold)
-    whitened = ec @ torch.diag(dc.rsqrt()) @ (ec.T @ centred)
-    coloured = es @ torch.diag(ds.sqrt()) @ (es.T @ whitened) + ms
+    (C×H'×W', any size, or its :func:`wct_style`): same shape and dtype as ``content``, with ``style``'s mean and
+    covariance. The whitening and colouring matrices are multiplied first (C×C), so the features go through one
+    product instead of four: at 1024×768 that product at relu1_1 is 64×64 by 64×786,432 in float64."""
+    painting = style if isinstance(style, WctStyle) else wct_style(style, eps, threshold)
+    _, centred, dc, ec = _centred_eigh(_flat(content), eps, threshold)
+    whiten = (ec * dc.rsqrt()) @ ec.T
+    coloured = (painting.colour @ whiten) @ centred + painting.mean
     return coloured.reshape(content.shape).to(content.dtype)
 
 
@@ -145,7 +161,7 @@ def check_weights(n: int, weights: Sequence[float] | None) -> list[float]:
 
 def transform_features(
     content: torch.Tensor,
-    styles: Sequence[torch.Tensor],
+    styles: Sequence[torch.Tensor | WctStyle],
     weights: Sequence[float] | None = None,
     alpha: float = 1.0,
     transform: str = "wct",

@@ -94,3 +94,16 @@ def test_efdm_gives_tied_values_one_value_whatever_their_place():
     flat = efdm(torch.full((1, 8, 6, 6), 2.0), style)  # one big tie: each channel the painting's mean
     torch.testing.assert_close(flat.mean((2, 3)), style.mean((2, 3)), atol=1e-4, rtol=0)
     assert torch.isfinite(efdm(content[..., :1, :1], style)).all() and torch.isfinite(efdm(content, style[..., :1, :1])).all()
+
+
+def test_wct_with_the_painting_prepared_once_is_li_et_als_four_products():
+    from stylenet.universal.transforms import EPS, THRESHOLD, _centred_eigh, _flat, wct_style
+
+    torch.manual_seed(3)
+    content, style = torch.rand(16, 9, 11) * 50, torch.rand(16, 7, 13) * 80
+    # Li et al. §3.2 as written: whiten (E_c D_c^-½ E_c^T), then colour (E_s D_s^½ E_s^T), then the painting's mean
+    _, centred, dc, ec = _centred_eigh(_flat(content), EPS, THRESHOLD)
+    ms, _, ds, es = _centred_eigh(_flat(style), EPS, THRESHOLD)
+    reference = (es @ torch.diag(ds.sqrt()) @ (es.T @ (ec @ torch.diag(dc.rsqrt()) @ (ec.T @ centred))) + ms).reshape(content.shape)
+    torch.testing.assert_close(wct(content, style), reference.float())
+    torch.testing.assert_close(wct(content, wct_style(style)), wct(content, style), rtol=0, atol=0)
