@@ -57,6 +57,20 @@ def check_sides(key: str, sizes: list[int]) -> None:
         raise LatencyError(f"bench.{key} {bad}: each long side must be from 16 to {MAX_SIDE} px")
 
 
+def interleaved(runs: Mapping[Any, Callable[[], Any]], rounds: int) -> dict[Any, list[float]]:
+    """Seconds of each run in ``rounds`` interleaved rounds (one call of every run per round) after one warm-up
+    call each (sessions, kernels, allocator): a neighbour's load then hits every contender alike."""
+    for run in runs.values():
+        run()
+    times: dict[Any, list[float]] = {key: [] for key in runs}
+    for _ in range(rounds):
+        for key, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - t0)
+    return times
+
+
 def conv_macs(net: nn.Module, height: int, width: int) -> int:
     """Multiply-adds of ``net``'s convolutions on one height×width image, counted on a copy on the meta device:
     shapes only, no arithmetic and no memory (pytorch/examples' network at 2048 px is 20 s of real work)."""
@@ -157,14 +171,7 @@ def bench_latency(cfg: DictConfig, models: Mapping[str, DictConfig]) -> tuple[li
         h, w = photo_shape(size)
         x = np.random.default_rng(int(cfg.seed)).random((1, 3, h, w), dtype=np.float32)
         runners = {name: c["make"](size) for name, c in found.items()}
-        for run in runners.values():
-            run(x)  # warm-up: session and kernel set-up, allocator
-        times: dict[str, list[float]] = {name: [] for name in runners}
-        for _ in range(rounds):
-            for name, run in runners.items():
-                t0 = time.perf_counter()
-                run(x)
-                times[name].append((time.perf_counter() - t0) * 1000.0)
+        times = {name: [t * 1000.0 for t in ts] for name, ts in interleaved({n: (lambda r=r: r(x)) for n, r in runners.items()}, rounds).items()}
         ref = statistics.median(times[PEER_REFERENCE]) if PEER_REFERENCE in times else None
         for name, ts in times.items():
             med = statistics.median(ts)

@@ -12,14 +12,13 @@ median is reported with the speed-up against PyTorch.
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
 from stylenet import zoo
-from stylenet.benchmark.latency import LatencyError, check_sides, photo_shape
+from stylenet.benchmark.latency import LatencyError, check_sides, interleaved, photo_shape
 from stylenet.config import user_path
 from stylenet.inference.backends import BACKENDS
 from stylenet.inference.quantize import CALIBRATION
@@ -52,14 +51,7 @@ def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
         photo = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(int(cfg.seed)))
         runs = {(t, x): (lambda t=t, x=x: stylizers[x].stylize_tensor(photo, styles[x], transform=t, palette="after"))
                 for t in transforms for x in backends}
-        for run in runs.values():
-            run()  # warm-up: export, int8 calibration, allocator
-        times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
-        for _ in range(rounds):
-            for k, run in runs.items():
-                t0 = time.perf_counter()
-                run()
-                times[k].append(time.perf_counter() - t0)
+        times = interleaved(runs, rounds)  # the warm-up call of each exports its graphs and calibrates int8
         for (t, x), ts in times.items():
             ref = times.get((t, "torch"))
             rows.append({"size": size, "shape": (h, w), "transform": t, "backend": x, "median_s": statistics.median(ts),

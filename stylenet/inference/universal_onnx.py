@@ -2,17 +2,19 @@
 
 Any painting goes through VGG19 up to relu4_1 and a decoder as large as the encoder: about 380 billion
 multiply-adds at 1024×768, against 33 for the half-width trained network. On a CPU that is all convolution time,
-so the runtime decides the speed (docs/universal.md, "Stylisation time", measured on 2 AVX-512 VNNI cores):
+so the runtime decides the speed (docs/universal.md, "In onnxruntime, float32 and int8", on 2 AVX-512 VNNI cores):
 
 * ``onnxruntime``: the encoder (one graph per level, image → relu{k}_1) and each decoder exported and run by
-  onnxruntime in float32; the same output as PyTorch (over 100 dB), 1.5× faster. What ``auto`` picks on a CPU.
+  onnxruntime in float32; the same output as PyTorch (over 130 dB), 1.45× faster at 1024×768. What ``auto`` picks
+  on a CPU.
 * ``onnxruntime-int8``: the same graphs quantised statically (:func:`~stylenet.inference.quantize.quantize_feeds`:
   int8 weights per channel, uint8 activations). Activation ranges are calibrated on what these graphs see for
   *this* painting: the shipped calibration photos (:func:`~stylenet.inference.quantize.calibration_photos`) are
   stylised once in float with the call's painting, transform, alpha and palette, and every encoder and decoder
   input is kept (:class:`~stylenet.universal.runner.Recorder`). A decoder's input is the painting's statistics
   put on the photo, so its range is the painting's: calibrated on other paintings, a painting with stronger
-  features would be clipped. About 1 s per graph, once per painting (and kept for the next photo).
+  features would be clipped. About 1 s per graph, once per painting (and kept for the next photo). AdaIN at
+  1024×768: 1.46 s against PyTorch's 5.81 s.
 
 The paintings themselves are encoded in PyTorch, once (:meth:`UniversalStylizer.prepare_styles`); the transforms
 (WCT, AdaIN, EFDM) and the palette run in PyTorch between the graphs.
@@ -38,11 +40,9 @@ from stylenet.universal.stylizer import UniversalError, UniversalStylizer
 KEEP_CALIBRATIONS = 4  # int8 graphs kept for this many painting settings (each set is the size of the float graphs / 4)
 # Above this many pixels a photo runs in sessions without onnxruntime's memory arena. The arena grows by powers of
 # two and keeps what it took: with VGG19 it held 3.3 GB at 1024×768, 10 GB at 2048×1536 and 19.7 GB at 3000×2000
-# (PyTorch: 1.5, 3.5 and 5.9 GB). Without it a run allocates its own buffers: 4.5-5.3 GB at 3000×2000, and slower
-# at 1024×768 (int8 2.8 s against 1.4 s), so small photos keep it (docs/universal.md, "Stylisation time").
+# (PyTorch: 1.5, 3.5 and 5.9 GB). Without it a run allocates its own buffers: 4.1-5.3 GB at 3000×2000, and slower
+# at 1024×768 (int8 2.8 s against 1.4 s), so small photos keep it (docs/universal.md, "In onnxruntime").
 ARENA_MAX_PIXELS = 1024 * 1024
-
-log = logging.getLogger(__name__)
 
 
 class _Encode(nn.Module):
