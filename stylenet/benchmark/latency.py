@@ -71,6 +71,16 @@ def interleaved(runs: Mapping[Any, Callable[[], Any]], rounds: int) -> dict[Any,
     return times
 
 
+def sizes_and_rounds(b: DictConfig, section: str) -> tuple[list[int], int]:
+    """``bench.<section>_sizes`` (each within :func:`check_sides`) and ``bench.<section>_rounds`` (at least 1)."""
+    sizes = [int(s) for s in b[f"{section}_sizes"]]
+    check_sides(f"{section}_sizes", sizes)
+    rounds = int(b[f"{section}_rounds"])
+    if rounds < 1:
+        raise LatencyError(f"bench.{section}_rounds={rounds}: at least 1")
+    return sizes, rounds
+
+
 def conv_macs(net: nn.Module, height: int, width: int) -> int:
     """Multiply-adds of ``net``'s convolutions on one height×width image, counted on a copy on the meta device:
     shapes only, no arithmetic and no memory (pytorch/examples' network at 2048 px is 20 s of real work)."""
@@ -159,11 +169,7 @@ def bench_latency(cfg: DictConfig, models: Mapping[str, DictConfig]) -> tuple[li
     """One row per size and contender: the median and range of interleaved rounds, its multiply-adds and its
     speed-up against :data:`PEER_REFERENCE` (when measured)."""
     b = cfg.bench
-    sizes = [int(s) for s in b.latency_sizes]
-    check_sides("latency_sizes", sizes)
-    rounds = int(b.latency_rounds)
-    if rounds < 1:
-        raise LatencyError(f"bench.latency_rounds={rounds}: at least 1")
+    sizes, rounds = sizes_and_rounds(b, "latency")
     threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
     found, skipped = contenders(models, [str(p) for p in b.latency_peers], bool(b.latency_int8), threads, int(cfg.seed))
     rows = []

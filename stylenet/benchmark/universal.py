@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from stylenet import zoo
-from stylenet.benchmark.latency import LatencyError, check_sides, interleaved, photo_shape
+from stylenet.benchmark.latency import LatencyError, interleaved, photo_shape, sizes_and_rounds
 from stylenet.config import user_path
 from stylenet.inference.backends import BACKENDS
 from stylenet.inference.quantize import CALIBRATION
@@ -29,11 +29,7 @@ from stylenet.universal.transforms import TRANSFORMS
 
 def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
     b = cfg.bench
-    sizes = [int(s) for s in b.universal_sizes]
-    check_sides("universal_sizes", sizes)
-    rounds = int(b.universal_rounds)
-    if rounds < 1:
-        raise LatencyError(f"bench.universal_rounds={rounds}: at least 1")
+    sizes, rounds = sizes_and_rounds(b, "universal")
     backends = [str(x) for x in b.universal_backends]
     transforms = [str(t) for t in b.universal_transforms]
     bad = [x for x in backends if x not in BACKENDS or x == "auto"] + [t for t in transforms if t not in TRANSFORMS]
