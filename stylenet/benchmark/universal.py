@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from stylenet import zoo
 from stylenet.benchmark.latency import LatencyError, interleaved, photo_shape, sizes_and_rounds
 from stylenet.config import user_path
-from stylenet.inference.backends import BACKENDS
+from stylenet.inference.backends import RUNTIMES
 from stylenet.inference.quantize import CALIBRATION
 from stylenet.inference.universal_onnx import use_backend
 from stylenet.universal.stylizer import UniversalStylizer
@@ -32,10 +32,10 @@ def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
     sizes, rounds = sizes_and_rounds(b, "universal")
     backends = [str(x) for x in b.universal_backends]
     transforms = [str(t) for t in b.universal_transforms]
-    bad = [x for x in backends if x not in BACKENDS or x == "auto"] + [t for t in transforms if t not in TRANSFORMS]
+    bad = [x for x in backends if x not in RUNTIMES] + [t for t in transforms if t not in TRANSFORMS]
     if bad or not backends or not transforms:
         raise LatencyError(f"bench.universal_backends {backends} / universal_transforms {transforms}: backends from "
-                           f"torch, onnxruntime, onnxruntime-int8 and transforms from {', '.join(TRANSFORMS)}, at least one each")
+                           f"{', '.join(RUNTIMES)} and transforms from {', '.join(TRANSFORMS)}, at least one each")
     path = zoo.resolve(str(b.universal_ckpt))
     painting = user_path(str(b.universal_style)) if b.get("universal_style") else sorted(CALIBRATION.glob("*.jpg"))[0]
     threads = int(b.threads) if b.get("threads") else torch.get_num_threads()

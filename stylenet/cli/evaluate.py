@@ -29,7 +29,7 @@ from stylenet.data.images import IMAGE_EXTENSIONS, ImageError, atomic_save_image
 from stylenet.data.listing import list_photos
 from stylenet.errors import StylenetError
 from stylenet.files import atomic_write_text, check_writable_dir, file_digest
-from stylenet.inference.backends import BACKENDS
+from stylenet.inference.backends import RUNTIMES
 from stylenet.inference.mix import meta_for_style, mix_vector
 from stylenet.inference.stroke_scale import check_stroke_scale
 from stylenet.inference.stylizer import Stylizer
@@ -119,8 +119,8 @@ def candidate(cfg) -> Candidate:
     ckpt = user_path(cfg.ckpt)
     stroke_scale = check_stroke_scale(cfg.get("stroke_scale", 1.0), "stroke_scale")
     backend = str(cfg.get("backend") or "torch")
-    if backend not in BACKENDS or backend == "auto":
-        raise StylenetError(f"backend={backend} is not one of torch, onnxruntime, onnxruntime-int8 (a score names what ran it)")
+    if backend not in RUNTIMES:
+        raise StylenetError(f"backend={backend} is not one of {', '.join(RUNTIMES)} (a score names what ran it)")
     ckpt_dict = load_file(ckpt)
     if file_kind(ckpt_dict) != "universal":
         net, full_meta = load_network(ckpt)

@@ -16,12 +16,29 @@ from stylenet.inference.instance_norm import Stats, frozen_affines, frozen_insta
 from stylenet.networks.inference import InferenceNet
 from stylenet.networks.transformer import TransformerNet, run_any_size, set_mix
 
-BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8")
+RUNTIMES = ("torch", "onnxruntime", "onnxruntime-int8")  # what runs a network: a score or a bench row names one
+BACKENDS = ("auto", *RUNTIMES)
 ORT_MIN_SIDE = 16  # below this run_any_size pads differently from the exported graph; use torch there
 
 
 def has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def resolve_backend(backend: str, device: torch.device, threads: int | None, error: type[Exception]) -> str:
+    """``backend`` checked and ``auto`` resolved for ``device`` (onnxruntime on a CPU when installed, else torch):
+    the one rule of a trained network's :class:`~stylenet.inference.stylizer.Stylizer` and of the universal decoders
+    (:func:`~stylenet.inference.universal_onnx.use_backend`). A bad backend, an onnxruntime backend off the CPU or
+    fewer than one thread is one ``error`` line."""
+    if backend not in BACKENDS:
+        raise error(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if threads is not None and threads < 1:
+        raise error(f"threads must be at least 1, got {threads}")
+    if backend == "auto":
+        return "onnxruntime" if device.type == "cpu" and has_onnxruntime() else "torch"
+    if backend.startswith("onnxruntime") and device.type != "cpu":
+        raise error(f"the {backend} backend runs on the CPU; use --device cpu or --backend torch")
+    return backend
 
 
 class TorchBackend:

@@ -32,7 +32,7 @@ from torch import nn
 
 from stylenet.data.images import resize_long_side, resize_tensor, tensor_to_pil, to_rgb
 from stylenet.errors import StylenetError
-from stylenet.inference.backends import BACKENDS, OnnxBackend, TorchBackend, has_onnxruntime
+from stylenet.inference.backends import OnnxBackend, TorchBackend, resolve_backend
 from stylenet.inference.guided import guided_upsample
 from stylenet.inference.mix import StyleChoice, describe, mix_vector
 from stylenet.inference.stroke_scale import (
@@ -92,15 +92,8 @@ class Stylizer:
         self.half = (self.device.type == "cuda") if half is None else bool(half)
         if self.half and self.device.type == "cpu":
             raise InferenceError("half precision needs a GPU (CPU float16 convolutions are slower, not faster); drop --half")
-        if backend not in BACKENDS:
-            raise InferenceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-        if backend == "auto":
-            backend = "onnxruntime" if self.device.type == "cpu" and has_onnxruntime() else "torch"
-        if backend.startswith("onnxruntime") and self.device.type != "cpu":
-            raise InferenceError(f"the {backend} backend runs on the CPU; use --device cpu or --backend torch")
+        backend = resolve_backend(backend, self.device, threads, InferenceError)
         if threads is not None:
-            if threads < 1:
-                raise InferenceError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(threads)
         self.meta = dict(meta or {})
         self.config = dict(net.config)

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylenet.inference.backends import BACKENDS, has_onnxruntime, run_session
+from stylenet.inference.backends import has_onnxruntime, resolve_backend, run_session
 from stylenet.inference.export import onnx_session, trace_onnx
 from stylenet.inference.quantize import calibration_photos, quantize_feeds
 from stylenet.universal.decoder import level_layer, size_multiple
-from stylenet.universal.runner import Decode, Encode, Recorder
+from stylenet.universal.runner import Decode, Encode, Recorder, TorchRunner
 from stylenet.universal.style_set import StyleSet
 from stylenet.universal.stylizer import UniversalError, UniversalStylizer
 
@@ -59,7 +59,7 @@ class OnnxRunner:
 
     def __init__(self, stylizer: UniversalStylizer, threads: int | None = None, int8: bool = False):
         if stylizer.device.type != "cpu":
-            raise UniversalError(f"the onnxruntime backends run on the CPU; use --device cpu or --backend torch (not {stylizer.device})")
+            raise UniversalError("the onnxruntime backends run on the CPU; use --device cpu or --backend torch")
         if not has_onnxruntime():
             raise UniversalError("onnxruntime is not installed (a stylenet dependency): pip install onnxruntime, or --backend torch")
         self.stylizer, self.threads, self.int8 = stylizer, threads or torch.get_num_threads(), int8
@@ -101,10 +101,9 @@ class OnnxRunner:
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # WCT's "few positions" warning is about the look of a 256 px photo, not its ranges
         try:
-            with torch.no_grad():
-                for photo in calibration_photos():
-                    self.stylizer.stylize_tensor(torch.from_numpy(photo), styles, alpha=alpha, transform=transform,
-                                                 palette=palette, runner=recorder)
+            for photo in calibration_photos():  # stylize_tensor runs under no_grad
+                self.stylizer.stylize_tensor(torch.from_numpy(photo), styles, alpha=alpha, transform=transform,
+                                             palette=palette, runner=recorder)
         finally:
             quiet.setLevel(level)
         inputs = {**{layer: ("image", xs) for layer, xs in recorder.encoded.items()},
@@ -139,16 +138,9 @@ def use_backend(stylizer: UniversalStylizer, backend: str = "auto", threads: int
     """Run ``stylizer``'s encoder and decoders with ``backend`` (one of :data:`~stylenet.inference.backends.BACKENDS`;
     ``auto``: onnxruntime on a CPU when installed, else PyTorch), as a trained network's ``backend=`` does.
     Returns the stylizer. One :class:`UniversalError` line for a backend it cannot use."""
-    if backend not in BACKENDS:
-        raise UniversalError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if threads is not None and threads < 1:
-        raise UniversalError(f"threads must be at least 1, got {threads}")
-    if backend == "auto":
-        backend = "onnxruntime" if stylizer.device.type == "cpu" and has_onnxruntime() else "torch"
+    backend = resolve_backend(backend, stylizer.device, threads, UniversalError)
     if backend.startswith("onnxruntime"):
         stylizer.runner = OnnxRunner(stylizer, threads, int8=backend == "onnxruntime-int8")
-    elif stylizer.runner.name != "torch":
-        from stylenet.universal.runner import TorchRunner
-
+    else:
         stylizer.runner = TorchRunner(stylizer)
     return stylizer
