@@ -34,6 +34,14 @@ def size_multiple(level: int) -> int:
     return 2 ** (level - 1)
 
 
+MIN_WIDTH = 0.125  # a decoder narrower than an eighth of VGG's widths cannot carry relu4_1's 512 channels back
+
+
+def hidden_width(channels: int, width: float) -> int:
+    """A hidden layer's channels in a decoder of ``width`` (1: VGG's own, mirrored)."""
+    return max(1, round(channels * width))
+
+
 def min_side(level: int) -> int:
     """Smallest image side level ``level`` can decode: its features must be at least 2 px wide, since the
     decoder's first reflection padding needs a pixel to reflect."""
@@ -57,19 +65,27 @@ def encoder_convs(network: str, level: int) -> list:
 
 
 class Decoder(nn.Module):
-    """relu{level}_1 features (B×C×H/2^(k-1)×W/2^(k-1)) → B×3×H×W pixels."""
+    """relu{level}_1 features (B×C×H/2^(k-1)×W/2^(k-1)) → B×3×H×W pixels.
 
-    def __init__(self, level: int, network: str = "vgg19"):
+    ``width`` scales every hidden convolution's channels (the input stays the features' C, the output RGB):
+    0.5 keeps about a quarter of the multiply-adds, the lever MicroAST (Wang et al. 2023) pulls on the whole
+    encoder-decoder, applied here to the decoder alone since AdaIN's statistics need VGG's own features."""
+
+    def __init__(self, level: int, network: str = "vgg19", width: float = 1.0):
         super().__init__()
-        self.level, self.network = level, network
+        if not (isinstance(width, (int, float)) and not isinstance(width, bool) and MIN_WIDTH <= width <= 1):
+            raise VGGConfigError(f"decoder width {width!r} is not a number in [{MIN_WIDTH}, 1]")
+        self.level, self.network, self.width = level, network, float(width)
+        convs = encoder_convs(network, level)
         widths = [3]
         layers: list[nn.Module] = []
-        for v in encoder_convs(network, level):
+        for i, v in enumerate(convs):
             if v == "M":
                 layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
-            else:
-                layers.append((widths[-1], v))  # placeholder: conv widths[-1]→v in the encoder
-                widths.append(v)
+            else:  # the last is the features' channels, the decoder's input: never scaled
+                c = v if i == len(convs) - 1 else hidden_width(v, width)
+                layers.append((widths[-1], c))  # placeholder: conv widths[-1]→c in the encoder
+                widths.append(c)
         mirrored: list[nn.Module] = []
         for item in reversed(layers):
             if isinstance(item, tuple):

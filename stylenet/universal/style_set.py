@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 import torch
 
 from stylenet.perceptual.color import mix_color_stats
-from stylenet.universal.transforms import WctStyle, wct_style
+from stylenet.universal.transforms import AdainStyle, WctStyle, adain_style, wct_style
+
+# what a transform keeps of each painting, computed on the first photo (efdm takes the features themselves)
+PREPARE = {"wct": wct_style, "adain": adain_style}
 
 
 @dataclass
@@ -20,18 +23,20 @@ class StyleSet:
     features: list[dict[str, torch.Tensor]]
     weights: list[float]
     colors: list[tuple[torch.Tensor, torch.Tensor]]  # each painting's RGB mean and covariance
-    _wct: dict[tuple[str, str], list[WctStyle]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _prepared: dict[tuple[str, str, str], list] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def for_transform(self, layer: str, transform: str, device: torch.device) -> list[torch.Tensor | WctStyle]:
-        """Each painting's ``layer`` features as ``transform`` takes them, on ``device``: for WCT their mean and
-        colouring matrix, computed on the first photo and kept (the painting's covariance at relu1_1 of a 1024 px
-        painting was about a second of every photo's time), else the features themselves."""
-        if transform != "wct":
+    def for_transform(self, layer: str, transform: str, device: torch.device) -> list[torch.Tensor | WctStyle | AdainStyle]:
+        """Each painting's ``layer`` features as ``transform`` takes them, on ``device``, computed on the first
+        photo and kept: for WCT their mean and colouring matrix (the painting's covariance at relu1_1 of a
+        1024 px painting was about a second of every photo's time), for AdaIN each channel's mean and deviation,
+        else the features themselves."""
+        prepare = PREPARE.get(transform)
+        if prepare is None:
             return [f[layer].to(device) for f in self.features]
-        key = (layer, str(device))
-        if key not in self._wct:
-            self._wct[key] = [wct_style(f[layer].to(device)) for f in self.features]
-        return self._wct[key]
+        key = (layer, transform, str(device))
+        if key not in self._prepared:
+            self._prepared[key] = [prepare(f[layer].to(device)) for f in self.features]
+        return self._prepared[key]
 
     @functools.cached_property
     def key(self) -> str:

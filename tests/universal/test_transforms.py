@@ -107,3 +107,25 @@ def test_wct_with_the_painting_prepared_once_is_li_et_als_four_products():
     reference = (es @ torch.diag(ds.sqrt()) @ (es.T @ (ec @ torch.diag(dc.rsqrt()) @ (ec.T @ centred))) + ms).reshape(content.shape)
     torch.testing.assert_close(wct(content, style), reference.float())
     torch.testing.assert_close(wct(content, wct_style(style)), wct(content, style), rtol=0, atol=0)
+
+
+def test_adain_with_the_painting_prepared_once_is_huang_and_belonges_formula_in_float64():
+    from stylenet.universal.style_set import StyleSet
+    from stylenet.universal.transforms import EPS, AdainStyle, adain_style
+
+    torch.manual_seed(4)
+    content, style = torch.rand(1, 16, 9, 11) * 500, torch.rand(1, 16, 7, 13) * 800  # VGG's Caffe-unit magnitudes
+    fc, fs = content[0].reshape(16, -1).double(), style[0].reshape(16, -1).double()
+    sd = lambda f: (f.var(1, unbiased=False, keepdim=True) + EPS).sqrt()  # noqa: E731
+    reference = ((fc - fc.mean(1, keepdim=True)) / sd(fc) * sd(fs) + fs.mean(1, keepdim=True)).reshape(content.shape)
+    out = adain(content, style)
+    assert out.dtype == content.dtype and out.shape == content.shape
+    torch.testing.assert_close(out.double(), reference, rtol=1e-5, atol=1e-4)  # float32 statistics of the photo
+    torch.testing.assert_close(adain(content, adain_style(style)), out, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="one image at a time"):
+        adain(torch.cat([content, content]), style)
+    # a StyleSet computes the painting's side once per layer and keeps it
+    styles = StyleSet(["p"], [{"relu4_1": style}], [1.0], [(torch.zeros(3), torch.eye(3))])
+    first = styles.for_transform("relu4_1", "adain", torch.device("cpu"))
+    assert isinstance(first[0], AdainStyle) and styles.for_transform("relu4_1", "adain", torch.device("cpu")) is first
+    assert torch.equal(styles.for_transform("relu4_1", "efdm", torch.device("cpu"))[0], style)
