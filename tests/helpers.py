@@ -233,7 +233,7 @@ def tiny_cfg(tmp_path: Path, *overrides: str):
     return compose("train", [*TINY, f"paths.checkpoints={tmp_path / 'ckpt'}", f"paths.logs={tmp_path / 'logs'}", *overrides])
 
 
-def write_universal(path: Path, levels=(1, 2, 3, 4, 5), weights: str = "random", seed: int = 0) -> Path:
+def write_universal(path: Path, levels=(1, 2, 3, 4, 5), weights: str = "random", seed: int = 0, width: float = 1.0) -> Path:
     """A universal decoders file as DecoderModule writes it (decoders.relu{k}_1.*), untrained (stylenet.universal)."""
     from stylenet.universal.checkpoint import PREFIX, UniversalMeta
     from stylenet.universal.decoder import Decoder, level_layer
@@ -241,8 +241,8 @@ def write_universal(path: Path, levels=(1, 2, 3, 4, 5), weights: str = "random",
     torch.manual_seed(seed)
     sd = {}
     for k in levels:
-        sd |= {f"{PREFIX}{level_layer(k)}.{n}": v for n, v in Decoder(k).state_dict().items()}
-    meta = UniversalMeta(encoder={"network": "vgg19", "weights": weights}, levels=tuple(levels),
+        sd |= {f"{PREFIX}{level_layer(k)}.{n}": v for n, v in Decoder(k, width=width).state_dict().items()}
+    meta = UniversalMeta(encoder={"network": "vgg19", "weights": weights}, levels=tuple(levels), width=width,
                          train={"image_size": 32, "global_step": 0}).to_dict()
     atomic_save({"stylenet": meta, "state_dict": sd}, path)
     return path

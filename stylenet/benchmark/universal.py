@@ -1,12 +1,13 @@
 """The bench's ``universal`` section: seconds per photo of universal style transfer (any painting), per backend.
 
-``bench.universal_ckpt`` (default the shipped ``adain``) stylises one 4:3 photo per ``bench.universal_sizes``
+``bench.universal_ckpt`` (default the shipped ``adain``; a list compares several decoders in the same rounds) stylises
+one 4:3 photo per ``bench.universal_sizes``
 long side with each ``bench.universal_transforms`` entry, on each ``bench.universal_backends`` runtime
 (:func:`stylenet.inference.universal_onnx.use_backend`), as ``infer.py --style`` runs it: the painting prepared
 once (``bench.universal_style``, at 1024 px; default a shipped calibration photo, since its content does not change the
 time), the photo padded, encoded, transformed and decoded, the palette matched after. Each contender runs once
 first (graph export, int8 calibration on that painting), then ``bench.universal_rounds`` interleaved rounds; the
-median is reported with the speed-up against PyTorch.
+median is reported with the speed-up against the same decoders in PyTorch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import statistics
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from stylenet import zoo
 from stylenet.benchmark.latency import LatencyError, interleaved, photo_shape, sizes_and_rounds
@@ -25,6 +26,8 @@ from stylenet.inference.quantize import CALIBRATION
 from stylenet.inference.universal_onnx import use_backend
 from stylenet.universal.stylizer import UniversalStylizer
 from stylenet.universal.transforms import TRANSFORMS
+
+MAX_CKPTS = 8  # decoders compared in one run: each holds its sessions for every backend
 
 
 def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -36,22 +39,25 @@ def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
     if bad or not backends or not transforms:
         raise LatencyError(f"bench.universal_backends {backends} / universal_transforms {transforms}: backends from "
                            f"{', '.join(RUNTIMES)} and transforms from {', '.join(TRANSFORMS)}, at least one each")
-    path = zoo.resolve(str(b.universal_ckpt))
+    names = b.universal_ckpt if isinstance(b.universal_ckpt, (list, ListConfig)) else [b.universal_ckpt]
+    if not names or len(names) > MAX_CKPTS:
+        raise LatencyError(f"bench.universal_ckpt: give 1 to {MAX_CKPTS} universal checkpoints or shipped names, e.g. [adain,adain-half]")
+    paths = {str(n): zoo.resolve(str(n)) for n in names}
     painting = user_path(str(b.universal_style)) if b.get("universal_style") else sorted(CALIBRATION.glob("*.jpg"))[0]
     threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
-    stylizers = {x: use_backend(UniversalStylizer.from_checkpoint(path, device="cpu"), x, threads) for x in backends}
-    styles = {x: u.prepare_styles(painting, style_size=1024) for x, u in stylizers.items()}
+    stylizers = {(c, x): use_backend(UniversalStylizer.from_checkpoint(p, device="cpu"), x, threads) for c, p in paths.items() for x in backends}
+    styles = {key: u.prepare_styles(painting, style_size=1024) for key, u in stylizers.items()}
     rows = []
     for size in sizes:
         h, w = photo_shape(size)
         photo = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(int(cfg.seed)))
-        runs = {(t, x): (lambda t=t, x=x: stylizers[x].stylize_tensor(photo, styles[x], transform=t, palette="after"))
-                for t in transforms for x in backends}
+        runs = {(c, t, x): (lambda c=c, t=t, x=x: stylizers[c, x].stylize_tensor(photo, styles[c, x], transform=t, palette="after"))
+                for c in paths for t in transforms for x in backends}
         times = interleaved(runs, rounds)  # the warm-up call of each exports its graphs and calibrates int8
-        for (t, x), ts in times.items():
-            ref = times.get((t, "torch"))
+        for (c, t, x), ts in times.items():
+            ref = times.get((c, t, "torch"))
             rows.append({"size": size, "shape": (h, w), "transform": t, "backend": x, "median_s": statistics.median(ts),
-                         "min_s": min(ts), "max_s": max(ts), "rounds": rounds, "painting": str(b.get("universal_style") or painting), "ckpt": str(b.universal_ckpt),
+                         "min_s": min(ts), "max_s": max(ts), "rounds": rounds, "painting": str(b.get("universal_style") or painting), "ckpt": c,
                          "vs_torch": statistics.median(ref) / statistics.median(ts) if ref else None})
     return rows
 
@@ -60,11 +66,12 @@ def render_universal(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     r0 = rows[0]
-    lines = [f"Universal style transfer, `{r0['ckpt']}`, the painting `{r0['painting']}` at 1024 px prepared once, "
-             f"palette after, {r0['rounds']} interleaved rounds after a warm-up run each:", "",
-             "| photo | transform | backend | s, median (min–max) | speed-up vs torch |", "|---|---|---|---|---|"]
+    ckpts = list(dict.fromkeys(r["ckpt"] for r in rows))
+    lines = [f"Universal style transfer, {', '.join(f'`{c}`' for c in ckpts)}, the painting `{r0['painting']}` at 1024 px prepared "
+             f"once, palette after, {r0['rounds']} interleaved rounds after a warm-up run each:", "",
+             "| photo | decoders | transform | backend | s, median (min–max) | speed-up vs torch |", "|---|---|---|---|---|---|"]
     for r in rows:
         h, w = r["shape"]
         vs = f"{r['vs_torch']:.2f}×" if r["vs_torch"] is not None else "—"
-        lines.append(f"| {w}×{h} | {r['transform']} | {r['backend']} | {r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f}) | {vs} |")
+        lines.append(f"| {w}×{h} | {r['ckpt']} | {r['transform']} | {r['backend']} | {r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f}) | {vs} |")
     return lines + [""]

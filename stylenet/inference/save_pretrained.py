@@ -62,7 +62,7 @@ def _universal(ckpt: Mapping, source: str) -> tuple[dict, dict[str, torch.Tensor
     out = {}
     for k in meta.levels:
         prefix = f"{PREFIX}{level_layer(k)}."
-        dec = Decoder(k, meta.encoder["network"])
+        dec = Decoder(k, meta.encoder["network"], meta.width)
         try:
             dec.load_state_dict({key[len(prefix):]: v for key, v in ckpt["state_dict"].items() if key.startswith(prefix)})
         except RuntimeError as e:

@@ -36,7 +36,7 @@ PRETRAINED_VERSION = 1
 DTYPES = {"float32": ("F32", torch.float32), "float16": ("F16", torch.float16)}  # config "dtype" → safetensors code
 OWN_KEYS = ("format", "pretrained_version", "dtype")  # config.json's keys beside the metadata
 META_KEYS = {"transformer": {"format_version", "arch", "style", "styles", "loss", "train"},
-             "universal": {"kind", "format_version", "encoder", "levels", "train"}}
+             "universal": {"kind", "format_version", "encoder", "levels", "width", "train"}}
 MAX_CONFIG_BYTES = 1 << 20  # a 1024-style network's config is ~200 kB
 MAX_HEADER_BYTES = 1 << 20  # safetensors' JSON header: ~100 bytes per tensor, a network has a few hundred
 ITEM_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}

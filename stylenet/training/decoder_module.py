@@ -17,6 +17,8 @@ CPU timings are synchronous) and only one level's graph is alive at a time.
 
 With ``style`` (decoders.style.paintings), the relu4_1 decoder is trained instead as AdaIN's, with Huang &
 Belongie's content and style loss on painting crops (stylenet/training/decoder_style.py): the decoder that paints.
+With ``distill`` (decoders.distill), it learns to decode AdaIN's features as a teacher decoder does
+(stylenet/training/decoder_distill.py): how a narrower decoder (``width``) is taught by the full one.
 
 Checkpoints hold the decoders only (``decoders.relu{k}_1.*``) and the metadata of
 :class:`~stylenet.universal.checkpoint.UniversalMeta`; like :class:`~stylenet.training.module.StyleTransferModule`,
@@ -38,6 +40,7 @@ from torch import nn
 
 from stylenet.networks.checkpoint import META_KEY, CheckpointError
 from stylenet.perceptual.vgg import VGGEncoder
+from stylenet.training.decoder_distill import LAYER, Distillation, distill_terms, load_teacher, mixed_features
 from stylenet.training.decoder_style import (
     CONTENT_LAYER,
     STYLE_LAYERS,
@@ -53,7 +56,7 @@ from stylenet.universal.decoder import LEVELS, Decoder, level_layer
 from stylenet.universal.lsq_init import least_squares_init
 from stylenet.universal.transforms import adain_batch
 
-ENCODER_PREFIX = "encoder."
+ENCODER_PREFIX, TEACHER_PREFIX = "encoder.", "teacher."  # frozen parts: never saved, restored from their files
 log = logging.getLogger(__name__)
 # Lightning warns that periodic checkpoints under manual optimisation hold the state after the step: that is
 # the state this module wants to save (the step is complete when the checkpoint is written).
@@ -83,6 +86,8 @@ class DecoderModule(L.LightningModule):
         init_ridge: float = 1e-4,
         style: StyleTraining | None = None,
         seed: int = 0,
+        width: float = 1.0,
+        distill: Distillation | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False  # per-level backward, for per-level timing (module docstring)
@@ -91,12 +96,18 @@ class DecoderModule(L.LightningModule):
             raise ValueError(f"decoders.levels={list(levels)} must be a non-empty list of levels from {list(LEVELS)}")
         if style is not None and levels != [4]:
             raise ValueError(f"the style loss trains AdaIN's relu4_1 decoder alone; got decoders.levels={levels}, set decoders.levels=[4]")
+        if distill is not None and (levels != [4] or style is not None):
+            raise ValueError("distillation trains AdaIN's relu4_1 decoder alone, without a style loss: set decoders.levels=[4] "
+                             "and decoders.style.paintings=[]")
         self.levels = levels
         self.style, self.seed = style, int(seed)
         self.style_record: dict | None = None  # the paintings by content, hashed at the first checkpoint (stylenet_meta)
         self._paintings: list[torch.Tensor] | None = None
         self.encoder_cfg = {"network": str(encoder.get("network", "vgg19")), "weights": str(encoder.get("weights", "embedded"))}
-        self.decoders = nn.ModuleDict({level_layer(k): Decoder(k, self.encoder_cfg["network"]) for k in levels})
+        self.width, self.distill = float(width), distill
+        # the teacher's relu4_1 decoder, frozen; a submodule so that it follows the module's device
+        self.teacher = load_teacher(distill.teacher, self.encoder_cfg) if distill is not None else None
+        self.decoders = nn.ModuleDict({level_layer(k): Decoder(k, self.encoder_cfg["network"], self.width) for k in levels})
         layers = [level_layer(k) for k in levels] + (list(STYLE_LAYERS) if style is not None else [])
         self.encoder = VGGEncoder(layers, weights=self.encoder_cfg["weights"], network=self.encoder_cfg["network"])
         self.optimizer_factory = optimizer
@@ -118,6 +129,16 @@ class DecoderModule(L.LightningModule):
         return {"pixel": pixel, "feature": feature, "total": pixel + self.feature_weight * feature,
                 "psnr": psnr(F.mse_loss(y.detach().clamp(0, 1), x))}
 
+    def distill_level_terms(self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """decoder_distill.py's terms for photos ``x`` whose relu4_1 features are ``target``; in validation also the
+        reconstruction's PSNR, comparable with a reconstruction run's."""
+        t = mixed_features(target, generator)
+        terms = distill_terms(self.decoders[LAYER], self.teacher, lambda im: self.encoder(im, layers=[LAYER])[LAYER], t,
+                              self.feature_weight, self.normalize_features)
+        if not self.training:
+            terms["psnr"] = psnr(F.mse_loss(self.decoders[LAYER](target), x))
+        return terms
+
     def paintings(self) -> list[torch.Tensor]:
         """The style run's paintings at ``style.size`` (loaded once, kept on the CPU where they are cropped)."""
         if self._paintings is None:
@@ -138,9 +159,12 @@ class DecoderModule(L.LightningModule):
         return terms
 
     def terms(self, k: int, x: torch.Tensor, targets: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """Level ``k``'s loss terms: AdaIN's with a style run, else Li et al.'s reconstruction."""
+        """Level ``k``'s loss terms: AdaIN's with a style run, the teacher's with a distillation, else Li et al.'s
+        reconstruction."""
         if self.style is not None:
             return self.style_level_terms(targets[level_layer(k)], generator)
+        if self.distill is not None:
+            return self.distill_level_terms(x, targets[LAYER], generator)
         return self.level_terms(k, x, targets[level_layer(k)])
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
@@ -237,10 +261,11 @@ class DecoderModule(L.LightningModule):
         if self.style is not None and self.style_record is None:
             self.style_record = self.style.describe()
         return UniversalMeta(
-            encoder=dict(self.encoder_cfg), levels=tuple(self.levels),
+            encoder=dict(self.encoder_cfg), levels=tuple(self.levels), width=self.width,
             train={"image_size": self.image_size, "global_step": int(self.global_step), "feature_weight": self.feature_weight,
                    "normalize_features": self.normalize_features, "init_images": self.init_images}
-            | ({"style": self.style_record} if self.style_record else {}),
+            | ({"style": self.style_record} if self.style_record else {})
+            | ({"distill": self.distill.describe()} if self.distill is not None else {}),
         ).to_dict()
 
     def check_weights(self) -> None:
@@ -270,5 +295,5 @@ class DecoderModule(L.LightningModule):
                 f"the checkpoint has no {', '.join(missing)} decoder (it holds levels {held}); resume with the same "
                 "decoders.levels, or train the new levels in their own folder (run_name=...)"
             )
-        sd.update({k: v for k, v in self.state_dict().items() if k.startswith(ENCODER_PREFIX)})
+        sd.update({k: v for k, v in self.state_dict().items() if k.startswith((ENCODER_PREFIX, TEACHER_PREFIX))})
 

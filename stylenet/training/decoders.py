@@ -17,11 +17,12 @@ from stylenet.data.images import open_image
 from stylenet.networks.checkpoint import META_KEY, load_file
 from stylenet.networks.meta import MAX_PAINTING_SIDE
 from stylenet.training.checks import check_restored_weights, check_trainer, finite, whole
+from stylenet.training.decoder_distill import Distillation, load_teacher
 from stylenet.training.decoder_module import DecoderModule
 from stylenet.training.decoder_style import MAX_PAINTINGS, StyleTraining
 from stylenet.training.fit import fit
 from stylenet.universal.checkpoint import UniversalMeta, train_command
-from stylenet.universal.decoder import LEVELS
+from stylenet.universal.decoder import LEVELS, MIN_WIDTH, is_width
 
 MAX_INIT_IMAGES = 1024  # decoders.init.images: the least-squares fit's crops (the CPU recipe's 64: 97 s for levels 2-4, docs/universal.md)
 
@@ -57,6 +58,21 @@ def style_of(cfg: DictConfig) -> StyleTraining | None:
     return StyleTraining(tuple(paths), float(cfg.decoders.style.weight), int(cfg.decoders.style.size))
 
 
+def distill_of(cfg: DictConfig) -> Distillation | None:
+    """decoders.distill as a :class:`Distillation`, or None. The teacher is read here, so a missing or unfit one is
+    one line before any work."""
+    teacher = cfg.decoders.get("distill")
+    if teacher is None:
+        return None
+    if not isinstance(teacher, str) or not teacher:
+        raise ConfigError(f"decoders.distill={teacher!r} must be a universal decoders file or a shipped name, e.g. decoders.distill=adain")
+    if levels_of(cfg) != [4] or style_of(cfg) is not None:
+        raise ConfigError("decoders.distill trains AdaIN's relu4_1 decoder alone, without a style loss: set decoders.levels=[4] "
+                          "and decoders.style.paintings=[] (recipe=cpu_adain_half does)")
+    load_teacher(teacher, dict(OmegaConf.to_container(cfg.decoders.encoder, resolve=True)))
+    return Distillation(teacher)
+
+
 def check_decoder_config(cfg: DictConfig) -> None:
     """Fail fast, with one line, on what would otherwise fail minutes into the run."""
     levels_of(cfg)
@@ -66,10 +82,14 @@ def check_decoder_config(cfg: DictConfig) -> None:
     # nan stopped the run at step 0 advising a lower lr; -1 made the loss negative
     finite(cfg, "decoders.feature_weight", 0, example=1.0, say="must be a finite number >= 0 (λ of Li et al. eq. 1)")
     finite(cfg, "decoders.init.ridge", 0, above=True, example=1e-4, say="must be a positive number")
+    width = cfg.decoders.get("width", 1.0)
+    if not is_width(width):
+        raise ConfigError(f"decoders.width={width!r} must be a number in [{MIN_WIDTH}, 1] (the hidden channels against VGG's), e.g. decoders.width=0.5")
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val is not supported by the decoder training (manual optimisation); set it to null")
     check_trainer(cfg)
     style_of(cfg)
+    distill_of(cfg)
 
 
 def check_resume_levels(cfg: DictConfig, path: Path) -> None:
@@ -77,6 +97,9 @@ def check_resume_levels(cfg: DictConfig, path: Path) -> None:
     ckpt = load_file(path)
     meta = UniversalMeta.from_dict(ckpt[META_KEY], str(path))
     check_restored_weights(ckpt["state_dict"], path)
+    if meta.width != float(cfg.decoders.get("width", 1.0)):
+        raise ConfigError(f"{path} holds decoders of width {meta.width:g} but this run trains width {float(cfg.decoders.width):g}; "
+                          f"resume with decoders.width={meta.width:g}, or train in a new folder (run_name=NEW_NAME)")
     if list(meta.levels) != levels_of(cfg):
         raise ConfigError(f"{path} holds levels {list(meta.levels)} but this run trains {levels_of(cfg)}; resume with "
                           f"decoders.levels=[{','.join(map(str, meta.levels))}], or train the others in their own folder: "
@@ -87,6 +110,11 @@ def check_resume_levels(cfg: DictConfig, path: Path) -> None:
         raise ConfigError(f"{path} was trained {'with paintings ' + ', '.join(held) if held else 'without a style loss'} but this run "
                           f"{'has paintings ' + ', '.join(wanted) if wanted else 'has none'}; resume with the same "
                           "decoders.style.paintings, or train in a new folder (run_name=NEW_NAME)")
+    held, wanted = (meta.train.get("distill") or {}).get("teacher"), cfg.decoders.get("distill")
+    if held != wanted:
+        raise ConfigError(f"{path} was trained {'from the teacher ' + held if held else 'without a teacher'} but this run "
+                          f"{'has the teacher ' + wanted if wanted else 'has none'}; resume with the same decoders.distill, "
+                          "or train in a new folder (run_name=NEW_NAME)")
 
 
 def build_module(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule]:
@@ -101,6 +129,8 @@ def build_module(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule]
         init_ridge=float(cfg.decoders.init.ridge),
         style=style_of(cfg),
         seed=int(cfg.get("seed") or 0),
+        width=float(cfg.decoders.get("width", 1.0)),
+        distill=distill_of(cfg),
     )
     return datamodule, module
 

@@ -8,9 +8,10 @@ and validated by :class:`UniversalMeta`::
     format_version: 1
     encoder: {"network": "vgg19", "weights": "embedded"}   # the VGG the decoders invert; its weights are not stored
     levels: [1, 2, 3, 4, 5]                               # decoders held, as decoders.relu{k}_1.* in state_dict
+    width: 0.5                                            # hidden channels against VGG's; written only below 1 (absent: 1.0)
     train: {"image_size": 128, "global_step": 800, "feature_weight": 1.0}
 
-Every decoder's size follows from its level (1..5) and the network, both bounded here, and each tensor's
+Every decoder's size follows from its level (1..5), the network and the width, all bounded here, and each tensor's
 shape is compared with the decoder it must fit before loading: a crafted file cannot make the reader
 allocate more than the five decoders (~17 M parameters).
 """
@@ -25,7 +26,7 @@ import torch
 
 from stylenet.networks.checkpoint import MAX_SIDE, META_KEY, UNIVERSAL_KIND, CheckpointError, _dict, _int, file_kind, load_file
 from stylenet.perceptual.vgg import NETWORKS
-from stylenet.universal.decoder import LEVELS, Decoder, level_layer
+from stylenet.universal.decoder import LEVELS, MIN_WIDTH, Decoder, is_width, level_layer
 
 FORMAT_VERSION = 1
 PREFIX = "decoders."
@@ -43,10 +44,11 @@ class UniversalMeta:
     levels: tuple[int, ...]
     train: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    width: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": UNIVERSAL_KIND, "format_version": self.format_version, "encoder": dict(self.encoder),
-                "levels": list(self.levels), "train": dict(self.train)}
+                "levels": list(self.levels), "train": dict(self.train)} | ({"width": self.width} if self.width != 1.0 else {})
 
     @classmethod
     def from_dict(cls, meta: Any, source: str = "checkpoint") -> UniversalMeta:
@@ -67,10 +69,13 @@ class UniversalMeta:
         if not isinstance(levels, list) or not 1 <= len(levels) <= len(LEVELS):
             raise CheckpointError(f"{source}: levels={levels!r} is not a list of 1 to {len(LEVELS)} levels; the file is damaged")
         levels = tuple(sorted({_int(k, "levels[]", 1, len(LEVELS), source) for k in levels}))
+        width = meta.get("width", 1.0)
+        if not is_width(width):
+            raise CheckpointError(f"{source}: width={width!r} is not a decoder width in [{MIN_WIDTH}, 1]; the file is damaged or not stylenet's")
         train = dict(_dict(meta.get("train", {}), "train", source))
         if train.get("image_size") is not None:
             _int(train["image_size"], "train.image_size", 1, MAX_SIDE, source)
-        return cls(encoder={"network": network, "weights": weights}, levels=levels, train=train, format_version=version)
+        return cls(encoder={"network": network, "weights": weights}, levels=levels, train=train, format_version=version, width=float(width))
 
 
 def read_universal(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict[int, Decoder], UniversalMeta]:
@@ -87,7 +92,7 @@ def read_universal(path: str | os.PathLike, map_location: str | torch.device = "
         if not own:
             raise CheckpointError(f"{path}: the metadata lists level {k} but the file holds no weights for it (relu{k}_1); "
                                   f"the file is damaged: train it again with {train_command([k])}")
-        dec = Decoder(k, meta.encoder["network"])
+        dec = Decoder(k, meta.encoder["network"], meta.width)
         expected = dec.state_dict()
         wrong = [f"{key} {tuple(own[key].shape)} (expected {tuple(v.shape)})" for key, v in expected.items()
                  if key in own and own[key].shape != v.shape]

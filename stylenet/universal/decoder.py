@@ -37,6 +37,11 @@ def size_multiple(level: int) -> int:
 MIN_WIDTH = 0.125  # a decoder narrower than an eighth of VGG's widths cannot carry relu4_1's 512 channels back
 
 
+def is_width(width) -> bool:
+    """A decoder width: a number in [MIN_WIDTH, 1] (not a bool, not NaN)."""
+    return isinstance(width, (int, float)) and not isinstance(width, bool) and MIN_WIDTH <= width <= 1
+
+
 def hidden_width(channels: int, width: float) -> int:
     """A hidden layer's channels in a decoder of ``width`` (1: VGG's own, mirrored)."""
     return max(1, round(channels * width))
@@ -73,7 +78,7 @@ class Decoder(nn.Module):
 
     def __init__(self, level: int, network: str = "vgg19", width: float = 1.0):
         super().__init__()
-        if not (isinstance(width, (int, float)) and not isinstance(width, bool) and MIN_WIDTH <= width <= 1):
+        if not is_width(width):
             raise VGGConfigError(f"decoder width {width!r} is not a number in [{MIN_WIDTH}, 1]")
         self.level, self.network, self.width = level, network, float(width)
         convs = encoder_convs(network, level)

@@ -14,7 +14,9 @@ on the decoder's own intermediate outputs, not the encoder's, lets each layer co
 before it. Intermediate targets are divided by their RMS, so every hidden activation is of order 1 and
 Adam's first steps, of a fixed size per weight, are in proportion. This is greedy layer-wise fitting in
 the spirit of layer-wise pre-training (Bengio et al. 2007), solved exactly since every layer is linear
-before its ReLU; the decoders are then trained end to end with Li et al.'s loss as before.
+before its ReLU; the decoders are then trained end to end with Li et al.'s loss as before. A narrower
+decoder (``width`` < 1) has fewer channels than the encoder at each point: each layer is fitted to the encoder's
+strongest channels there (by mean square), a subset a ReLU can reproduce.
 
 Cost: a fit with D unknowns (9 × input channels + 1) over R rows takes R·D² operations. The full-resolution
 layers have ~100× more rows than they need (2.1 M positions in 128 crops of 128 px for 577 unknowns), so each fit
@@ -80,6 +82,7 @@ def least_squares_init(decoder: Decoder, encoder: VGGEncoder, images: torch.Tens
         target_sq, rows = 0.0, 0
         gen = torch.Generator().manual_seed(c)
         keep = None  # the fraction of rows kept, from the first chunk's size
+        pick = None  # a narrower decoder (width < 1): the encoder channels it reproduces, from the first chunk
         for n, x in enumerate(chunks):
             h = hs[n]
             for m in mods[done: i - 1]:
@@ -87,6 +90,10 @@ def least_squares_init(decoder: Decoder, encoder: VGGEncoder, images: torch.Tens
             hs[n] = h
             cols = F.unfold(pad(h), 3).transpose(1, 2).reshape(-1, d - 1)
             t = _encoder_conv_input(encoder, x, enc_index)
+            if t.shape[1] != conv.out_channels:
+                if pick is None:  # the strongest channels: a ReLU's output can carry them, as it could not a projection
+                    pick = t.pow(2).mean((0, 2, 3)).topk(conv.out_channels).indices.sort().values
+                t = t[:, pick]
             if n == 0:
                 first_t = t  # the fit error is reported on the first chunk
             b = t.permute(0, 2, 3, 1).reshape(-1, conv.out_channels)

@@ -286,10 +286,17 @@ def test_the_universal_section_times_each_transform_and_backend_against_torch(tm
                            "bench.universal_rounds=2", "bench.universal_transforms=[adain,wct]",
                            "bench.universal_backends=[torch,onnxruntime]"])
     rows = table_rows(report, "Universal style transfer, ")
-    assert [(r[0], r[1], r[2]) for r in rows] == [(f"{w}×{h}", t, b) for w, h in ((32, 24), (48, 36))
-                                                  for t in ("adain", "wct") for b in ("torch", "onnxruntime")]
-    assert all(r[4] == "1.00×" for r in rows if r[2] == "torch") and all(r[4].endswith("×") for r in rows)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(f"{w}×{h}", str(ckpt), t, b) for w, h in ((32, 24), (48, 36))
+                                                        for t in ("adain", "wct") for b in ("torch", "onnxruntime")]
+    assert all(r[5] == "1.00×" for r in rows if r[3] == "torch") and all(r[5].endswith("×") for r in rows)
     assert all(r["rounds"] == 2 and r["min_s"] <= r["median_s"] <= r["max_s"] for r in results["universal"])
+    # several decoders in the same rounds, each against its own PyTorch run
+    half = write_universal(tmp_path / "h.ckpt", levels=(4,), width=0.5)
+    report, results = run(["bench.sections=[universal]", f"bench.universal_ckpt=[{ckpt},{half}]", "bench.universal_sizes=[32]",
+                           "bench.universal_rounds=1", "bench.universal_backends=[torch,onnxruntime]"])
+    rows = table_rows(report, "Universal style transfer, ")
+    assert [(r[1], r[3]) for r in rows] == [(str(c), b) for c in (ckpt, half) for b in ("torch", "onnxruntime")]
+    assert [r[5] for r in rows if r[3] == "torch"] == ["1.00×", "1.00×"]
 
 
 def test_the_video_section_needs_a_clip(capsys):

@@ -59,6 +59,16 @@ def test_resuming_with_other_levels_is_one_line(tmp_path):
         train_decoders(cfg(tmp_path, "trainer.max_steps=2", "ckpt_path=last", "decoders.levels=[1]"))
 
 
+def test_a_half_width_run_writes_its_width_and_refuses_to_resume_at_another(tmp_path):
+    train_decoders(cfg(tmp_path, "trainer.max_steps=2", "decoders.width=0.5"))
+    decoders, meta = read_universal(tmp_path / "ckpt" / "universal" / "last.ckpt")
+    assert meta.width == 0.5 and decoders[2].layers[1].out_channels == 32  # 128 features -> conv1_2's 64 channels, halved
+    with pytest.raises(ConfigError, match=r"holds decoders of width 0.5 but this run trains width 1; resume with decoders.width=0.5"):
+        train_decoders(cfg(tmp_path, "trainer.max_steps=4", "ckpt_path=last"))
+    with pytest.raises(ConfigError, match=r"decoders.width=2 must be a number in \[0.125, 1\]"):
+        train_decoders(cfg(tmp_path / "b", "decoders.width=2"))
+
+
 @pytest.mark.parametrize("levels", ["[]", "[6]", "[0,1]"])
 def test_bad_levels_are_refused_before_work(tmp_path, levels):
     with pytest.raises(ConfigError, match="decoders.levels"):
@@ -148,6 +158,13 @@ def test_the_adain_cpu_recipe_is_the_cpu_recipe_on_relu4_1_alone_for_longer():
         assert OmegaConf.select(adain, key) == OmegaConf.select(base, key)
 
 
+def test_the_half_width_recipe_is_the_adain_recipe_at_half_width_taught_by_the_shipped_decoder():
+    adain, half = compose("decoders", ["recipe=cpu_adain"]), compose("decoders", ["recipe=cpu_adain_half"])
+    assert half.decoders.width == 0.5 and half.decoders.distill == "adain" and half.run_name == "universal_adain_half"
+    for key in ("decoders.levels", "trainer.max_steps", "data.image_size", "data.batch_size", "module.optimizer.lr"):
+        assert OmegaConf.select(half, key) == OmegaConf.select(adain, key)
+
+
 def test_the_fit_draws_more_epochs_of_crops_from_few_photos_and_leaves_the_run_s_data_order_alone(tmp_path, caplog):
     steps = ["trainer.max_steps=3", "trainer.val_check_interval=3"]  # TINY: 4 training photos, so 4 crops an epoch
     with caplog.at_level("INFO", logger="stylenet.training.decoder_module"):
@@ -171,3 +188,50 @@ def test_decoders_with_non_finite_weights_are_not_resumed(tmp_path):
     torch.save(ckpt, path)
     with pytest.raises(ConfigError, match=r"holds non-finite weights .*: it is damaged; resume from an earlier step=N.ckpt"):
         train_decoders(cfg(tmp_path, "trainer.max_steps=2", "ckpt_path=last", "decoders.levels=[1]"))
+
+
+def test_distillation_teaches_a_half_width_decoder_the_teachers_output_and_resumes_only_with_it(tmp_path):
+    teacher = write_universal(tmp_path / "teacher.ckpt", levels=(4,), seed=1)
+    run = [f"decoders.distill={teacher}", "decoders.levels=[4]", "decoders.width=0.5", "data.batch_size=3"]
+    metrics, objs = train_decoders(cfg(tmp_path / "a", "trainer.max_steps=2", *run))
+    assert {"train/level4/pixel", "train/level4/feature", "val/level4/psnr"} <= set(metrics)
+    last = tmp_path / "a" / "ckpt" / "universal" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    assert ckpt["stylenet"]["train"]["distill"] == {"teacher": str(teacher)} and ckpt["stylenet"]["width"] == 0.5
+    assert not any(k.startswith("teacher.") for k in ckpt["state_dict"])  # the teacher is never saved with the student
+    _, objs2 = train_decoders(cfg(tmp_path / "a", "trainer.max_steps=3", "ckpt_path=last", *run))  # resumes, teacher restored
+    assert objs2["trainer"].global_step == 3
+    with pytest.raises(ConfigError, match="was trained from the teacher .* but this run has none"):
+        train_decoders(cfg(tmp_path / "a", "trainer.max_steps=4", "ckpt_path=last", *run[1:]))
+
+
+def test_the_distillation_loss_is_zero_for_the_teacher_itself_and_its_features_mix_the_batch():
+    from stylenet.training.decoder_distill import distill_terms, mixed_features
+    from stylenet.universal.decoder import Decoder
+    from stylenet.universal.transforms import adain_batch
+
+    torch.manual_seed(0)
+    f = torch.rand(3, 512, 4, 4) * 10
+    t = mixed_features(f, torch.Generator().manual_seed(0))
+    alpha = torch.rand(3, 1, 1, 1, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(t, torch.lerp(f, adain_batch(f, f.roll(1, 0)), alpha))  # each photo, the next one's statistics
+    assert torch.equal(mixed_features(f[:1], torch.Generator()), f[:1])
+    teacher, student = Decoder(4), Decoder(4, width=0.5)
+    encode = lambda im: im.mean(1, keepdim=True)  # noqa: E731 - any encoder: the loss compares its outputs
+    same = distill_terms(teacher, teacher, encode, t, feature_weight=1.0)
+    assert same["total"].item() == 0.0
+    other = distill_terms(student, teacher, encode, t, feature_weight=2.0)
+    assert other["total"].item() == pytest.approx(other["pixel"].item() + 2 * other["feature"].item(), rel=1e-6) and other["pixel"] > 0
+
+
+def test_a_teacher_that_cannot_teach_is_one_line_before_work(tmp_path):
+    wct_only = write_universal(tmp_path / "wct.ckpt", levels=(1, 2))
+    other_vgg = write_universal(tmp_path / "other.ckpt", levels=(4,), weights="embedded")
+    for teacher, message in [(wct_only, r"has no decoder for level 4 \(relu4_1\)"), (tmp_path / "none.ckpt", "none.ckpt"),
+                             (other_vgg, "a teacher must decode the same features")]:
+        with pytest.raises(Exception, match=message) as e:
+            train_decoders(cfg(tmp_path / "x", "trainer.max_steps=1", "decoders.levels=[4]", f"decoders.distill={teacher}"))
+        assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"decoders.distill trains AdaIN's relu4_1 decoder alone"):
+        train_decoders(cfg(tmp_path / "x", "trainer.max_steps=1", f"decoders.distill={wct_only}"))
+    assert not (tmp_path / "x" / "ckpt").exists()

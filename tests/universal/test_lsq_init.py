@@ -53,3 +53,24 @@ def test_deeper_decoders_fit_every_convolution_and_stay_finite():
     with torch.no_grad():
         y = dec(enc(held_out)["relu3_1"], clamp=False)
     assert y.shape == held_out.shape and torch.isfinite(y).all()
+
+
+def test_a_half_width_decoder_is_fitted_to_the_encoders_strongest_channels():
+    train, held_out = crops(32)
+    enc = VGGEncoder(["relu3_1"], weights="embedded", network="vgg19")
+    full, half = Decoder(3), Decoder(3, width=0.5)
+    assert sum(p.numel() for p in half.parameters()) < 0.3 * sum(p.numel() for p in full.parameters())
+    errors = least_squares_init(half, enc, train)
+    assert len(errors) == 5 and all(math.isfinite(e) for e in errors)
+    untrained = Decoder(3, width=0.5)
+    with torch.no_grad():
+        f = enc(held_out)["relu3_1"]
+        fitted_mse, untrained_mse = (float(F.mse_loss(d(f), held_out)) for d in (half, untrained))
+    assert fitted_mse < 0.5 * untrained_mse  # the fit reconstructs, an untrained decoder does not
+
+
+@pytest.mark.parametrize("width", [0, 0.1, 1.5, float("nan"), True, "0.5"])
+def test_a_width_outside_an_eighth_to_one_is_refused(width):
+    from stylenet.perceptual.vgg import VGGConfigError
+    with pytest.raises(VGGConfigError, match=r"decoder width .* is not a number in \[0.125, 1\]"):
+        Decoder(4, width=width)
