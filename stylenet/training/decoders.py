@@ -68,7 +68,7 @@ def distill_of(cfg: DictConfig) -> Distillation | None:
         raise ConfigError(f"decoders.distill={teacher!r} must be a universal decoders file or a shipped name, e.g. decoders.distill=adain")
     if levels_of(cfg) != [4] or style_of(cfg) is not None:
         raise ConfigError("decoders.distill trains AdaIN's relu4_1 decoder alone, without a style loss: set decoders.levels=[4] "
-                          "and decoders.style.paintings=[] (recipe=cpu_adain_half does)")
+                          "and decoders.style.paintings=[]")
     load_teacher(teacher, dict(OmegaConf.to_container(cfg.decoders.encoder, resolve=True)))
     return Distillation(teacher)
 
