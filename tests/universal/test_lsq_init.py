@@ -59,7 +59,7 @@ def test_a_half_width_decoder_is_fitted_to_the_encoders_strongest_channels():
     train, held_out = crops(32)
     enc = VGGEncoder(["relu3_1"], weights="embedded", network="vgg19")
     full, half = Decoder(3), Decoder(3, width=0.5)
-    assert sum(p.numel() for p in half.parameters()) < 0.3 * sum(p.numel() for p in full.parameters())
+    assert sum(p.numel() for p in half.parameters()) < 0.4 * sum(p.numel() for p in full.parameters())  # the input layer keeps its 256
     errors = least_squares_init(half, enc, train)
     assert len(errors) == 5 and all(math.isfinite(e) for e in errors)
     untrained = Decoder(3, width=0.5)
