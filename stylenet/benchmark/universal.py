@@ -41,7 +41,7 @@ def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
                            f"{', '.join(RUNTIMES)} and transforms from {', '.join(TRANSFORMS)}, at least one each")
     names = b.universal_ckpt if isinstance(b.universal_ckpt, (list, ListConfig)) else [b.universal_ckpt]
     if not names or len(names) > MAX_CKPTS:
-        raise LatencyError(f"bench.universal_ckpt: give 1 to {MAX_CKPTS} universal checkpoints or shipped names, e.g. [adain,adain-half]")
+        raise LatencyError(f"bench.universal_ckpt: give 1 to {MAX_CKPTS} universal checkpoints or shipped names, e.g. [adain,checkpoints/universal_adain_half/last.ckpt]")
     paths = {str(n): zoo.resolve(str(n)) for n in names}
     painting = user_path(str(b.universal_style)) if b.get("universal_style") else sorted(CALIBRATION.glob("*.jpg"))[0]
     threads = int(b.threads) if b.get("threads") else torch.get_num_threads()

@@ -34,7 +34,7 @@ def size_multiple(level: int) -> int:
     return 2 ** (level - 1)
 
 
-MIN_WIDTH = 0.125  # a decoder narrower than an eighth of VGG's widths cannot carry relu4_1's 512 channels back
+MIN_WIDTH = 0.125  # the narrowest accepted: 8 channels at full resolution (nothing under a half has been trained)
 
 
 def is_width(width) -> bool:
