@@ -142,7 +142,7 @@ def test_train_help_lists_only_the_groups_and_options_a_training_run_uses():
     assert "with_teacher" in lines["callbacks"] and "quick" in lines["experiment"]
     # the decoders' own help has their recipes and their callbacks, not the style network's
     decoders = command_groups("decoders")
-    assert "recipe: cpu, cpu_adain, cpu_adain_style, gpu" in decoders and "callbacks: decoders" in decoders.splitlines()
+    assert "recipe: cpu, cpu_adain, cpu_adain_half, cpu_adain_style, gpu" in decoders and "callbacks: decoders" in decoders.splitlines()
     assert "paths: default" in command_groups("quality").splitlines()
     assert "loss:" in command_groups("bench")  # bench extends train's config: the same groups
 

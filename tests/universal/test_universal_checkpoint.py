@@ -35,8 +35,8 @@ def test_a_written_file_reads_back_every_level(tmp_path):
         (lambda c: c["stylenet"].update(width=float("nan")), "width=nan is not a decoder width"),
         (lambda c: c["stylenet"].update(width="0.5"), "width='0.5' is not a decoder width"),
         (lambda c: c["stylenet"].update(width=True), "width=True is not a decoder width"),
-        # a width the tensors were not made for: their shapes give it away before loading
-        (lambda c: c["stylenet"].update(width=0.5), r"level-1 decoder's weights do not fit it \(tensors of the wrong shape"),
+        # a width the tensors were not made for: their shapes give it away before loading (level 1 has no hidden layer)
+        (lambda c: c["stylenet"].update(width=0.5), r"level-2 decoder's weights do not fit it \(tensors of the wrong shape"),
         # a tensor of another size than the level's decoder: refused before anything is loaded into it
         (lambda c: c["state_dict"].update({"decoders.relu1_1.layers.1.weight": torch.zeros(4096, 64, 3, 3)}),
          r"level-1 decoder's weights do not fit it \(tensors of the wrong shape"),
