@@ -71,6 +71,11 @@ def interleaved(runs: Mapping[Any, Callable[[], Any]], rounds: int) -> dict[Any,
     return times
 
 
+def bench_threads(b: DictConfig) -> int:
+    """``bench.threads``, or torch's (one per core) when it is not set."""
+    return int(b.threads) if b.get("threads") else torch.get_num_threads()
+
+
 def sizes_and_rounds(b: DictConfig, section: str) -> tuple[list[int], int]:
     """``bench.<section>_sizes`` (each within :func:`check_sides`) and ``bench.<section>_rounds`` (at least 1)."""
     sizes = [int(s) for s in b[f"{section}_sizes"]]
@@ -170,7 +175,7 @@ def bench_latency(cfg: DictConfig, models: Mapping[str, DictConfig]) -> tuple[li
     speed-up against :data:`PEER_REFERENCE` (when measured)."""
     b = cfg.bench
     sizes, rounds = sizes_and_rounds(b, "latency")
-    threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
+    threads = bench_threads(b)
     found, skipped = contenders(models, [str(p) for p in b.latency_peers], bool(b.latency_int8), threads, int(cfg.seed))
     rows = []
     for size in sizes:

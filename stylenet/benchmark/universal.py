@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig, ListConfig
 
 from stylenet import zoo
-from stylenet.benchmark.latency import LatencyError, interleaved, photo_shape, sizes_and_rounds
+from stylenet.benchmark.latency import LatencyError, bench_threads, interleaved, photo_shape, sizes_and_rounds
 from stylenet.config import user_path
 from stylenet.inference.backends import RUNTIMES
 from stylenet.inference.quantize import CALIBRATION
@@ -44,7 +44,7 @@ def bench_universal(cfg: DictConfig) -> list[dict[str, Any]]:
         raise LatencyError(f"bench.universal_ckpt: give 1 to {MAX_CKPTS} universal checkpoints or shipped names, e.g. [adain,checkpoints/universal_adain_half/last.ckpt]")
     paths = {str(n): zoo.resolve(str(n)) for n in names}
     painting = user_path(str(b.universal_style)) if b.get("universal_style") else sorted(CALIBRATION.glob("*.jpg"))[0]
-    threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
+    threads = bench_threads(b)
     stylizers = {(c, x): use_backend(UniversalStylizer.from_checkpoint(p, device="cpu"), x, threads) for c, p in paths.items() for x in backends}
     styles = {key: u.prepare_styles(painting, style_size=1024) for key, u in stylizers.items()}
     rows = []

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from stylenet.benchmark.latency import LatencyError, check_sides
+from stylenet.benchmark.latency import LatencyError, bench_threads, check_sides
 from stylenet.config import instantiate
 
 
@@ -38,7 +38,7 @@ def bench_video(cfg: DictConfig, models: Mapping[str, DictConfig]) -> list[dict[
     frames, rounds, batch = int(b.video_frames), int(b.video_rounds), int(b.video_batch)
     if min(frames, rounds, batch) < 1:
         raise LatencyError("bench.video_frames, bench.video_rounds and bench.video_batch must each be at least 1")
-    threads = int(b.threads) if b.get("threads") else torch.get_num_threads()
+    threads = bench_threads(b)
     stylizers = {}
     for name, model_cfg in models.items():
         torch.manual_seed(int(cfg.seed))

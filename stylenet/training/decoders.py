@@ -58,6 +58,14 @@ def style_of(cfg: DictConfig) -> StyleTraining | None:
     return StyleTraining(tuple(paths), float(cfg.decoders.style.weight), int(cfg.decoders.style.size))
 
 
+def width_of(cfg: DictConfig) -> float:
+    """decoders.width, checked: one line for anything but a number in [MIN_WIDTH, 1]."""
+    width = cfg.decoders.get("width", 1.0)
+    if not is_width(width):
+        raise ConfigError(f"decoders.width={width!r} must be a number in [{MIN_WIDTH}, 1] (the hidden channels against VGG's), e.g. decoders.width=0.5")
+    return float(width)
+
+
 def distill_of(cfg: DictConfig) -> Distillation | None:
     """decoders.distill as a :class:`Distillation`, or None. The teacher is read here, so a missing or unfit one is
     one line before any work."""
@@ -82,9 +90,7 @@ def check_decoder_config(cfg: DictConfig) -> None:
     # nan stopped the run at step 0 advising a lower lr; -1 made the loss negative
     finite(cfg, "decoders.feature_weight", 0, example=1.0, say="must be a finite number >= 0 (λ of Li et al. eq. 1)")
     finite(cfg, "decoders.init.ridge", 0, above=True, example=1e-4, say="must be a positive number")
-    width = cfg.decoders.get("width", 1.0)
-    if not is_width(width):
-        raise ConfigError(f"decoders.width={width!r} must be a number in [{MIN_WIDTH}, 1] (the hidden channels against VGG's), e.g. decoders.width=0.5")
+    width_of(cfg)
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val is not supported by the decoder training (manual optimisation); set it to null")
     check_trainer(cfg)
@@ -97,8 +103,8 @@ def check_resume_levels(cfg: DictConfig, path: Path) -> None:
     ckpt = load_file(path)
     meta = UniversalMeta.from_dict(ckpt[META_KEY], str(path))
     check_restored_weights(ckpt["state_dict"], path)
-    if meta.width != float(cfg.decoders.get("width", 1.0)):
-        raise ConfigError(f"{path} holds decoders of width {meta.width:g} but this run trains width {float(cfg.decoders.width):g}; "
+    if meta.width != width_of(cfg):
+        raise ConfigError(f"{path} holds decoders of width {meta.width:g} but this run trains width {width_of(cfg):g}; "
                           f"resume with decoders.width={meta.width:g}, or train in a new folder (run_name=NEW_NAME)")
     if list(meta.levels) != levels_of(cfg):
         raise ConfigError(f"{path} holds levels {list(meta.levels)} but this run trains {levels_of(cfg)}; resume with "
@@ -129,7 +135,7 @@ def build_module(cfg: DictConfig) -> tuple[L.LightningDataModule, DecoderModule]
         init_ridge=float(cfg.decoders.init.ridge),
         style=style_of(cfg),
         seed=int(cfg.get("seed") or 0),
-        width=float(cfg.decoders.get("width", 1.0)),
+        width=width_of(cfg),
         distill=distill_of(cfg),
     )
     return datamodule, module

@@ -9,10 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from stylenet.perceptual.color import mix_color_stats
-from stylenet.universal.transforms import AdainStyle, WctStyle, adain_style, wct_style
-
-# what a transform keeps of each painting, computed on the first photo (efdm takes the features themselves)
-PREPARE = {"wct": wct_style, "adain": adain_style}
+from stylenet.universal.transforms import PREPARE, AdainStyle, WctStyle
 
 
 @dataclass

@@ -167,6 +167,7 @@ def efdm(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 
 TRANSFORMS = {"wct": wct, "adain": adain, "efdm": efdm}
+PREPARE = {"wct": wct_style, "adain": adain_style}  # what a transform keeps of a painting (efdm: the features themselves)
 SINGLE_LEVEL = ("adain", "efdm")  # transforms at relu4_1 only, through AdaIN's decoder
 
 
